@@ -1,0 +1,249 @@
+#include "supernet/search_space.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace nas::supernet {
+namespace {
+
+// Largest cost-group table the space will build (nb201's one cell group has 5^6).
+constexpr size_t kMaxGroupTableSize = 1 << 20;
+
+bool Better(const CostSummary& a, const CostSummary& b, bool use_flops, bool maximize) {
+  const int64_t pa = use_flops ? a.flops : a.params, pb = use_flops ? b.flops : b.params;
+  const int64_t sa = use_flops ? a.params : a.flops, sb = use_flops ? b.params : b.flops;
+  if (pa != pb) return maximize ? pa > pb : pa < pb;
+  return maximize ? sa > sb : sa < sb;
+}
+
+}  // namespace
+
+absl::string_view SpaceKindName(SpaceKind kind) {
+  switch (kind) {
+    case SpaceKind::kShuffleNetOneShot:
+      return "shufflenet_oneshot";
+    case SpaceKind::kMobileNetV2Macro:
+      return "mobilenetv2_macro";
+    case SpaceKind::kNb201:
+      return "nb201";
+  }
+  return "unknown";
+}
+
+SearchSpace::SearchSpace(std::string name, SpaceKind kind, std::string source,
+                         int64_t input_size, int64_t input_channels, int64_t num_classes)
+    : name_(std::move(name)),
+      kind_(kind),
+      source_(std::move(source)),
+      input_size_(input_size),
+      input_channels_(input_channels),
+      num_classes_(num_classes) {}
+
+absl::Status SearchSpace::Finish() {
+  const int num_groups = static_cast<int>(group_names_.size());
+  group_tables_.assign(num_groups, GroupTable{});
+  for (int i = 0; i < static_cast<int>(genes_.size()); ++i) {
+    const int g = genes_[i].group;
+    if (g < 0 || g >= num_groups || genes_[i].options.empty()) {
+      return absl::InternalError(absl::StrCat(source_, ": gene ", genes_[i].name,
+                                              " has no options or a bad cost group"));
+    }
+    group_tables_[g].gene_indices.push_back(i);
+  }
+
+  Architecture base{std::vector<int>(genes_.size(), 0)};
+  const NetworkPlan base_plan = BuildPlan(base);
+  fixed_cost_ = {};
+  for (const PlanBlock& block : base_plan.blocks) {
+    if (block.group < 0) {
+      fixed_cost_.flops += block.Flops();
+      fixed_cost_.params += block.Params();
+    }
+  }
+
+  for (int g = 0; g < num_groups; ++g) {
+    GroupTable& table = group_tables_[g];
+    size_t size = 1;
+    for (int gi : table.gene_indices) {
+      size *= genes_[gi].options.size();
+      if (size > kMaxGroupTableSize) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            source_, ": cost group ", group_names_[g], " has too many combinations"));
+      }
+    }
+    table.costs.resize(size);
+    Architecture arch = base;
+    for (size_t code = 0; code < size; ++code) {
+      size_t rest = code;
+      for (int gi : table.gene_indices) {
+        const size_t n = genes_[gi].options.size();
+        arch.genes[gi] = static_cast<int>(rest % n);
+        rest /= n;
+      }
+      CostSummary cost;
+      for (const PlanBlock& block : BuildPlan(arch).blocks) {
+        if (block.group == g) {
+          cost.flops += block.Flops();
+          cost.params += block.Params();
+        }
+      }
+      table.costs[code] = cost;
+    }
+  }
+
+  min_flops_ = FindExtreme(/*use_flops=*/true, /*maximize=*/false);
+  max_flops_ = FindExtreme(/*use_flops=*/true, /*maximize=*/true);
+  min_params_ = FindExtreme(/*use_flops=*/false, /*maximize=*/false);
+  max_params_ = FindExtreme(/*use_flops=*/false, /*maximize=*/true);
+  return absl::OkStatus();
+}
+
+size_t SearchSpace::GroupCode(const Architecture& arch, const GroupTable& table) const {
+  size_t code = 0, radix = 1;
+  for (int gi : table.gene_indices) {
+    code += static_cast<size_t>(arch.genes[gi]) * radix;
+    radix *= genes_[gi].options.size();
+  }
+  return code;
+}
+
+SearchSpace::Extreme SearchSpace::FindExtreme(bool use_flops, bool maximize) const {
+  Extreme result{Architecture{std::vector<int>(genes_.size(), 0)}, fixed_cost_};
+  for (const GroupTable& table : group_tables_) {
+    size_t best = 0;
+    for (size_t code = 1; code < table.costs.size(); ++code) {
+      if (Better(table.costs[code], table.costs[best], use_flops, maximize)) best = code;
+    }
+    size_t rest = best;
+    for (int gi : table.gene_indices) {
+      const size_t n = genes_[gi].options.size();
+      result.arch.genes[gi] = static_cast<int>(rest % n);
+      rest /= n;
+    }
+    result.cost.flops += table.costs[best].flops;
+    result.cost.params += table.costs[best].params;
+  }
+  return result;
+}
+
+CostSummary SearchSpace::Cost(const Architecture& arch) const {
+  CostSummary total = fixed_cost_;
+  for (const GroupTable& table : group_tables_) {
+    const CostSummary& c = table.costs[GroupCode(arch, table)];
+    total.flops += c.flops;
+    total.params += c.params;
+  }
+  return total;
+}
+
+CostSummary SearchSpace::GroupCost(const Architecture& arch, int group) const {
+  const GroupTable& table = group_tables_.at(group);
+  return table.costs[GroupCode(arch, table)];
+}
+
+absl::Status SearchSpace::Validate(const Architecture& arch) const {
+  if (arch.genes.size() != genes_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("architecture of space '", name_,
+                                                   "' must have ", genes_.size(),
+                                                   " genes, got ", arch.genes.size()));
+  }
+  for (size_t i = 0; i < genes_.size(); ++i) {
+    const int n = static_cast<int>(genes_[i].options.size());
+    if (arch.genes[i] < 0 || arch.genes[i] >= n) {
+      return absl::InvalidArgumentError(absl::StrCat(genes_[i].name, ": option index ",
+                                                     arch.genes[i], " is out of range [0, ",
+                                                     n, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::optional<uint64_t> SearchSpace::ExactSize() const {
+  uint64_t size = 1;
+  for (const Gene& gene : genes_) {
+    const uint64_t n = gene.options.size();
+    if (size > std::numeric_limits<uint64_t>::max() / n) return std::nullopt;
+    size *= n;
+  }
+  return size;
+}
+
+double SearchSpace::Log10Size() const {
+  double total = 0;
+  for (const Gene& gene : genes_) total += std::log10(static_cast<double>(gene.options.size()));
+  return total;
+}
+
+Architecture SearchSpace::Sample(Rng& rng) const {
+  Architecture arch;
+  arch.genes.reserve(genes_.size());
+  for (const Gene& gene : genes_) {
+    arch.genes.push_back(static_cast<int>(rng.UniformInt(gene.options.size())));
+  }
+  return arch;
+}
+
+Architecture SearchSpace::MutateOne(const Architecture& arch, Rng& rng) const {
+  std::vector<int> mutable_genes;
+  for (size_t i = 0; i < genes_.size(); ++i) {
+    if (genes_[i].options.size() > 1) mutable_genes.push_back(static_cast<int>(i));
+  }
+  Architecture child = arch;
+  if (mutable_genes.empty()) return child;
+  const int i = mutable_genes[rng.UniformInt(mutable_genes.size())];
+  const uint64_t n = genes_[i].options.size();
+  // Draw among the n - 1 other options.
+  const int shift = 1 + static_cast<int>(rng.UniformInt(n - 1));
+  child.genes[i] = static_cast<int>((child.genes[i] + shift) % n);
+  return child;
+}
+
+Architecture SearchSpace::Mutate(const Architecture& arch, double per_gene_probability,
+                                 Rng& rng) const {
+  Architecture child = arch;
+  for (size_t i = 0; i < genes_.size(); ++i) {
+    const uint64_t n = genes_[i].options.size();
+    if (n < 2 || !rng.Bernoulli(per_gene_probability)) continue;
+    const int shift = 1 + static_cast<int>(rng.UniformInt(n - 1));
+    child.genes[i] = static_cast<int>((child.genes[i] + shift) % n);
+  }
+  return child;
+}
+
+Architecture SearchSpace::Crossover(const Architecture& a, const Architecture& b,
+                                   Rng& rng) const {
+  Architecture child = a;
+  for (size_t i = 0; i < child.genes.size() && i < b.genes.size(); ++i) {
+    if (rng.Bernoulli(0.5)) child.genes[i] = b.genes[i];
+  }
+  return child;
+}
+
+absl::StatusOr<int> ParseOption(const Gene& gene, absl::string_view token,
+                                absl::string_view field) {
+  for (size_t i = 0; i < gene.options.size(); ++i) {
+    if (gene.options[i] == token) return static_cast<int>(i);
+  }
+  int index = 0;
+  const bool all_digits =
+      !token.empty() && token.size() <= 9 &&
+      std::all_of(token.begin(), token.end(), [](char c) { return absl::ascii_isdigit(c); });
+  if (all_digits && absl::SimpleAtoi(token, &index) && index >= 0 &&
+      index < static_cast<int>(gene.options.size())) {
+    return index;
+  }
+  std::string shown(token.substr(0, 40));
+  if (token.size() > 40) shown += "...";
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, ": '", absl::CHexEscape(shown), "' is not one of ",
+      absl::StrJoin(gene.options, ", "), " (or an index 0-", gene.options.size() - 1, ")"));
+}
+
+}  // namespace nas::supernet
