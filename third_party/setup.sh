@@ -9,7 +9,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libtbb-dev libyaml-cpp-dev libgtest-dev libgmock-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libsqlite3-dev
-  libjpeg62-turbo-dev libpng-dev libbenchmark-dev dataset-fashion-mnist
+  libjpeg62-turbo-dev libpng-dev zlib1g-dev libbenchmark-dev dataset-fashion-mnist
 )
 
 missing=()

@@ -1,0 +1,65 @@
+#ifndef NAS_SUPERNET_FORWARD_CONTEXT_H_
+#define NAS_SUPERNET_FORWARD_CONTEXT_H_
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace nas::supernet {
+
+// How BatchNorm layers behave in one forward pass.
+enum class BnMode {
+  // Normalize with batch statistics and update the modules' running statistics
+  // (training; not thread-safe across concurrent training passes).
+  kTrain,
+  // Normalize with batch statistics and accumulate them into ForwardContext::stats,
+  // leaving the modules untouched (BN recalibration; thread-safe).
+  kCalibrate,
+  // Normalize with ForwardContext::stats when it holds the layer, else with the
+  // module's running statistics (evaluation; thread-safe).
+  kEval,
+};
+
+// BN statistics re-estimated for one architecture, keyed by BN module. Owned by the
+// caller, so several architectures can be recalibrated and evaluated at once over the
+// same shared weights. Not thread-safe itself: one per thread/evaluation.
+class BnStatistics {
+ public:
+  struct Entry {
+    torch::Tensor mean_sum;  // Sum over batches of the batch mean.
+    torch::Tensor var_sum;   // Sum over batches of the unbiased batch variance.
+    int64_t batches = 0;
+  };
+  // Adds one batch's statistics for `key`.
+  void Accumulate(const void* key, const torch::Tensor& mean, const torch::Tensor& var);
+  // The averaged running mean/var for `key`; false when `key` was never accumulated.
+  bool Get(const void* key, torch::Tensor* mean, torch::Tensor* var) const;
+  size_t size() const { return entries_.size(); }
+  void Clear() { entries_.clear(); }
+
+ private:
+  std::unordered_map<const void*, Entry> entries_;
+};
+
+// One weighted primitive actually executed in a forward pass, measured from the real
+// tensors (used to cross-check the analytic cost model).
+struct TracedOp {
+  std::string block;  // Network part, as in NetworkPlan ("stem", "layers[3]", ...).
+  std::string kind;   // "conv", "linear", "bn".
+  int64_t flops = 0;  // Per input image.
+  int64_t params = 0;
+};
+
+struct ForwardContext {
+  BnMode mode = BnMode::kTrain;
+  BnStatistics* stats = nullptr;      // Not owned. Needed for kCalibrate.
+  std::vector<TracedOp>* trace = nullptr;  // Not owned. When set, ops are recorded.
+  std::string block;                  // Current network part, for the trace.
+};
+
+}  // namespace nas::supernet
+
+#endif  // NAS_SUPERNET_FORWARD_CONTEXT_H_

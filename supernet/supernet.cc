@@ -1,0 +1,64 @@
+#include "supernet/supernet.h"
+
+#include "absl/strings/str_cat.h"
+#include "supernet/supernet_networks.h"
+
+namespace nas::supernet {
+
+torch::Tensor SupernetImpl::forward(const torch::Tensor& x, const Architecture& arch) {
+  ForwardContext ctx;
+  ctx.mode = is_training() ? BnMode::kTrain : BnMode::kEval;
+  return Forward(x, arch, ctx);
+}
+
+std::vector<torch::Tensor> SupernetImpl::PathParameters(const Architecture& arch) {
+  std::vector<torch::Tensor> params;
+  for (const PathPart& part : PathParts(arch)) {
+    if (part.stack != nullptr) {
+      for (const torch::Tensor& p : part.stack->ParametersAt(part.width)) params.push_back(p);
+    }
+    if (part.norm != nullptr && part.norm->affine()) {
+      params.push_back(part.norm->weight);
+      params.push_back(part.norm->bias);
+    }
+    if (part.classifier != nullptr) {
+      params.push_back(part.classifier->weight);
+      if (part.classifier->bias.defined()) params.push_back(part.classifier->bias);
+    }
+  }
+  return params;
+}
+
+void SupernetImpl::CheckArchitecture(const Architecture& arch) const {
+  TORCH_CHECK(!only_.has_value() || *only_ == arch,
+              "this stand-alone network was built for architecture ", space_->Format(*only_),
+              ", not ", space_->Format(arch));
+}
+
+Supernet CreateSupernet(std::shared_ptr<const SearchSpace> space, const SupernetOptions& options) {
+  return CreateNetwork(std::move(space), options, std::nullopt);
+}
+
+absl::StatusOr<Supernet> ExtractSubnet(SupernetImpl& supernet, const Architecture& arch,
+                                       const BnStatistics* stats) {
+  if (absl::Status s = supernet.space().Validate(arch); !s.ok()) return s;
+  if (supernet.restricted_to().has_value()) {
+    return absl::FailedPreconditionError("cannot extract from a stand-alone network");
+  }
+  Supernet subnet = CreateNetwork(supernet.shared_space(), supernet.options(), arch);
+  subnet->to(supernet.parameters().front().device());
+  std::vector<PathPart> from = supernet.PathParts(arch);
+  std::vector<PathPart> to = subnet->PathParts(arch);
+  if (from.size() != to.size()) {
+    return absl::InternalError(absl::StrCat("path has ", from.size(), " parts but subnet ",
+                                            to.size()));
+  }
+  for (size_t i = 0; i < from.size(); ++i) {
+    if (from[i].stack != nullptr) to[i].stack->CopyFrom(*from[i].stack, from[i].width, stats);
+    if (from[i].norm != nullptr) to[i].norm->CopyFrom(*from[i].norm, stats);
+    if (from[i].classifier != nullptr) to[i].classifier->CopyFrom(*from[i].classifier);
+  }
+  return subnet;
+}
+
+}  // namespace nas::supernet

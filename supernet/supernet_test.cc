@@ -1,0 +1,212 @@
+// Supernet modules: shapes, exact agreement with the cost model, thread safety,
+// BN recalibration and subnet extraction.
+#include "supernet/supernet.h"
+
+#include <map>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "supernet/search_space.h"
+
+namespace nas::supernet {
+namespace {
+
+constexpr char kTinyChannels[] = R"(name: tiny_channels
+type: shufflenet_oneshot
+input: {size: 16, channels: 3}
+num_classes: 7
+stem: {channels: 8, kernel_size: 3, stride: 1}
+stages:
+  - {layers: 2, channels: 16, stride: 2}
+  - {layers: 2, channels: 32, stride: 2}
+head: {channels: 64}
+channel_scales: [0.5, 1.0, 1.5]
+)";
+
+std::shared_ptr<const SearchSpace> Load(const std::string& path) {
+  auto space = path.front() == 'n' ? ParseSearchSpace(kTinyChannels, "tiny_channels.yaml")
+                                   : LoadSearchSpace(path);
+  EXPECT_TRUE(space.ok()) << space.status();
+  return *space;
+}
+
+// Small-input spaces that are cheap enough to run many paths of.
+const char* const kSmallSpaces[] = {"configs/spos_shufflenet_small.yaml",
+                                    "configs/spos_shufflenet_fmnist.yaml",
+                                    "configs/mbv2_macro.yaml", "configs/nb201.yaml",
+                                    "n:tiny_channels"};
+
+torch::Tensor Input(const SearchSpace& space, int64_t batch, uint64_t seed) {
+  torch::manual_seed(seed);
+  return torch::randn({batch, space.input_channels(), space.input_size(), space.input_size()});
+}
+
+TEST(SupernetTest, EveryChoiceOfEveryLayerRunsWithTheRightShape) {
+  for (const char* path : kSmallSpaces) {
+    auto space = Load(path);
+    torch::manual_seed(0);
+    Supernet net = CreateSupernet(space, {});
+    net->eval();
+    torch::NoGradGuard no_grad;
+    size_t max_options = 0;
+    for (const Gene& g : space->genes()) max_options = std::max(max_options, g.options.size());
+    for (size_t k = 0; k < max_options; ++k) {
+      Architecture arch;
+      for (const Gene& g : space->genes()) arch.genes.push_back(static_cast<int>(k % g.options.size()));
+      torch::Tensor y = net->forward(Input(*space, 2, k), arch);
+      EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, space->num_classes()})) << path;
+      EXPECT_TRUE(torch::isfinite(y).all().item<bool>()) << path << " " << space->Format(arch);
+    }
+  }
+}
+
+// Counts FLOPs and params of the modules a path really runs, block by block, and
+// compares with the analytic cost model.
+void ExpectTraceMatchesPlan(SupernetImpl& net, const SearchSpace& space, const Architecture& arch) {
+  std::vector<TracedOp> trace;
+  ForwardContext ctx;
+  ctx.mode = BnMode::kEval;
+  ctx.trace = &trace;
+  torch::NoGradGuard no_grad;
+  net.Forward(Input(space, 1, 3), arch, ctx);
+  std::map<std::string, std::pair<int64_t, int64_t>> traced, planned;
+  for (const TracedOp& op : trace) {
+    traced[op.block].first += op.flops;
+    traced[op.block].second += op.params;
+  }
+  for (const PlanBlock& block : space.BuildPlan(arch).blocks) {
+    if (block.Flops() > 0 || block.Params() > 0) planned[block.name] = {block.Flops(), block.Params()};
+  }
+  EXPECT_EQ(traced, planned) << space.name() << " " << space.Format(arch);
+  const CostSummary cost = space.Cost(arch);
+  int64_t flops = 0, params = 0;
+  for (const auto& [name, fp] : traced) {
+    flops += fp.first;
+    params += fp.second;
+  }
+  EXPECT_EQ(flops, cost.flops);
+  EXPECT_EQ(params, cost.params);
+}
+
+TEST(SupernetTest, ModulesCountExactlyWhatTheCostModelSays) {
+  for (const char* path : kSmallSpaces) {
+    auto space = Load(path);
+    Supernet net = CreateSupernet(space, {});
+    net->eval();
+    Rng rng(31);
+    for (int i = 0; i < 25; ++i) ExpectTraceMatchesPlan(*net, *space, space->Sample(rng));
+    ExpectTraceMatchesPlan(*net, *space, space->MinFlops().arch);
+    ExpectTraceMatchesPlan(*net, *space, space->MaxFlops().arch);
+  }
+}
+
+TEST(SupernetTest, ImageNetSpacesCountExactlyWhatTheCostModelSays) {
+  for (const char* path : {"configs/spos_shufflenet.yaml", "configs/spos_shufflenet_channels.yaml"}) {
+    auto space = Load(path);
+    Supernet net = CreateSupernet(space, {});
+    net->eval();
+    Rng rng(32);
+    for (int i = 0; i < 3; ++i) ExpectTraceMatchesPlan(*net, *space, space->Sample(rng));
+  }
+}
+
+TEST(SupernetTest, TwoThreadsGiveTheSameOutputsAsOneAfterTheOther) {
+  auto space = Load("configs/nb201.yaml");
+  torch::manual_seed(1);
+  Supernet net = CreateSupernet(space, {});
+  Rng rng(4);
+  const Architecture a = space->Sample(rng), b = space->Sample(rng);
+  const torch::Tensor x = Input(*space, 8, 5);
+  auto run = [&](const Architecture& arch, torch::Tensor* out) {
+    torch::NoGradGuard no_grad;
+    BnStatistics stats;
+    ForwardContext calibrate{BnMode::kCalibrate, &stats};
+    net->Forward(x, arch, calibrate);
+    ForwardContext eval{BnMode::kEval, &stats};
+    *out = net->Forward(x, arch, eval);
+  };
+  torch::Tensor seq_a, seq_b, par_a, par_b;
+  run(a, &seq_a);
+  run(b, &seq_b);
+  std::thread ta(run, std::cref(a), &par_a), tb(run, std::cref(b), &par_b);
+  ta.join();
+  tb.join();
+  EXPECT_TRUE(torch::equal(seq_a, par_a));
+  EXPECT_TRUE(torch::equal(seq_b, par_b));
+  EXPECT_FALSE(torch::allclose(seq_a, seq_b));
+}
+
+TEST(SupernetTest, CalibrationLeavesSharedRunningStatisticsUntouched) {
+  auto space = Load("configs/mbv2_macro.yaml");
+  Supernet net = CreateSupernet(space, {});
+  std::vector<torch::Tensor> before;
+  for (const auto& buffer : net->buffers()) before.push_back(buffer.clone());
+  BnStatistics stats;
+  ForwardContext ctx{BnMode::kCalibrate, &stats};
+  torch::NoGradGuard no_grad;
+  net->Forward(Input(*space, 4, 6), space->MaxFlops().arch, ctx);
+  EXPECT_GT(stats.size(), 0u);
+  const auto after = net->buffers();
+  for (size_t i = 0; i < before.size(); ++i) EXPECT_TRUE(torch::equal(before[i], after[i]));
+}
+
+TEST(SupernetTest, ExtractedSubnetEqualsTheSupernetPath) {
+  for (const char* path : kSmallSpaces) {
+    auto space = Load(path);
+    torch::manual_seed(2);
+    Supernet net = CreateSupernet(space, {});
+    Rng rng(8);
+    // A few training-mode passes so BN weights and statistics are not trivial.
+    {
+      torch::NoGradGuard no_grad;
+      for (int i = 0; i < 2; ++i) net->forward(Input(*space, 4, 10 + i), space->Sample(rng));
+      for (auto& p : net->parameters()) p.add_(torch::randn_like(p) * 0.05);
+    }
+    for (int i = 0; i < 4; ++i) {
+      const Architecture arch = space->Sample(rng);
+      torch::NoGradGuard no_grad;
+      BnStatistics stats;
+      ForwardContext calibrate{BnMode::kCalibrate, &stats};
+      net->Forward(Input(*space, 16, 20), arch, calibrate);
+      ForwardContext eval{BnMode::kEval, &stats};
+      const torch::Tensor x = Input(*space, 4, 21);
+      const torch::Tensor expected = net->Forward(x, arch, eval);
+
+      absl::StatusOr<Supernet> subnet = ExtractSubnet(*net, arch, &stats);
+      ASSERT_TRUE(subnet.ok()) << subnet.status();
+      (*subnet)->eval();
+      const torch::Tensor got = (*subnet)->forward(x, arch);
+      EXPECT_LE((got - expected).abs().max().item<double>(), 1e-5) << path << " " << space->Format(arch);
+      int64_t params = 0;
+      for (const auto& p : (*subnet)->parameters()) params += p.numel();
+      EXPECT_EQ(params, space->Cost(arch).params) << path << " " << space->Format(arch);
+      ExpectTraceMatchesPlan(**subnet, *space, arch);
+    }
+  }
+}
+
+TEST(SupernetTest, SubnetRejectsOtherArchitectures) {
+  auto space = Load("configs/nb201.yaml");
+  Supernet net = CreateSupernet(space, {});
+  Rng rng(9);
+  const Architecture a = space->Sample(rng);
+  Architecture b = space->MutateOne(a, rng);
+  auto subnet = ExtractSubnet(*net, a, nullptr);
+  ASSERT_TRUE(subnet.ok());
+  EXPECT_THROW((*subnet)->forward(Input(*space, 1, 1), b), c10::Error);
+  EXPECT_FALSE(ExtractSubnet(*net, Architecture{{9, 9}}, nullptr).ok());
+}
+
+TEST(SupernetTest, NonAffineBatchNormHasNoBnParameters) {
+  auto space = Load("configs/nb201.yaml");
+  SupernetOptions options;
+  options.bn_affine = false;
+  Supernet net = CreateSupernet(space, options);
+  for (const auto& named : net->named_parameters()) {
+    EXPECT_EQ(named.key().find("bn"), std::string::npos) << named.key();
+  }
+}
+
+}  // namespace
+}  // namespace nas::supernet
