@@ -1,9 +1,17 @@
 // The `nas` command-line tool. Parses flags, then calls one command function.
+#include <csignal>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
 #include "nas/space_commands.h"
+#include "nas/train_commands.h"
+
+namespace {
+
+void OnSignal(int) { nas::service::RequestTrainStop(); }
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"nas: weight-sharing supernet neural architecture search engine"};
@@ -35,12 +43,47 @@ int main(int argc, char** argv) {
   sample_cmd->add_option("--seed", sample.seed, "Random seed")->capture_default_str();
   sample_cmd->add_flag("--json", sample.json, "Print JSON instead of text");
 
+  nas::service::TrainCommandOptions train;
+  CLI::App* train_cmd = app.add_subcommand(
+      "train", "Train a weight-sharing supernet (Ctrl-C checkpoints and stops; --resume continues)");
+  train_cmd->add_option("--config", train.config, "Training config YAML (see configs/train_*.yaml)")
+      ->required();
+  train_cmd->add_option("--out", train.out,
+                        "Output directory for checkpoint, metrics.jsonl, summary.json "
+                        "(default: runs/<config name>)");
+  train_cmd->add_flag("--resume", train.resume, "Continue from the checkpoint in --out");
+  train_cmd->add_option("--threads", train.threads, "Intra-op threads (default: one per core)");
+  train_cmd->add_option("--steps", train.steps, "Override the number of training steps");
+  train_cmd->add_option("--stop-after", train.stop_after,
+                        "Checkpoint and stop after this many steps of this run");
+  train_cmd->add_flag("--json", train.json, "Print the summary as JSON");
+
+  nas::service::EvalCommandOptions eval;
+  CLI::App* eval_cmd = app.add_subcommand(
+      "eval", "Accuracy of architectures with inherited weights after BN recalibration");
+  eval_cmd->add_option("--checkpoint", eval.checkpoint, "Supernet checkpoint (.nasckpt)")->required();
+  eval_cmd->add_option("--arch", eval.archs,
+                       "Architecture string, or 'largest' / 'smallest' (repeatable)");
+  eval_cmd->add_option("--random", eval.random, "Also evaluate N uniformly sampled architectures");
+  eval_cmd->add_option("--seed", eval.seed, "Seed for --random")->capture_default_str();
+  eval_cmd->add_option("--split", eval.split,
+                       "val (held out of training; for search), test (report only) or both")
+      ->capture_default_str();
+  eval_cmd->add_option("--threads", eval.threads, "Intra-op threads (default: one per core)");
+  eval_cmd->add_flag("--json", eval.json, "Print JSON instead of text");
+
   CLI11_PARSE(app, argc, argv);
 
   absl::Status status;
   if (describe_cmd->parsed()) status = nas::service::RunSpaceDescribe(describe, std::cout);
   if (cost_cmd->parsed()) status = nas::service::RunSpaceCost(cost, std::cout);
   if (sample_cmd->parsed()) status = nas::service::RunSpaceSample(sample, std::cout);
+  if (train_cmd->parsed()) {
+    std::signal(SIGINT, OnSignal);
+    std::signal(SIGTERM, OnSignal);
+    status = nas::service::RunTrain(train, std::cout, std::cerr);
+  }
+  if (eval_cmd->parsed()) status = nas::service::RunEval(eval, std::cout);
   if (!status.ok()) {
     std::cerr << "error: " << status.message() << "\n";
     return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;

@@ -1,0 +1,42 @@
+#ifndef NAS_NAS_TRAIN_COMMANDS_H_
+#define NAS_NAS_TRAIN_COMMANDS_H_
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace nas::service {
+
+// `nas train`: trains a supernet from a training config.
+struct TrainCommandOptions {
+  std::string config;
+  std::string out;      // Default: runs/<config file stem>.
+  bool resume = false;
+  int threads = 0;
+  int64_t steps = 0;    // Overrides training.steps when positive.
+  int64_t stop_after = -1;
+  bool json = false;
+};
+absl::Status RunTrain(const TrainCommandOptions& options, std::ostream& out, std::ostream& log);
+
+// `nas eval`: inherited-weight accuracy of architectures after BN recalibration.
+struct EvalCommandOptions {
+  std::string checkpoint;
+  std::vector<std::string> archs;  // Strings, or "largest" / "smallest".
+  int64_t random = 0;              // Also evaluate this many uniformly drawn archs.
+  uint64_t seed = 0;
+  std::string split = "val";       // val | test | both
+  int threads = 0;
+  bool json = false;
+};
+absl::Status RunEval(const EvalCommandOptions& options, std::ostream& out);
+
+// Asks a running RunTrain to checkpoint and stop (safe to call from a signal handler).
+void RequestTrainStop();
+
+}  // namespace nas::service
+
+#endif  // NAS_NAS_TRAIN_COMMANDS_H_

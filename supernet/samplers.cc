@@ -1,0 +1,333 @@
+#include "supernet/samplers.h"
+
+#include <cmath>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+
+namespace nas::supernet {
+namespace {
+
+constexpr uint64_t kMaxEnumerated = 1 << 18;
+constexpr int kUniformTries = 32;
+constexpr int kRepairMoves = 256;
+
+int64_t DistanceToBin(int64_t flops, int64_t lo, int64_t hi) {
+  if (flops < lo) return lo - flops;
+  if (flops >= hi) return flops - hi + 1;
+  return 0;
+}
+
+// Draws an index with probability proportional to `weights` (not all zero).
+int Draw(const std::vector<double>& weights, Rng& rng) {
+  const double total = std::accumulate(weights.begin(), weights.end(), 0.0);
+  double u = rng.Uniform01() * total;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    if (u < weights[i]) return static_cast<int>(i);
+    u -= weights[i];
+  }
+  for (size_t i = weights.size(); i > 0; --i) {
+    if (weights[i - 1] > 0) return static_cast<int>(i - 1);
+  }
+  return 0;
+}
+
+class UniformSampler : public PathSampler {
+ public:
+  UniformSampler(std::shared_ptr<const SearchSpace> space, uint64_t seed)
+      : space_(std::move(space)), seed_(seed) {}
+  std::string name() const override { return "uniform"; }
+  std::vector<Architecture> Sample(int64_t step) override {
+    Rng rng = Rng(seed_).Fork(static_cast<uint64_t>(step));
+    return {space_->Sample(rng)};
+  }
+
+ private:
+  std::shared_ptr<const SearchSpace> space_;
+  uint64_t seed_;
+};
+
+class FlopsUniformSampler : public PathSampler {
+ public:
+  FlopsUniformSampler(std::shared_ptr<const SearchSpace> space, int bins, uint64_t seed)
+      : bins_(std::move(space), bins), seed_(seed) {}
+  std::string name() const override { return "flops_uniform"; }
+  std::vector<Architecture> Sample(int64_t step) override {
+    Rng rng = Rng(seed_).Fork(static_cast<uint64_t>(step));
+    return {bins_.Generate(Draw(BinProbabilities(), rng), rng)};
+  }
+  std::vector<double> BinProbabilities() const override {
+    std::vector<double> p(bins_.num_bins(), 0.0);
+    int non_empty = 0;
+    for (int b = 0; b < bins_.num_bins(); ++b) non_empty += !bins_.empty(b);
+    for (int b = 0; b < bins_.num_bins(); ++b) p[b] = bins_.empty(b) ? 0.0 : 1.0 / non_empty;
+    return p;
+  }
+
+ private:
+  ComplexityBins bins_;
+  uint64_t seed_;
+};
+
+// ShiftNAS-style sampler: the probability of each FLOPs bin follows how fast the
+// training loss of that bin's paths is still falling. Rule in docs/samplers.md.
+class ShiftedSampler : public PathSampler {
+ public:
+  ShiftedSampler(std::shared_ptr<const SearchSpace> space, const SamplerConfig& config,
+                 uint64_t seed)
+      : space_(space), bins_(space, config.num_bins), config_(config), seed_(seed) {
+    const int k = bins_.num_bins();
+    loss_.assign(k, 0.0);
+    last_loss_.assign(k, 0.0);
+    seen_.assign(k, 0);
+    probability_ = UniformOverNonEmpty();
+  }
+  std::string name() const override { return "shifted"; }
+
+  std::vector<Architecture> Sample(int64_t step) override {
+    Rng rng = Rng(seed_).Fork(static_cast<uint64_t>(step));
+    return {bins_.Generate(Draw(probability_, rng), rng)};
+  }
+
+  void Observe(int64_t step, const Architecture& arch, double loss) override {
+    if (!std::isfinite(loss)) return;
+    const int b = bins_.BinOf(space_->Cost(arch).flops);
+    loss_[b] = seen_[b] == 0 ? loss : config_.loss_ema * loss_[b] + (1 - config_.loss_ema) * loss;
+    ++seen_[b];
+    if ((step + 1) % config_.update_every == 0) Update();
+  }
+
+  std::vector<double> BinProbabilities() const override { return probability_; }
+
+  nlohmann::json SaveState() const override {
+    return {{"loss", loss_}, {"last_loss", last_loss_}, {"seen", seen_}, {"probability", probability_}};
+  }
+
+  absl::Status LoadState(const nlohmann::json& state) override {
+    try {
+      std::vector<double> loss = state.at("loss"), last = state.at("last_loss"),
+                          prob = state.at("probability");
+      std::vector<int64_t> seen = state.at("seen");
+      const size_t k = loss_.size();
+      if (loss.size() != k || last.size() != k || prob.size() != k || seen.size() != k) {
+        return absl::InvalidArgumentError("sampler state: bin count differs from sampler.num_bins");
+      }
+      loss_ = loss;
+      last_loss_ = last;
+      probability_ = prob;
+      seen_ = seen;
+    } catch (const std::exception& e) {
+      return absl::InvalidArgumentError(absl::StrCat("sampler state: ", e.what()));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  std::vector<double> UniformOverNonEmpty() const {
+    std::vector<double> p(bins_.num_bins(), 0.0);
+    int non_empty = 0;
+    for (int b = 0; b < bins_.num_bins(); ++b) non_empty += !bins_.empty(b);
+    for (int b = 0; b < bins_.num_bins(); ++b) p[b] = bins_.empty(b) ? 0.0 : 1.0 / non_empty;
+    return p;
+  }
+
+  void Update() {
+    const int k = bins_.num_bins();
+    // Improvement of a bin: how much its smoothed loss fell since the last update.
+    // Bins without two measurements get the mean improvement (no evidence either way).
+    std::vector<double> improvement(k, 0.0);
+    std::vector<bool> known(k, false);
+    int num_known = 0;
+    double mean = 0;
+    for (int b = 0; b < k; ++b) {
+      if (!bins_.empty(b) && seen_[b] > 0 && last_loss_[b] > 0) {
+        improvement[b] = last_loss_[b] - loss_[b];
+        known[b] = true;
+        mean += improvement[b];
+        ++num_known;
+      }
+      if (seen_[b] > 0) last_loss_[b] = loss_[b];
+    }
+    if (num_known < 2) return;
+    mean /= num_known;
+    double var = 0;
+    for (int b = 0; b < k; ++b) {
+      if (known[b]) var += (improvement[b] - mean) * (improvement[b] - mean);
+    }
+    const double sd = std::sqrt(var / num_known) + 1e-12;
+    std::vector<double> score(k, 0.0);
+    double score_max = -1e300;
+    for (int b = 0; b < k; ++b) {
+      if (bins_.empty(b)) continue;
+      score[b] = (known[b] ? (improvement[b] - mean) / sd : 0.0) / config_.temperature;
+      score_max = std::max(score_max, score[b]);
+    }
+    const std::vector<double> uniform = UniformOverNonEmpty();
+    double total = 0;
+    for (int b = 0; b < k; ++b) {
+      score[b] = bins_.empty(b) ? 0.0 : std::exp(score[b] - score_max);
+      total += score[b];
+    }
+    for (int b = 0; b < k; ++b) {
+      probability_[b] = (1 - config_.min_probability) * score[b] / total +
+                        config_.min_probability * uniform[b];
+    }
+  }
+
+  std::shared_ptr<const SearchSpace> space_;
+  ComplexityBins bins_;
+  SamplerConfig config_;
+  uint64_t seed_;
+  std::vector<double> loss_, last_loss_, probability_;
+  std::vector<int64_t> seen_;
+};
+
+// BigNAS sandwich rule: largest, smallest and N random paths each step; the largest
+// (first) teaches the others through its soft labels.
+class SandwichSampler : public PathSampler {
+ public:
+  SandwichSampler(std::shared_ptr<const SearchSpace> space, int random, uint64_t seed)
+      : space_(std::move(space)), random_(random), seed_(seed) {}
+  std::string name() const override { return "sandwich"; }
+  bool distills() const override { return true; }
+  std::vector<Architecture> Sample(int64_t step) override {
+    Rng rng = Rng(seed_).Fork(static_cast<uint64_t>(step));
+    std::vector<Architecture> paths = {space_->MaxFlops().arch, space_->MinFlops().arch};
+    for (int i = 0; i < random_; ++i) paths.push_back(space_->Sample(rng));
+    return paths;
+  }
+
+ private:
+  std::shared_ptr<const SearchSpace> space_;
+  int random_;
+  uint64_t seed_;
+};
+
+}  // namespace
+
+ComplexityBins::ComplexityBins(std::shared_ptr<const SearchSpace> space, int num_bins)
+    : space_(std::move(space)) {
+  const int64_t lo = space_->MinFlops().cost.flops, hi = space_->MaxFlops().cost.flops + 1;
+  for (int b = 0; b < num_bins; ++b) {
+    lower_.push_back(lo + (hi - lo) * b / num_bins);
+    upper_.push_back(lo + (hi - lo) * (b + 1) / num_bins);
+  }
+  empty_.assign(num_bins, false);
+  const std::optional<uint64_t> size = space_->ExactSize();
+  if (size.has_value() && *size <= kMaxEnumerated) {
+    members_.resize(num_bins);
+    Architecture arch{std::vector<int>(space_->genes().size(), 0)};
+    for (uint64_t code = 0; code < *size; ++code) {
+      uint64_t rest = code;
+      for (size_t g = 0; g < arch.genes.size(); ++g) {
+        const uint64_t n = space_->genes()[g].options.size();
+        arch.genes[g] = static_cast<int>(rest % n);
+        rest /= n;
+      }
+      members_[BinOf(space_->Cost(arch).flops)].push_back(arch);
+    }
+    for (int b = 0; b < num_bins; ++b) empty_[b] = members_[b].empty();
+  } else {
+    Rng rng(0xb1a5);
+    for (int b = 0; b < num_bins; ++b) {
+      bool found = false;
+      for (int attempt = 0; attempt < 3 && !found; ++attempt) Generate(b, rng, &found);
+      empty_[b] = !found;
+    }
+  }
+}
+
+int ComplexityBins::BinOf(int64_t flops) const {
+  for (int b = 0; b < num_bins(); ++b) {
+    if (flops < upper_[b]) return b;
+  }
+  return num_bins() - 1;
+}
+
+Architecture ComplexityBins::Generate(int bin, Rng& rng, bool* in_bin) const {
+  if (!members_.empty()) {
+    if (in_bin != nullptr) *in_bin = !members_[bin].empty();
+    if (!members_[bin].empty()) return members_[bin][rng.UniformInt(members_[bin].size())];
+    // An empty bin: the nearest non-empty one.
+    for (int d = 1; d < num_bins(); ++d) {
+      for (int b : {bin - d, bin + d}) {
+        if (b >= 0 && b < num_bins() && !members_[b].empty()) {
+          return members_[b][rng.UniformInt(members_[b].size())];
+        }
+      }
+    }
+  }
+  const int64_t lo = lower_[bin], hi = upper_[bin];
+  Architecture best = space_->Sample(rng);
+  int64_t best_distance = DistanceToBin(space_->Cost(best).flops, lo, hi);
+  for (int t = 1; t < kUniformTries && best_distance > 0; ++t) {
+    Architecture a = space_->Sample(rng);
+    const int64_t d = DistanceToBin(space_->Cost(a).flops, lo, hi);
+    if (d < best_distance) {
+      best = std::move(a);
+      best_distance = d;
+    }
+  }
+  // Greedy single-gene repair from the closest draw.
+  Architecture current = best;
+  for (int move = 0; move < kRepairMoves && best_distance > 0; ++move) {
+    const size_t g = rng.UniformInt(space_->genes().size());
+    const int options = static_cast<int>(space_->genes()[g].options.size());
+    std::vector<int> best_options;
+    int64_t best_here = INT64_MAX;
+    for (int o = 0; o < options; ++o) {
+      current.genes[g] = o;
+      const int64_t d = DistanceToBin(space_->Cost(current).flops, lo, hi);
+      if (d < best_here) {
+        best_here = d;
+        best_options = {o};
+      } else if (d == best_here) {
+        best_options.push_back(o);
+      }
+    }
+    current.genes[g] = best_options[rng.UniformInt(best_options.size())];
+    if (best_here < best_distance) {
+      best = current;
+      best_distance = best_here;
+    }
+  }
+  if (in_bin != nullptr) *in_bin = best_distance == 0;
+  return best;
+}
+
+absl::StatusOr<std::unique_ptr<PathSampler>> CreateSampler(
+    std::shared_ptr<const SearchSpace> space, const SamplerConfig& config, uint64_t seed) {
+  if (config.num_bins < 1 || config.num_bins > 1000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sampler.num_bins: must be in [1, 1000], got ", config.num_bins));
+  }
+  if (config.kind == "uniform") return std::unique_ptr<PathSampler>(new UniformSampler(space, seed));
+  if (config.kind == "flops_uniform") {
+    return std::unique_ptr<PathSampler>(new FlopsUniformSampler(space, config.num_bins, seed));
+  }
+  if (config.kind == "shifted") {
+    if (config.update_every < 1) {
+      return absl::InvalidArgumentError("sampler.update_every: must be at least 1");
+    }
+    if (!(config.loss_ema >= 0 && config.loss_ema < 1)) {
+      return absl::InvalidArgumentError("sampler.loss_ema: must be in [0, 1)");
+    }
+    if (!(config.temperature > 0)) {
+      return absl::InvalidArgumentError("sampler.temperature: must be positive");
+    }
+    if (!(config.min_probability >= 0 && config.min_probability <= 1)) {
+      return absl::InvalidArgumentError("sampler.min_probability: must be in [0, 1]");
+    }
+    return std::unique_ptr<PathSampler>(new ShiftedSampler(space, config, seed));
+  }
+  if (config.kind == "sandwich") {
+    if (config.sandwich_random < 0 || config.sandwich_random > 16) {
+      return absl::InvalidArgumentError("sampler.sandwich_random: must be in [0, 16]");
+    }
+    return std::unique_ptr<PathSampler>(new SandwichSampler(space, config.sandwich_random, seed));
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "sampler.kind: '", config.kind, "' is not one of uniform, flops_uniform, shifted, sandwich"));
+}
+
+}  // namespace nas::supernet

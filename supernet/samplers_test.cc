@@ -1,0 +1,160 @@
+// Path samplers: determinism, bin frequencies, the shifted update, sandwich paths.
+#include "supernet/samplers.h"
+
+#include <cmath>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace nas::supernet {
+namespace {
+
+std::shared_ptr<const SearchSpace> Load(const std::string& path) {
+  auto space = LoadSearchSpace(path);
+  EXPECT_TRUE(space.ok()) << space.status();
+  return *space;
+}
+
+std::unique_ptr<PathSampler> Make(std::shared_ptr<const SearchSpace> space, SamplerConfig config,
+                                  uint64_t seed) {
+  auto sampler = CreateSampler(std::move(space), config, seed);
+  EXPECT_TRUE(sampler.ok()) << sampler.status();
+  return *std::move(sampler);
+}
+
+TEST(SamplersTest, SameSeedAndStepGiveTheSamePathInAnyInstance) {
+  auto space = Load("configs/spos_shufflenet_small.yaml");
+  for (const std::string kind : {"uniform", "flops_uniform", "shifted", "sandwich"}) {
+    SamplerConfig config;
+    config.kind = kind;
+    auto a = Make(space, config, 77), b = Make(space, config, 77), c = Make(space, config, 78);
+    bool differs = false;
+    for (int64_t step : {0, 5, 1000, 3}) {  // Any order: a pure function of the step.
+      EXPECT_EQ(a->Sample(step), b->Sample(step)) << kind;
+      differs = differs || a->Sample(step) != c->Sample(step);
+    }
+    EXPECT_TRUE(differs) << kind;
+  }
+}
+
+TEST(SamplersTest, UniformSamplerChoiceFrequencies) {
+  auto space = Load("configs/nb201.yaml");
+  auto sampler = Make(space, SamplerConfig{}, 1);
+  constexpr int kSteps = 20000;
+  std::vector<std::vector<int>> counts(6, std::vector<int>(5, 0));
+  for (int s = 0; s < kSteps; ++s) {
+    const Architecture a = sampler->Sample(s).front();
+    for (int g = 0; g < 6; ++g) ++counts[g][a.genes[g]];
+  }
+  const double sigma = std::sqrt(kSteps * 0.2 * 0.8);
+  for (const auto& gene : counts) {
+    for (int c : gene) EXPECT_NEAR(c, kSteps * 0.2, 5 * sigma);
+  }
+}
+
+TEST(SamplersTest, FlopsUniformPicksNonEmptyBinsEqually) {
+  for (const char* path : {"configs/nb201.yaml", "configs/spos_shufflenet.yaml"}) {
+    auto space = Load(path);
+    SamplerConfig config;
+    config.kind = "flops_uniform";
+    config.num_bins = 8;
+    auto sampler = Make(space, config, 2);
+    ComplexityBins bins(space, 8);
+    const std::vector<double> p = sampler->BinProbabilities();
+    int non_empty = 0;
+    for (int b = 0; b < 8; ++b) non_empty += !bins.empty(b);
+    EXPECT_GE(non_empty, 2) << path;
+    constexpr int kSteps = 4000;
+    std::vector<int> counts(8, 0);
+    for (int s = 0; s < kSteps; ++s) ++counts[bins.BinOf(space->Cost(sampler->Sample(s).front()).flops)];
+    for (int b = 0; b < 8; ++b) {
+      if (bins.empty(b)) {
+        EXPECT_EQ(counts[b], 0) << path << " bin " << b;
+        EXPECT_EQ(p[b], 0.0);
+      } else {
+        const double q = 1.0 / non_empty;
+        EXPECT_NEAR(counts[b], kSteps * q, 5 * std::sqrt(kSteps * q * (1 - q))) << path << " bin " << b;
+      }
+    }
+  }
+}
+
+TEST(SamplersTest, GeneratorReachesEveryBinOfALargeSpaceWithinItsBound) {
+  auto space = Load("configs/spos_shufflenet_channels.yaml");
+  ComplexityBins bins(space, 10);
+  Rng rng(3);
+  for (int b = 0; b < 10; ++b) {
+    EXPECT_FALSE(bins.empty(b));
+    for (int i = 0; i < 5; ++i) {
+      bool in_bin = false;
+      const Architecture a = bins.Generate(b, rng, &in_bin);
+      EXPECT_TRUE(in_bin);
+      EXPECT_EQ(bins.BinOf(space->Cost(a).flops), b);
+    }
+  }
+}
+
+TEST(SamplersTest, ShiftedMovesTowardTheBinThatKeepsImproving) {
+  auto space = Load("configs/spos_shufflenet_small.yaml");
+  SamplerConfig config;
+  config.kind = "shifted";
+  config.num_bins = 5;
+  config.update_every = 50;
+  auto sampler = Make(space, config, 4);
+  ComplexityBins bins(space, 5);
+  const std::vector<double> initial = sampler->BinProbabilities();
+  for (double p : initial) EXPECT_NEAR(p, 0.2, 1e-12);
+  // Synthetic signal: paths in bin 3 keep getting better, the others have plateaued.
+  for (int64_t step = 0; step < 2000; ++step) {
+    for (const Architecture& a : sampler->Sample(step)) {
+      const int b = bins.BinOf(space->Cost(a).flops);
+      const double loss = b == 3 ? 2.0 * std::exp(-step / 500.0) + 0.3 : 1.0;
+      sampler->Observe(step, a, loss);
+    }
+  }
+  const std::vector<double> p = sampler->BinProbabilities();
+  EXPECT_GT(p[3], 0.5);
+  for (int b = 0; b < 5; ++b) {
+    if (b != 3) {
+      EXPECT_LT(p[b], p[3]);
+    }
+    EXPECT_GE(p[b], config.min_probability / 5 - 1e-12);  // The uniform floor.
+  }
+  double total = 0;
+  for (double x : p) total += x;
+  EXPECT_NEAR(total, 1.0, 1e-9);
+  // Its state round-trips.
+  auto copy = Make(space, config, 4);
+  ASSERT_TRUE(copy->LoadState(sampler->SaveState()).ok());
+  EXPECT_EQ(copy->BinProbabilities(), p);
+  EXPECT_EQ(copy->Sample(5000), sampler->Sample(5000));
+  EXPECT_FALSE(copy->LoadState(nlohmann::json{{"loss", 1}}).ok());
+}
+
+TEST(SamplersTest, SandwichHasLargestSmallestAndRandomPaths) {
+  auto space = Load("configs/mbv2_macro.yaml");
+  SamplerConfig config;
+  config.kind = "sandwich";
+  config.sandwich_random = 3;
+  auto sampler = Make(space, config, 5);
+  EXPECT_TRUE(sampler->distills());
+  const std::vector<Architecture> paths = sampler->Sample(0);
+  ASSERT_EQ(paths.size(), 5u);
+  EXPECT_EQ(paths[0], space->MaxFlops().arch);
+  EXPECT_EQ(paths[1], space->MinFlops().arch);
+}
+
+TEST(SamplersTest, BadConfigsNameTheField) {
+  auto space = Load("configs/nb201.yaml");
+  SamplerConfig config;
+  config.kind = "greedy";
+  EXPECT_THAT(std::string(CreateSampler(space, config, 0).status().message()),
+              ::testing::HasSubstr("sampler.kind: 'greedy'"));
+  config.kind = "shifted";
+  config.num_bins = 0;
+  EXPECT_THAT(std::string(CreateSampler(space, config, 0).status().message()),
+              ::testing::HasSubstr("sampler.num_bins"));
+}
+
+}  // namespace
+}  // namespace nas::supernet

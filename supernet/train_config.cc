@@ -1,0 +1,284 @@
+#include "supernet/train_config.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "supernet/file_util.h"
+#include "supernet/yaml_config.h"
+
+namespace nas::supernet {
+namespace {
+
+std::string Resolve(const std::string& base_dir, const std::string& path) {
+  if (path.empty() || path.front() == '/') return path;
+  return (std::filesystem::path(base_dir) / path).lexically_normal().string();
+}
+
+std::string SharedDataDir(const std::string& base_dir) {
+  if (const char* env = std::getenv("NAS_SHARED_DATA"); env != nullptr && *env != '\0') return env;
+  // configs/ sits at the repository root; shared/ beside the repository.
+  return Resolve(base_dir, "../../shared/data");
+}
+
+#define NAS_ASSIGN_OR_RETURN(lhs, expr)  \
+  {                                      \
+    auto _value = (expr);                \
+    if (!_value.ok()) return _value.status(); \
+    lhs = *_value;                       \
+  }
+
+absl::Status ReadDouble(const ConfigNode& node, const std::string& key, double min_value,
+                        double max_value, double* out) {
+  if (!node.Has(key)) return absl::OkStatus();
+  absl::StatusOr<double> v = node[key].Double(min_value, max_value);
+  if (!v.ok()) return v.status();
+  *out = *v;
+  return absl::OkStatus();
+}
+
+absl::Status ReadInt(const ConfigNode& node, const std::string& key, int64_t min_value,
+                     int64_t max_value, int64_t* out) {
+  absl::StatusOr<int64_t> v = node.IntOr(key, *out, min_value, max_value);
+  if (!v.ok()) return v.status();
+  *out = *v;
+  return absl::OkStatus();
+}
+
+absl::Status ReadBool(const ConfigNode& node, const std::string& key, bool* out) {
+  absl::StatusOr<bool> v = node.BoolOr(key, *out);
+  if (!v.ok()) return v.status();
+  *out = *v;
+  return absl::OkStatus();
+}
+
+absl::Status ReadString(const ConfigNode& node, const std::string& key, std::string* out) {
+  if (!node.Has(key)) return absl::OkStatus();
+  absl::StatusOr<std::string> v = node[key].String();
+  if (!v.ok()) return v.status();
+  *out = *v;
+  return absl::OkStatus();
+}
+
+absl::Status OneOf(const ConfigNode& node, const std::string& value,
+                   const std::vector<std::string>& allowed) {
+  for (const std::string& a : allowed) {
+    if (a == value) return absl::OkStatus();
+  }
+  std::string list;
+  for (const std::string& a : allowed) absl::StrAppend(&list, list.empty() ? "" : ", ", a);
+  return node.Error(absl::StrCat("'", value, "' is not one of ", list));
+}
+
+}  // namespace
+
+absl::StatusOr<TrainConfig> ParseTrainConfig(const std::string& yaml, const std::string& source,
+                                             const std::string& base_dir,
+                                             const std::string* space_yaml) {
+  absl::StatusOr<ConfigNode> parsed = ConfigNode::Parse(yaml, source);
+  if (!parsed.ok()) return parsed.status();
+  const ConfigNode& root = *parsed;
+  if (absl::Status s = root.ExpectKeys(
+          {"space", "data"},
+          {"description", "supernet", "training", "optimizer", "schedule", "sampler", "evaluation"});
+      !s.ok()) {
+    return s;
+  }
+  TrainConfig c;
+  c.source = source;
+  c.yaml = yaml;
+
+  std::string space_path;
+  if (absl::Status s = ReadString(root, "space", &space_path); !s.ok()) return s;
+  if (space_yaml != nullptr) {
+    c.space_yaml = *space_yaml;
+  } else {
+    absl::StatusOr<std::string> text = ReadTextFile(Resolve(base_dir, space_path));
+    if (!text.ok()) return root["space"].Error(text.status().message());
+    c.space_yaml = *text;
+  }
+  NAS_ASSIGN_OR_RETURN(c.space, ParseSearchSpace(c.space_yaml, space_path));
+
+  if (root.Has("supernet")) {
+    const ConfigNode n = root["supernet"];
+    if (absl::Status s = n.ExpectKeys({}, {"bn_affine"}); !s.ok()) return s;
+    if (absl::Status s = ReadBool(n, "bn_affine", &c.supernet.bn_affine); !s.ok()) return s;
+  }
+
+  {
+    const ConfigNode n = root["data"];
+    if (absl::Status s = n.ExpectKeys({"dataset"}, {"path", "test_path", "cache_dir",
+                                                    "validation_size", "train_limit", "augment"});
+        !s.ok()) {
+      return s;
+    }
+    DataConfig& d = c.data;
+    if (absl::Status s = ReadString(n, "dataset", &d.dataset); !s.ok()) return s;
+    if (absl::Status s = OneOf(n["dataset"], d.dataset, {"fashion_mnist", "cifar10", "image_folder"});
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = ReadString(n, "path", &d.path); !s.ok()) return s;
+    if (absl::Status s = ReadString(n, "test_path", &d.test_path); !s.ok()) return s;
+    if (absl::Status s = ReadString(n, "cache_dir", &d.cache_dir); !s.ok()) return s;
+    if (d.path.empty()) {
+      if (d.dataset == "fashion_mnist") d.path = "/usr/share/datasets/fashion-mnist";
+      if (d.dataset == "cifar10") d.path = SharedDataDir(base_dir) + "/cifar10-jpeg.tar.gz";
+      if (d.dataset == "image_folder") return n.Error("missing required key 'path' for image_folder");
+    }
+    d.path = Resolve(base_dir, d.path);
+    d.test_path = Resolve(base_dir, d.test_path);
+    d.cache_dir = d.cache_dir.empty() ? DefaultCacheDir() + "/datasets" : Resolve(base_dir, d.cache_dir);
+    if (absl::Status s = ReadInt(n, "validation_size", 0, 10'000'000, &d.validation_size); !s.ok()) return s;
+    if (absl::Status s = ReadInt(n, "train_limit", 0, 100'000'000, &d.train_limit); !s.ok()) return s;
+    if (n.Has("augment")) {
+      const ConfigNode a = n["augment"];
+      if (absl::Status s = a.ExpectKeys({}, {"random_crop", "horizontal_flip", "padding"}); !s.ok()) return s;
+      if (absl::Status s = ReadBool(a, "random_crop", &d.augment.random_crop); !s.ok()) return s;
+      if (absl::Status s = ReadBool(a, "horizontal_flip", &d.augment.horizontal_flip); !s.ok()) return s;
+      if (absl::Status s = ReadInt(a, "padding", 0, 64, &d.augment.padding); !s.ok()) return s;
+    }
+  }
+
+  if (root.Has("training")) {
+    const ConfigNode n = root["training"];
+    if (absl::Status s = n.ExpectKeys({}, {"seed", "batch_size", "epochs", "steps",
+                                           "checkpoint_every", "log_every"});
+        !s.ok()) {
+      return s;
+    }
+    TrainingConfig& t = c.training;
+    int64_t seed = static_cast<int64_t>(t.seed);
+    if (absl::Status s = ReadInt(n, "seed", 0, INT64_MAX, &seed); !s.ok()) return s;
+    t.seed = static_cast<uint64_t>(seed);
+    if (absl::Status s = ReadInt(n, "batch_size", 1, 65536, &t.batch_size); !s.ok()) return s;
+    if (absl::Status s = ReadInt(n, "epochs", 1, 100000, &t.epochs); !s.ok()) return s;
+    if (absl::Status s = ReadInt(n, "steps", 0, 1'000'000'000, &t.steps); !s.ok()) return s;
+    if (absl::Status s = ReadInt(n, "checkpoint_every", 1, 1'000'000'000, &t.checkpoint_every); !s.ok()) return s;
+    if (absl::Status s = ReadInt(n, "log_every", 1, 1'000'000'000, &t.log_every); !s.ok()) return s;
+  }
+
+  if (root.Has("optimizer")) {
+    const ConfigNode n = root["optimizer"];
+    if (absl::Status s = n.ExpectKeys({}, {"lr", "momentum", "nesterov", "weight_decay",
+                                           "label_smoothing", "grad_clip_norm"});
+        !s.ok()) {
+      return s;
+    }
+    OptimizerConfig& o = c.optimizer;
+    if (absl::Status s = ReadDouble(n, "lr", 1e-8, 100, &o.lr); !s.ok()) return s;
+    if (absl::Status s = ReadDouble(n, "momentum", 0, 0.999, &o.momentum); !s.ok()) return s;
+    if (absl::Status s = ReadBool(n, "nesterov", &o.nesterov); !s.ok()) return s;
+    if (absl::Status s = ReadDouble(n, "weight_decay", 0, 1, &o.weight_decay); !s.ok()) return s;
+    if (absl::Status s = ReadDouble(n, "label_smoothing", 0, 0.99, &o.label_smoothing); !s.ok()) return s;
+    if (absl::Status s = ReadDouble(n, "grad_clip_norm", 0, 1e6, &o.grad_clip_norm); !s.ok()) return s;
+    if (o.nesterov && o.momentum == 0) {
+      return n["nesterov"].Error("nesterov needs momentum > 0");
+    }
+  }
+
+  if (root.Has("schedule")) {
+    const ConfigNode n = root["schedule"];
+    if (absl::Status s = n.ExpectKeys({}, {"kind", "warmup_steps", "min_lr"}); !s.ok()) return s;
+    ScheduleConfig& sc = c.schedule;
+    if (absl::Status s = ReadString(n, "kind", &sc.kind); !s.ok()) return s;
+    if (absl::Status s = OneOf(n["kind"], sc.kind, {"cosine", "linear", "constant"}); !s.ok()) return s;
+    if (absl::Status s = ReadInt(n, "warmup_steps", 0, 1'000'000'000, &sc.warmup_steps); !s.ok()) return s;
+    if (absl::Status s = ReadDouble(n, "min_lr", 0, 100, &sc.min_lr); !s.ok()) return s;
+  }
+
+  if (root.Has("sampler")) {
+    const ConfigNode n = root["sampler"];
+    if (absl::Status s = n.ExpectKeys({}, {"kind", "num_bins", "update_every", "loss_ema",
+                                           "temperature", "min_probability", "sandwich_random"});
+        !s.ok()) {
+      return s;
+    }
+    SamplerConfig& sc = c.sampler;
+    if (absl::Status s = ReadString(n, "kind", &sc.kind); !s.ok()) return s;
+    if (absl::Status s = OneOf(n["kind"], sc.kind, {"uniform", "flops_uniform", "shifted", "sandwich"});
+        !s.ok()) {
+      return s;
+    }
+    int64_t v = sc.num_bins;
+    if (absl::Status s = ReadInt(n, "num_bins", 1, 1000, &v); !s.ok()) return s;
+    sc.num_bins = static_cast<int>(v);
+    v = sc.update_every;
+    if (absl::Status s = ReadInt(n, "update_every", 1, 1'000'000, &v); !s.ok()) return s;
+    sc.update_every = static_cast<int>(v);
+    v = sc.sandwich_random;
+    if (absl::Status s = ReadInt(n, "sandwich_random", 0, 16, &v); !s.ok()) return s;
+    sc.sandwich_random = static_cast<int>(v);
+    if (absl::Status s = ReadDouble(n, "loss_ema", 0, 0.9999, &sc.loss_ema); !s.ok()) return s;
+    if (absl::Status s = ReadDouble(n, "temperature", 1e-3, 1e3, &sc.temperature); !s.ok()) return s;
+    if (absl::Status s = ReadDouble(n, "min_probability", 0, 1, &sc.min_probability); !s.ok()) return s;
+  }
+
+  if (root.Has("evaluation")) {
+    const ConfigNode n = root["evaluation"];
+    if (absl::Status s = n.ExpectKeys({}, {"calibration_batches", "calibration_batch_size", "batch_size"});
+        !s.ok()) {
+      return s;
+    }
+    EvaluationConfig& e = c.evaluation;
+    if (absl::Status s = ReadInt(n, "calibration_batches", 0, 100000, &e.calibration_batches); !s.ok()) return s;
+    if (absl::Status s = ReadInt(n, "calibration_batch_size", 1, 65536, &e.calibration_batch_size); !s.ok()) return s;
+    if (absl::Status s = ReadInt(n, "batch_size", 1, 65536, &e.batch_size); !s.ok()) return s;
+  }
+  return c;
+}
+
+absl::StatusOr<TrainConfig> LoadTrainConfig(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadTextFile(path);
+  if (!text.ok()) return text.status();
+  const std::string base = std::filesystem::path(path).parent_path().string();
+  return ParseTrainConfig(*text, path, base.empty() ? "." : base);
+}
+
+absl::StatusOr<DataSplits> LoadData(const TrainConfig& config) {
+  const DataConfig& d = config.data;
+  absl::StatusOr<ImageDataset> train, test;
+  if (d.dataset == "fashion_mnist") {
+    train = LoadFashionMnist(d.path, true);
+    if (train.ok()) test = LoadFashionMnist(d.path, false);
+  } else if (d.dataset == "cifar10") {
+    train = LoadCifar10(d.path, d.cache_dir, true);
+    if (train.ok()) test = LoadCifar10(d.path, d.cache_dir, false);
+  } else {
+    const SearchSpace& s = *config.space;
+    train = LoadImageFolder(d.path, s.input_size(), s.input_channels());
+    if (train.ok() && !d.test_path.empty()) {
+      test = LoadImageFolder(d.test_path, s.input_size(), s.input_channels());
+    } else {
+      test = train;
+    }
+  }
+  if (!train.ok()) return train.status();
+  if (!test.ok()) return test.status();
+  const SearchSpace& space = *config.space;
+  if (train->channels() != space.input_channels() || train->height() != space.input_size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        config.source, ": data: ", d.dataset, " images are ", train->channels(), "x",
+        train->height(), "x", train->width(), " but space '", space.name(), "' expects input ",
+        space.input_channels(), "x", space.input_size(), "x", space.input_size()));
+  }
+  if (static_cast<int64_t>(train->class_names.size()) > space.num_classes()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        config.source, ": data: ", train->class_names.size(), " classes but space '",
+        space.name(), "' has num_classes ", space.num_classes()));
+  }
+  DataSplits splits;
+  const int64_t n = train->size();
+  if (d.validation_size >= n) {
+    return absl::InvalidArgumentError(absl::StrCat(config.source, ": data.validation_size: ",
+                                                   d.validation_size, " leaves no training images (",
+                                                   n, " in all)"));
+  }
+  SplitIndices(n, d.validation_size, d.train_limit, config.training.seed, &splits.train_indices,
+               &splits.validation_indices);
+  splits.train_set = std::make_shared<const ImageDataset>(*std::move(train));
+  splits.test_set = std::make_shared<const ImageDataset>(*std::move(test));
+  return splits;
+}
+
+}  // namespace nas::supernet

@@ -1,0 +1,90 @@
+#ifndef NAS_SUPERNET_TRAIN_CONFIG_H_
+#define NAS_SUPERNET_TRAIN_CONFIG_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "supernet/data_loader.h"
+#include "supernet/samplers.h"
+#include "supernet/search_space.h"
+#include "supernet/supernet.h"
+
+namespace nas::supernet {
+
+struct DataConfig {
+  std::string dataset = "fashion_mnist";  // fashion_mnist | cifar10 | image_folder
+  std::string path;        // Directory (fashion_mnist, image_folder) or archive (cifar10).
+  std::string test_path;   // image_folder: optional folder of test images.
+  std::string cache_dir;   // Decoded-dataset cache (cifar10).
+  int64_t validation_size = 5000;  // Held out of the training images for search.
+  int64_t train_limit = 0;         // Use only the first N training images (0: all).
+  AugmentOptions augment;
+};
+
+struct OptimizerConfig {
+  double lr = 0.1;
+  double momentum = 0.9;
+  bool nesterov = true;
+  double weight_decay = 4e-5;  // Not applied to BN parameters and biases.
+  double label_smoothing = 0.1;
+  double grad_clip_norm = 0;   // 0: no clipping.
+};
+
+struct ScheduleConfig {
+  std::string kind = "cosine";  // cosine | linear | constant, after warm-up.
+  int64_t warmup_steps = 0;
+  double min_lr = 0;
+};
+
+struct TrainingConfig {
+  uint64_t seed = 0;
+  int64_t batch_size = 128;
+  int64_t epochs = 1;  // Used when steps is 0.
+  int64_t steps = 0;
+  int64_t checkpoint_every = 500;
+  int64_t log_every = 50;
+};
+
+struct EvaluationConfig {
+  int64_t calibration_batches = 20;  // Training batches used to re-estimate BN statistics.
+  int64_t calibration_batch_size = 256;
+  int64_t batch_size = 500;
+};
+
+// A supernet training job, loaded from YAML (see configs/train_*.yaml and
+// docs/training.md). Relative paths are resolved against the config file's folder.
+struct TrainConfig {
+  std::string source;      // Where it was loaded from.
+  std::string yaml;        // The config text itself (stored in checkpoints).
+  std::string space_yaml;  // The search space text (stored in checkpoints).
+  std::shared_ptr<const SearchSpace> space;
+  SupernetOptions supernet;
+  DataConfig data;
+  TrainingConfig training;
+  OptimizerConfig optimizer;
+  ScheduleConfig schedule;
+  SamplerConfig sampler;
+  EvaluationConfig evaluation;
+};
+
+// Loads a training config; errors name the file, line and field.
+absl::StatusOr<TrainConfig> LoadTrainConfig(const std::string& path);
+// Parses config text. `base_dir` resolves relative paths. When `space_yaml` is given it
+// is used instead of reading the file named by `space:` (for checkpoints).
+absl::StatusOr<TrainConfig> ParseTrainConfig(const std::string& yaml, const std::string& source,
+                                             const std::string& base_dir,
+                                             const std::string* space_yaml = nullptr);
+
+// The training and validation/test data of a config.
+struct DataSplits {
+  std::shared_ptr<const ImageDataset> train_set;  // Training images (holds validation too).
+  std::shared_ptr<const ImageDataset> test_set;
+  std::vector<int64_t> train_indices, validation_indices;
+};
+absl::StatusOr<DataSplits> LoadData(const TrainConfig& config);
+
+}  // namespace nas::supernet
+
+#endif  // NAS_SUPERNET_TRAIN_CONFIG_H_

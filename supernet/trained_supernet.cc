@@ -1,0 +1,60 @@
+#include "supernet/trained_supernet.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "supernet/checkpoint.h"
+
+namespace nas::supernet {
+
+absl::StatusOr<TrainedSupernet> LoadTrainedSupernet(const std::string& checkpoint,
+                                                    torch::Device device) {
+  absl::StatusOr<CheckpointContents> contents = ReadCheckpoint(checkpoint);
+  if (!contents.ok()) return contents.status();
+  TrainedSupernet trained;
+  trained.checkpoint = checkpoint;
+  std::string config_yaml, source, space_yaml;
+  try {
+    config_yaml = contents->meta.at("config_yaml").get<std::string>();
+    source = contents->meta.at("config_source").get<std::string>();
+    space_yaml = contents->meta.at("space_yaml").get<std::string>();
+    trained.step = contents->meta.at("step").get<int64_t>();
+    trained.total_steps = contents->meta.at("total_steps").get<int64_t>();
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat(checkpoint, ": bad metadata: ", e.what()));
+  }
+  std::string base = std::filesystem::path(source).parent_path().string();
+  absl::StatusOr<TrainConfig> config =
+      ParseTrainConfig(config_yaml, source, base.empty() ? "." : base, &space_yaml);
+  if (!config.ok()) return config.status();
+  trained.config = *std::move(config);
+  trained.net = CreateSupernet(trained.config.space, trained.config.supernet);
+  if (absl::Status s = RestoreModule(contents->model, *trained.net, checkpoint); !s.ok()) return s;
+  trained.net->to(device);
+  trained.net->eval();
+  absl::StatusOr<DataSplits> data = LoadData(trained.config);
+  if (!data.ok()) return data.status();
+  trained.data = *std::move(data);
+  return trained;
+}
+
+std::unique_ptr<Evaluator> MakeEvaluator(const TrainedSupernet& trained, EvalSplit split,
+                                         torch::Device device) {
+  const EvaluationConfig& e = trained.config.evaluation;
+  // Calibration batches: training images without augmentation, in a seeded order.
+  BatchLoader calibration(trained.data.train_set, trained.data.train_indices,
+                          e.calibration_batch_size, AugmentOptions{}, /*shuffle=*/true,
+                          trained.config.training.seed ^ 0xca11b7a7eULL);
+  std::vector<int64_t> test_indices;
+  if (split == EvalSplit::kTest) {
+    test_indices.resize(trained.data.test_set->size());
+    for (size_t i = 0; i < test_indices.size(); ++i) test_indices[i] = static_cast<int64_t>(i);
+  }
+  BatchLoader evaluation(split == EvalSplit::kTest ? trained.data.test_set : trained.data.train_set,
+                         split == EvalSplit::kTest ? test_indices : trained.data.validation_indices,
+                         e.batch_size, AugmentOptions{}, /*shuffle=*/false, 0);
+  return std::make_unique<Evaluator>(trained.net, calibration, e.calibration_batches, evaluation,
+                                     device);
+}
+
+}  // namespace nas::supernet

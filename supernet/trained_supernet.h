@@ -1,0 +1,38 @@
+#ifndef NAS_SUPERNET_TRAINED_SUPERNET_H_
+#define NAS_SUPERNET_TRAINED_SUPERNET_H_
+
+#include <memory>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "absl/status/statusor.h"
+#include "supernet/evaluator.h"
+#include "supernet/train_config.h"
+
+namespace nas::supernet {
+
+// A supernet restored from a training checkpoint, with the config and data it was
+// trained on (the checkpoint embeds the config and the search space).
+struct TrainedSupernet {
+  std::string checkpoint;
+  TrainConfig config;
+  Supernet net;
+  int64_t step = 0;
+  int64_t total_steps = 0;
+  DataSplits data;
+};
+
+absl::StatusOr<TrainedSupernet> LoadTrainedSupernet(const std::string& checkpoint,
+                                                    torch::Device device);
+
+enum class EvalSplit { kValidation, kTest };
+
+// An evaluator over the validation split (held out of training; for search decisions)
+// or the test set (for reporting only), with BN recalibrated on training batches.
+std::unique_ptr<Evaluator> MakeEvaluator(const TrainedSupernet& trained, EvalSplit split,
+                                         torch::Device device);
+
+}  // namespace nas::supernet
+
+#endif  // NAS_SUPERNET_TRAINED_SUPERNET_H_

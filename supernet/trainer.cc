@@ -1,0 +1,312 @@
+#include "supernet/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "supernet/checkpoint.h"
+#include "supernet/file_util.h"
+
+namespace nas::supernet {
+namespace {
+
+constexpr int kCheckpointFormat = 1;
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+std::string Duration(double seconds) {
+  const int64_t s = static_cast<int64_t>(seconds);
+  if (s >= 3600) return absl::StrFormat("%dh%02dm", s / 3600, (s % 3600) / 60);
+  return absl::StrFormat("%dm%02ds", s / 60, s % 60);
+}
+
+// Keeps only the metrics lines of steps up to `step` (a resumed run re-does the rest).
+void TruncateMetrics(const std::string& path, int64_t step) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::string line, kept;
+  while (std::getline(in, line)) {
+    try {
+      if (nlohmann::json::parse(line).at("step").get<int64_t>() <= step) kept += line + "\n";
+    } catch (const std::exception&) {
+      // A torn last line from a crash: drop it.
+    }
+  }
+  in.close();
+  WriteFileAtomically(path, kept).IgnoreError();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainConfig config, TrainOptions options) {
+  if (options.out_dir.empty()) return absl::InvalidArgumentError("--out: an output directory is required");
+  std::unique_ptr<Trainer> trainer(new Trainer(std::move(config), std::move(options)));
+  if (absl::Status s = trainer->Init(); !s.ok()) return s;
+  return trainer;
+}
+
+std::string Trainer::checkpoint_path() const { return options_.out_dir + "/checkpoint.nasckpt"; }
+
+absl::Status Trainer::Init() {
+  if (options_.threads > 0) torch::set_num_threads(options_.threads);
+  const bool has_checkpoint = std::filesystem::exists(checkpoint_path());
+  if (has_checkpoint && !options_.resume) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        checkpoint_path(), " exists: pass --resume to continue that run, or choose another --out"));
+  }
+  absl::StatusOr<DataSplits> data = LoadData(config_);
+  if (!data.ok()) return data.status();
+  data_ = *std::move(data);
+  const TrainingConfig& t = config_.training;
+  loader_ = std::make_unique<BatchLoader>(data_.train_set, data_.train_indices, t.batch_size,
+                                          config_.data.augment, /*shuffle=*/true, t.seed);
+  if (loader_->batches_per_epoch() == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(config_.source, ": training.batch_size: ",
+                                                   t.batch_size, " exceeds the ", loader_->size(),
+                                                   " training images"));
+  }
+  total_steps_ = t.steps > 0 ? t.steps : t.epochs * loader_->batches_per_epoch();
+
+  torch::manual_seed(t.seed);
+  net_ = CreateSupernet(config_.space, config_.supernet);
+  net_->to(options_.device);
+  net_->train();
+  std::vector<torch::Tensor> decay, no_decay;
+  for (const torch::Tensor& p : net_->parameters()) {
+    (p.dim() <= 1 ? no_decay : decay).push_back(p);
+    all_parameters_.push_back(p);
+  }
+  const OptimizerConfig& o = config_.optimizer;
+  auto group_options = [&](double weight_decay) {
+    auto opts = std::make_unique<torch::optim::SGDOptions>(o.lr);
+    opts->momentum(o.momentum).nesterov(o.nesterov).weight_decay(weight_decay);
+    return opts;
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, group_options(o.weight_decay));
+  groups.emplace_back(no_decay, group_options(0.0));
+  optimizer_ = std::make_unique<torch::optim::SGD>(groups, torch::optim::SGDOptions(o.lr));
+
+  absl::StatusOr<std::unique_ptr<PathSampler>> sampler =
+      CreateSampler(config_.space, config_.sampler, t.seed);
+  if (!sampler.ok()) return sampler.status();
+  sampler_ = *std::move(sampler);
+
+  if (has_checkpoint) return LoadCheckpoint();
+  return absl::OkStatus();
+}
+
+double Trainer::LearningRate(int64_t step) const {
+  const ScheduleConfig& s = config_.schedule;
+  const double lr = config_.optimizer.lr;
+  if (step < s.warmup_steps) return lr * static_cast<double>(step + 1) / s.warmup_steps;
+  const double span = std::max<int64_t>(1, total_steps_ - s.warmup_steps);
+  const double t = std::min(1.0, static_cast<double>(step - s.warmup_steps) / span);
+  if (s.kind == "cosine") return s.min_lr + (lr - s.min_lr) * 0.5 * (1 + std::cos(M_PI * t));
+  if (s.kind == "linear") return lr - (lr - s.min_lr) * t;
+  return lr;
+}
+
+std::pair<double, double> Trainer::TrainStep(const Batch& batch) {
+  const torch::Tensor x = batch.images.to(options_.device);
+  const torch::Tensor y = batch.labels.to(options_.device);
+  const std::vector<Architecture> paths = sampler_->Sample(step_);
+  // Undefined (not zero) gradients: parameters off this step's paths are skipped by SGD.
+  for (torch::Tensor& p : all_parameters_) p.mutable_grad() = torch::Tensor();
+  const double lr = LearningRate(step_);
+  for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
+
+  namespace F = torch::nn::functional;
+  const auto ce = F::CrossEntropyFuncOptions().label_smoothing(config_.optimizer.label_smoothing);
+  ForwardContext ctx;
+  ctx.mode = BnMode::kTrain;
+  std::vector<double> losses;
+  double first_accuracy = 0;
+  torch::Tensor soft_labels;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const torch::Tensor logits = net_->Forward(x, paths[i], ctx);
+    torch::Tensor loss;
+    if (sampler_->distills() && i > 0) {
+      // In-place distillation (BigNAS): match the largest path's soft labels.
+      loss = F::kl_div(F::log_softmax(logits, F::LogSoftmaxFuncOptions(1)), soft_labels,
+                       F::KLDivFuncOptions().reduction(torch::kBatchMean));
+    } else {
+      loss = F::cross_entropy(logits, y, ce);
+    }
+    if (i == 0) {
+      first_accuracy = logits.argmax(1).eq(y).to(torch::kFloat32).mean().item<double>();
+      if (sampler_->distills()) soft_labels = torch::softmax(logits.detach(), 1);
+    }
+    const double scale = sampler_->distills() ? 1.0 : 1.0 / paths.size();
+    (loss * scale).backward();
+    losses.push_back(loss.item<double>());
+  }
+  if (config_.optimizer.grad_clip_norm > 0) {
+    std::vector<torch::Tensor> with_grad;
+    for (const torch::Tensor& p : all_parameters_) {
+      if (p.grad().defined()) with_grad.push_back(p);
+    }
+    torch::nn::utils::clip_grad_norm_(with_grad, config_.optimizer.grad_clip_norm);
+  }
+  optimizer_->step();
+  for (size_t i = 0; i < paths.size(); ++i) sampler_->Observe(step_, paths[i], losses[i]);
+  return {losses.front(), first_accuracy};
+}
+
+absl::StatusOr<nlohmann::json> Trainer::Run() {
+  std::filesystem::create_directories(options_.out_dir);
+  const std::string metrics_path = options_.out_dir + "/metrics.jsonl";
+  TruncateMetrics(metrics_path, step_);
+  std::ofstream metrics(metrics_path, std::ios::app);
+  const int64_t per_epoch = loader_->batches_per_epoch();
+  const int64_t first_step = step_;
+  int64_t last_step = total_steps_;
+  if (options_.stop_after_steps >= 0) last_step = std::min(last_step, step_ + options_.stop_after_steps);
+  Prefetcher prefetcher(*loader_, step_, last_step);
+  const auto start = std::chrono::steady_clock::now();
+  auto last_draw = start;
+  double loss_ema = 0, accuracy_ema = 0;
+  bool interrupted = false;
+  while (step_ < total_steps_) {
+    if (step_ >= last_step || stop_requested_.load()) {
+      interrupted = true;
+      break;
+    }
+    const Batch batch = prefetcher.Next();
+    const auto t0 = std::chrono::steady_clock::now();
+    std::pair<double, double> result;
+    try {
+      result = TrainStep(batch);
+    } catch (const c10::Error& e) {
+      return absl::InternalError(absl::StrCat("training step ", step_, " failed: ", e.what_without_backtrace()));
+    }
+    const auto t1 = std::chrono::steady_clock::now();
+    const double seconds = std::chrono::duration<double>(t1 - t0).count();
+    images_per_second_.push_back(batch.images.size(0) / std::max(seconds, 1e-9));
+    const double a = step_ == first_step ? 0.0 : 0.95;
+    loss_ema = a * loss_ema + (1 - a) * result.first;
+    accuracy_ema = a * accuracy_ema + (1 - a) * result.second;
+    if (!std::isfinite(result.first)) {
+      return absl::InternalError(absl::StrCat("training diverged at step ", step_,
+                                              " (loss is ", result.first, "); lower optimizer.lr"));
+    }
+    ++step_;
+
+    const bool log_line = step_ % config_.training.log_every == 0 || step_ == total_steps_;
+    if (log_line) {
+      nlohmann::json line = {{"step", step_},
+                             {"epoch", static_cast<double>(step_) / per_epoch},
+                             {"lr", LearningRate(step_ - 1)},
+                             {"loss", result.first},
+                             {"loss_ema", loss_ema},
+                             {"accuracy_ema", accuracy_ema},
+                             {"images_per_second", images_per_second_.back()}};
+      const std::vector<double> bins = sampler_->BinProbabilities();
+      if (!bins.empty()) line["bin_probabilities"] = bins;
+      metrics << line.dump() << "\n";
+      metrics.flush();
+    }
+    if (options_.log != nullptr) {
+      const double elapsed = std::chrono::duration<double>(t1 - start).count();
+      const double rate = (step_ - first_step) / std::max(elapsed, 1e-9);
+      const double eta = (total_steps_ - step_) / std::max(rate, 1e-9);
+      const std::string text = absl::StrFormat(
+          "step %d/%d  epoch %.2f  loss %.4f  acc %.3f  %.0f img/s  ETA %s", step_, total_steps_,
+          static_cast<double>(step_) / per_epoch, loss_ema, accuracy_ema,
+          Median(std::vector<double>(images_per_second_.end() -
+                                         std::min<size_t>(images_per_second_.size(), 50),
+                                     images_per_second_.end())),
+          Duration(eta));
+      if (options_.tty) {
+        if (std::chrono::duration<double>(t1 - last_draw).count() > 0.2 || step_ == total_steps_) {
+          const int width = 24;
+          const int filled = static_cast<int>(width * step_ / std::max<int64_t>(1, total_steps_));
+          *options_.log << "\r[" << std::string(filled, '#') << std::string(width - filled, '.')
+                        << "] " << text << "   " << std::flush;
+          last_draw = t1;
+        }
+      } else if (log_line) {
+        *options_.log << text << "\n" << std::flush;
+      }
+    }
+    if (step_ % config_.training.checkpoint_every == 0 && step_ < total_steps_) {
+      if (absl::Status s = SaveCheckpoint(); !s.ok()) return s;
+    }
+  }
+  if (options_.tty && options_.log != nullptr) *options_.log << "\n";
+  if (absl::Status s = SaveCheckpoint(); !s.ok()) return s;
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  nlohmann::json summary = {{"steps", step_},
+                            {"total_steps", total_steps_},
+                            {"finished", step_ >= total_steps_},
+                            {"interrupted", interrupted},
+                            {"steps_this_run", step_ - first_step},
+                            {"seconds_this_run", elapsed},
+                            {"median_images_per_second", Median(images_per_second_)},
+                            {"threads", torch::get_num_threads()},
+                            {"batch_size", config_.training.batch_size},
+                            {"final_loss_ema", loss_ema},
+                            {"final_accuracy_ema", accuracy_ema},
+                            {"sampler", sampler_->name()},
+                            {"checkpoint", checkpoint_path()}};
+  if (absl::Status s = WriteFileAtomically(options_.out_dir + "/summary.json", summary.dump(2) + "\n");
+      !s.ok()) {
+    return s;
+  }
+  return summary;
+}
+
+absl::Status Trainer::SaveCheckpoint() {
+  const nlohmann::json meta = {{"format", kCheckpointFormat},
+                               {"step", step_},
+                               {"total_steps", total_steps_},
+                               {"config_yaml", config_.yaml},
+                               {"config_source", config_.source},
+                               {"space_yaml", config_.space_yaml},
+                               {"sampler", sampler_->name()},
+                               {"sampler_state", sampler_->SaveState()},
+                               {"threads", torch::get_num_threads()}};
+  return WriteCheckpoint(checkpoint_path(), meta, *net_, optimizer_.get());
+}
+
+absl::Status Trainer::LoadCheckpoint() {
+  const std::string path = checkpoint_path();
+  absl::StatusOr<CheckpointContents> contents = ReadCheckpoint(path);
+  if (!contents.ok()) return contents.status();
+  const nlohmann::json& meta = contents->meta;
+  try {
+    if (meta.at("format").get<int>() != kCheckpointFormat) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": unsupported checkpoint format"));
+    }
+    if (meta.at("space_yaml").get<std::string>() != config_.space_yaml) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": was trained on a different search space than ", config_.source));
+    }
+    if (meta.at("sampler").get<std::string>() != sampler_->name()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": was trained with sampler '",
+                                                     meta.at("sampler").get<std::string>(),
+                                                     "', the config says '", sampler_->name(), "'"));
+    }
+    step_ = meta.at("step").get<int64_t>();
+    if (absl::Status s = sampler_->LoadState(meta.at("sampler_state")); !s.ok()) return s;
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat(path, ": bad metadata: ", e.what()));
+  }
+  if (absl::Status s = RestoreModule(contents->model, *net_, path); !s.ok()) return s;
+  if (absl::Status s = RestoreOptimizer(contents->optimizer, *optimizer_, path); !s.ok()) return s;
+  net_->to(options_.device);
+  return absl::OkStatus();
+}
+
+}  // namespace nas::supernet

@@ -1,0 +1,84 @@
+#ifndef NAS_SUPERNET_TRAINER_H_
+#define NAS_SUPERNET_TRAINER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "absl/status/statusor.h"
+#include "supernet/data_loader.h"
+#include "supernet/samplers.h"
+#include "supernet/supernet.h"
+#include "supernet/train_config.h"
+
+namespace nas::supernet {
+
+struct TrainOptions {
+  std::string out_dir;       // Checkpoint, metrics.jsonl and summary.json go here.
+  bool resume = false;       // Continue from out_dir/checkpoint.nasckpt.
+  int threads = 0;           // Intra-op threads; 0 keeps LibTorch's default.
+  torch::Device device = torch::kCPU;
+  std::ostream* log = nullptr;  // Progress output (not owned); null: silent.
+  bool tty = false;             // Redraw one progress line instead of printing lines.
+  // Stop (checkpointing, as on an interruption) after this many steps of this run;
+  // negative: run to the end. For tests and time-boxed runs.
+  int64_t stop_after_steps = -1;
+};
+
+// Trains a weight-sharing supernet: one (or, for sandwich, several) sampled path(s) per
+// step, SGD with momentum, warm-up then cosine/linear decay, label smoothing, optional
+// gradient clipping. Parameters of choices not sampled in a step get no update at all:
+// their gradients stay undefined, which LibTorch's SGD skips (no momentum drift, no
+// weight decay). Not thread-safe, except RequestStop().
+class Trainer {
+ public:
+  static absl::StatusOr<std::unique_ptr<Trainer>> Create(TrainConfig config, TrainOptions options);
+
+  // Trains to the end (or until stopped), checkpointing every `checkpoint_every` steps,
+  // when stopped and at the end. Returns the run summary (also in summary.json).
+  absl::StatusOr<nlohmann::json> Run();
+  // Asks Run() to checkpoint and return after the current step. Async-signal-safe.
+  void RequestStop() { stop_requested_.store(true); }
+
+  int64_t step() const { return step_; }
+  int64_t total_steps() const { return total_steps_; }
+  Supernet supernet() const { return net_; }
+  PathSampler& sampler() { return *sampler_; }
+  torch::optim::SGD& optimizer() { return *optimizer_; }
+  const TrainConfig& config() const { return config_; }
+  const DataSplits& data() const { return data_; }
+  // Learning rate at `step`.
+  double LearningRate(int64_t step) const;
+  std::string checkpoint_path() const;
+
+ private:
+  Trainer(TrainConfig config, TrainOptions options) : config_(std::move(config)), options_(std::move(options)) {}
+  absl::Status Init();
+  absl::Status SaveCheckpoint();
+  absl::Status LoadCheckpoint();
+  // One optimisation step on `batch`; returns (loss of the first path, its accuracy).
+  std::pair<double, double> TrainStep(const Batch& batch);
+
+  TrainConfig config_;
+  TrainOptions options_;
+  DataSplits data_;
+  std::unique_ptr<BatchLoader> loader_;
+  Supernet net_;
+  std::unique_ptr<torch::optim::SGD> optimizer_;
+  std::unique_ptr<PathSampler> sampler_;
+  std::vector<torch::Tensor> all_parameters_;
+  int64_t step_ = 0;
+  int64_t total_steps_ = 0;
+  std::vector<double> images_per_second_;  // One entry per step of this process.
+  std::atomic<bool> stop_requested_{false};
+};
+
+}  // namespace nas::supernet
+
+#endif  // NAS_SUPERNET_TRAINER_H_

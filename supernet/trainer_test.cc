@@ -1,0 +1,265 @@
+// Trainer, checkpoints, evaluation and extraction on real (Fashion-MNIST) data.
+#include "supernet/trainer.h"
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "supernet/checkpoint.h"
+#include "supernet/file_util.h"
+#include "supernet/trained_supernet.h"
+#include "tests/test_paths.h"
+
+namespace nas::supernet {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kTinySpace[] = R"(name: tiny_fmnist
+type: shufflenet_oneshot
+input: {size: 28, channels: 1}
+num_classes: 10
+stem: {channels: 8, kernel_size: 3, stride: 2}
+stages:
+  - {layers: 2, channels: 16, stride: 2}
+  - {layers: 2, channels: 32, stride: 2}
+head: {channels: 64}
+)";
+
+std::string TinyConfig(const std::string& dir, const std::string& sampler = "uniform",
+                       const std::string& extra_optimizer = "") {
+  WriteFileAtomically(dir + "/tiny_space.yaml", kTinySpace).IgnoreError();
+  const std::string path = dir + "/train.yaml";
+  const std::string yaml = std::string(R"(space: tiny_space.yaml
+data: {dataset: fashion_mnist, validation_size: 128, train_limit: 256}
+training: {seed: 3, batch_size: 32, steps: 6, checkpoint_every: 2, log_every: 1}
+optimizer: {lr: 0.05, momentum: 0.9, nesterov: true, weight_decay: 1.0e-3, label_smoothing: 0.1)") +
+                           extra_optimizer + R"(}
+schedule: {kind: cosine, warmup_steps: 2}
+sampler: {kind: )" + sampler + R"(, num_bins: 4, update_every: 2}
+evaluation: {calibration_batches: 2, calibration_batch_size: 64, batch_size: 64}
+)";
+  WriteFileAtomically(path, yaml).IgnoreError();
+  return path;
+}
+
+std::unique_ptr<Trainer> MakeTrainer(const std::string& config_path, const std::string& out,
+                                     bool resume, int64_t stop_after = -1) {
+  absl::StatusOr<TrainConfig> config = LoadTrainConfig(config_path);
+  EXPECT_TRUE(config.ok()) << config.status();
+  TrainOptions options;
+  options.out_dir = out;
+  options.resume = resume;
+  options.threads = 1;
+  options.stop_after_steps = stop_after;
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(*config, options);
+  EXPECT_TRUE(trainer.ok()) << trainer.status();
+  return trainer.ok() ? *std::move(trainer) : nullptr;
+}
+
+std::vector<torch::Tensor> Snapshot(const Supernet& net) {
+  std::vector<torch::Tensor> copies;
+  for (const auto& p : net->parameters()) copies.push_back(p.detach().clone());
+  return copies;
+}
+
+TEST(TrainerTest, UnsampledChoicesGetNoUpdateAndNoOptimizerState) {
+  const std::string dir = nas::testing::FreshTempDir("unsampled");
+  auto trainer = MakeTrainer(TinyConfig(dir), dir + "/out", false, /*stop_after=*/1);
+  ASSERT_NE(trainer, nullptr);
+  const std::vector<torch::Tensor> before = Snapshot(trainer->supernet());
+  const Architecture path = trainer->sampler().Sample(0).front();
+  ASSERT_TRUE(trainer->Run().ok());
+  EXPECT_EQ(trainer->step(), 1);
+
+  std::set<const void*> on_path;
+  for (const auto& p : trainer->supernet()->PathParameters(path)) on_path.insert(p.unsafeGetTensorImpl());
+  const auto params = trainer->supernet()->parameters();
+  int changed_on_path = 0, unchanged_off_path = 0;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const bool same = torch::equal(params[i], before[i]);
+    if (on_path.count(params[i].unsafeGetTensorImpl())) {
+      changed_on_path += !same;
+    } else {
+      EXPECT_TRUE(same) << "a parameter off the sampled path changed";
+      EXPECT_FALSE(params[i].grad().defined());
+      ++unchanged_off_path;
+    }
+  }
+  EXPECT_GT(changed_on_path, 10);
+  EXPECT_GT(unchanged_off_path, 10);
+  // Momentum buffers exist exactly for the sampled path's parameters.
+  EXPECT_EQ(trainer->optimizer().state().size(), on_path.size());
+}
+
+TEST(TrainerTest, ResumeGivesTheSameWeightsAsAnUninterruptedRun) {
+  for (const std::string sampler : {"uniform", "shifted"}) {
+    const std::string dir = nas::testing::FreshTempDir("resume_" + sampler);
+    const std::string config = TinyConfig(dir, sampler);
+    auto straight = MakeTrainer(config, dir + "/straight", false);
+    ASSERT_TRUE(straight->Run().ok());
+
+    auto first = MakeTrainer(config, dir + "/interrupted", false, /*stop_after=*/3);
+    absl::StatusOr<nlohmann::json> partial = first->Run();
+    ASSERT_TRUE(partial.ok());
+    EXPECT_FALSE((*partial)["finished"].get<bool>());
+    first.reset();
+    auto resumed = MakeTrainer(config, dir + "/interrupted", true);
+    EXPECT_EQ(resumed->step(), 3);
+    ASSERT_TRUE(resumed->Run().ok());
+    EXPECT_EQ(resumed->step(), 6);
+
+    const auto a = straight->supernet()->parameters(), b = resumed->supernet()->parameters();
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << sampler;
+    const auto ba = straight->supernet()->buffers(), bb = resumed->supernet()->buffers();
+    for (size_t i = 0; i < ba.size(); ++i) EXPECT_TRUE(torch::equal(ba[i], bb[i])) << sampler;
+    EXPECT_EQ(straight->sampler().SaveState(), resumed->sampler().SaveState());
+    // metrics.jsonl has one line per step, with no duplicates from the resume.
+    std::ifstream metrics(dir + "/interrupted/metrics.jsonl");
+    std::string line;
+    int lines = 0;
+    while (std::getline(metrics, line)) ++lines;
+    EXPECT_EQ(lines, 6);
+  }
+}
+
+TEST(TrainerTest, RefusesToOverwriteAnExistingRun) {
+  const std::string dir = nas::testing::FreshTempDir("overwrite");
+  const std::string config = TinyConfig(dir);
+  auto first = MakeTrainer(config, dir + "/out", false, 1);
+  ASSERT_TRUE(first->Run().ok());
+  absl::StatusOr<TrainConfig> c = LoadTrainConfig(config);
+  TrainOptions options;
+  options.out_dir = dir + "/out";
+  auto second = Trainer::Create(*c, options);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(second.status().message()), HasSubstr("--resume"));
+}
+
+TEST(CheckpointTest, CorruptedOrTruncatedCheckpointsGiveClearErrors) {
+  const std::string dir = nas::testing::FreshTempDir("corrupt");
+  auto trainer = MakeTrainer(TinyConfig(dir), dir + "/out", false, 2);
+  ASSERT_TRUE(trainer->Run().ok());
+  const std::string path = trainer->checkpoint_path();
+  const std::string good = *ReadFileBytes(path);
+  ASSERT_TRUE(ReadCheckpoint(path).ok());
+
+  std::string flipped = good;
+  flipped[flipped.size() / 2] ^= 0x5a;
+  ASSERT_TRUE(WriteFileAtomically(path, flipped).ok());
+  EXPECT_THAT(std::string(ReadCheckpoint(path).status().message()), HasSubstr("checksum mismatch"));
+
+  for (size_t keep : {size_t{0}, size_t{5}, size_t{30}, good.size() / 3, good.size() - 1}) {
+    ASSERT_TRUE(WriteFileAtomically(path, good.substr(0, keep)).ok());
+    absl::StatusOr<CheckpointContents> read = ReadCheckpoint(path);
+    EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss) << keep;
+    EXPECT_THAT(std::string(read.status().message()), HasSubstr(path));
+  }
+  ASSERT_TRUE(WriteFileAtomically(path, "NASCKPT1" + std::string(100, '\xff')).ok());
+  EXPECT_EQ(ReadCheckpoint(path).status().code(), absl::StatusCode::kDataLoss);
+
+  // Resuming from the damaged file fails cleanly and leaves it as it was.
+  absl::StatusOr<TrainConfig> c = LoadTrainConfig(dir + "/train.yaml");
+  TrainOptions options;
+  options.out_dir = dir + "/out";
+  options.resume = true;
+  EXPECT_EQ(Trainer::Create(*c, options).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(*ReadFileBytes(path), "NASCKPT1" + std::string(100, '\xff'));
+  EXPECT_EQ(ReadCheckpoint(dir + "/nothing.nasckpt").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(EvaluatorTest, ExtractedSubnetMatchesTheSupernetPathOnRealImages) {
+  const std::string dir = nas::testing::FreshTempDir("extract");
+  auto trainer = MakeTrainer(TinyConfig(dir), dir + "/out", false);
+  ASSERT_TRUE(trainer->Run().ok());
+  absl::StatusOr<TrainedSupernet> trained = LoadTrainedSupernet(trainer->checkpoint_path(), torch::kCPU);
+  ASSERT_TRUE(trained.ok()) << trained.status();
+  EXPECT_EQ(trained->step, 6);
+  auto evaluator = MakeEvaluator(*trained, EvalSplit::kValidation, torch::kCPU);
+  const SearchSpace& space = *trained->config.space;
+  Rng rng(5);
+  for (int i = 0; i < 3; ++i) {
+    const Architecture arch = space.Sample(rng);
+    BnStatistics stats;
+    absl::StatusOr<EvalResult> inherited = evaluator->Evaluate(arch, &stats);
+    ASSERT_TRUE(inherited.ok());
+    EXPECT_EQ(inherited->images, 128);
+    absl::StatusOr<Supernet> subnet = ExtractSubnet(*trained->net, arch, &stats);
+    ASSERT_TRUE(subnet.ok());
+    (*subnet)->eval();
+    const EvalResult standalone = evaluator->EvaluateStandalone(**subnet, arch);
+    EXPECT_NEAR(standalone.loss, inherited->loss, 1e-5);
+    EXPECT_EQ(standalone.accuracy, inherited->accuracy);
+    // Max abs difference of logits on a real batch.
+    BatchLoader loader(trained->data.test_set, {0, 1, 2, 3, 4, 5, 6, 7}, 8, {}, false, 0);
+    const Batch batch = loader.Get(0, 0);
+    torch::NoGradGuard no_grad;
+    ForwardContext ctx{BnMode::kEval, &stats};
+    const torch::Tensor expected = trained->net->Forward(batch.images, arch, ctx);
+    const torch::Tensor got = (*subnet)->forward(batch.images, arch);
+    EXPECT_LE((got - expected).abs().max().item<double>(), 1e-5);
+  }
+  // Evaluations in parallel threads agree with sequential ones.
+  const Architecture a = space.Sample(rng), b = space.Sample(rng);
+  const double acc_a = evaluator->Evaluate(a)->loss, acc_b = evaluator->Evaluate(b)->loss;
+  double par_a = 0, par_b = 0;
+  std::thread ta([&] { par_a = evaluator->Evaluate(a)->loss; });
+  std::thread tb([&] { par_b = evaluator->Evaluate(b)->loss; });
+  ta.join();
+  tb.join();
+  EXPECT_EQ(acc_a, par_a);
+  EXPECT_EQ(acc_b, par_b);
+}
+
+TEST(TrainerTest, SandwichTrainsFourPathsPerStep) {
+  const std::string dir = nas::testing::FreshTempDir("sandwich");
+  auto trainer = MakeTrainer(TinyConfig(dir, "sandwich", ", grad_clip_norm: 1.0"), dir + "/out", false, 2);
+  EXPECT_EQ(trainer->sampler().Sample(0).size(), 4u);
+  absl::StatusOr<nlohmann::json> summary = trainer->Run();
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_TRUE(std::isfinite((*summary)["final_loss_ema"].get<double>()));
+}
+
+TEST(TrainerTest, LearningRateWarmsUpThenDecays) {
+  const std::string dir = nas::testing::FreshTempDir("lr");
+  auto trainer = MakeTrainer(TinyConfig(dir), dir + "/out", false);
+  EXPECT_NEAR(trainer->LearningRate(0), 0.025, 1e-12);
+  EXPECT_NEAR(trainer->LearningRate(1), 0.05, 1e-12);
+  EXPECT_NEAR(trainer->LearningRate(2), 0.05, 1e-12);
+  EXPECT_LT(trainer->LearningRate(5), trainer->LearningRate(3));
+}
+
+TEST(TrainConfigTest, BadFieldsAreNamed) {
+  const std::string dir = nas::testing::FreshTempDir("badconfig");
+  const std::string good = *ReadFileBytes(TinyConfig(dir));
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"batch_size: 32", "batch_size: 0"},
+      {"kind: cosine", "kind: exponential"},
+      {"dataset: fashion_mnist", "dataset: imagenet"},
+      {"kind: uniform", "kind: greedy"},
+      {"lr: 0.05", "lr: -1"},
+      {"seed: 3", "seed: 3, epoch: 4"},
+  };
+  const std::vector<std::string> expected = {
+      "train.yaml:3: training.batch_size: 0 is out of range",
+      "schedule.kind: 'exponential' is not one of cosine, linear, constant",
+      "data.dataset: 'imagenet' is not one of",
+      "sampler.kind: 'greedy' is not one of",
+      "optimizer.lr: -1 is out of range",
+      "training.epoch: unknown key 'epoch'",
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    std::string yaml = good;
+    yaml.replace(yaml.find(cases[i].first), cases[i].first.size(), cases[i].second);
+    absl::StatusOr<TrainConfig> c = ParseTrainConfig(yaml, "train.yaml", dir);
+    ASSERT_FALSE(c.ok()) << cases[i].second;
+    EXPECT_THAT(std::string(c.status().message()), HasSubstr(expected[i]));
+  }
+}
+
+}  // namespace
+}  // namespace nas::supernet
