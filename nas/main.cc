@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   train_cmd->add_flag("--resume", train.resume, "Continue from the checkpoint in --out");
   train_cmd->add_option("--threads", train.threads, "Intra-op threads (default: one per core)");
   train_cmd->add_option("--steps", train.steps, "Override the number of training steps");
+  train_cmd->add_option("--batch-size", train.batch_size, "Override training.batch_size");
   train_cmd->add_option("--stop-after", train.stop_after,
                         "Checkpoint and stop after this many steps of this run");
   train_cmd->add_flag("--json", train.json, "Print the summary as JSON");

@@ -21,4 +21,43 @@ $NAS space describe --config configs/missing.yaml >/dev/null 2>"$ERR"
 grep -q "configs/missing.yaml" "$ERR" || fail "missing config message: $(cat "$ERR")"
 
 $NAS space frobnicate >/dev/null 2>&1 && fail "unknown subcommand accepted"
+# Training and evaluation on a tiny space and a slice of Fashion-MNIST.
+T="${TEST_TMPDIR:-/tmp}/cli_train"
+rm -rf "$T" && mkdir -p "$T"
+cat > "$T/space.yaml" <<'YAML'
+name: tiny
+type: shufflenet_oneshot
+input: {size: 28, channels: 1}
+num_classes: 10
+stem: {channels: 8, kernel_size: 3, stride: 2}
+stages:
+  - {layers: 2, channels: 16, stride: 2}
+head: {channels: 32}
+YAML
+cat > "$T/train.yaml" <<'YAML'
+space: space.yaml
+data: {dataset: fashion_mnist, validation_size: 64, train_limit: 128}
+training: {seed: 1, batch_size: 32, steps: 4, checkpoint_every: 2, log_every: 1}
+evaluation: {calibration_batches: 1, calibration_batch_size: 32, batch_size: 64}
+YAML
+$NAS train --config "$T/train.yaml" --out "$T/run" --threads 1 >"$T/train.out" 2>"$T/train.err" \
+  || fail "train failed: $(cat "$T/train.err")"
+grep -q "finished at step 4/4" "$T/train.out" || fail "train output: $(cat "$T/train.out")"
+grep -q "step 4/4" "$T/train.err" || fail "no progress lines: $(cat "$T/train.err")"
+[ -f "$T/run/summary.json" ] || fail "no summary.json"
+[ "$(wc -l < "$T/run/metrics.jsonl")" -eq 4 ] || fail "metrics.jsonl should have 4 lines"
+
+$NAS train --config "$T/train.yaml" --out "$T/run" >/dev/null 2>"$ERR"
+[ $? -eq 1 ] || fail "re-running into an existing run should fail"
+grep -q -- "--resume" "$ERR" || fail "existing-run message: $(cat "$ERR")"
+
+out=$($NAS eval --checkpoint "$T/run/checkpoint.nasckpt" --arch largest --arch smallest --split both --json) \
+  || fail "eval failed"
+[ "$(echo "$out" | grep -c '"test_accuracy"')" -eq 2 ] || fail "eval --json: $out"
+
+printf 'garbage' > "$T/bad.nasckpt"
+$NAS eval --checkpoint "$T/bad.nasckpt" --arch largest >/dev/null 2>"$ERR"
+[ $? -eq 1 ] || fail "a corrupt checkpoint should exit 1"
+grep -q "not a usable checkpoint" "$ERR" || fail "corrupt checkpoint message: $(cat "$ERR")"
+
 echo "all CLI checks passed"

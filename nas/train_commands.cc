@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -29,6 +30,7 @@ absl::Status RunTrain(const TrainCommandOptions& options, std::ostream& out, std
   absl::StatusOr<supernet::TrainConfig> config = supernet::LoadTrainConfig(options.config);
   if (!config.ok()) return config.status();
   if (options.steps > 0) config->training.steps = options.steps;
+  if (options.batch_size > 0) config->training.batch_size = options.batch_size;
   supernet::TrainOptions train;
   train.out_dir = options.out.empty()
                       ? absl::StrCat("runs/", std::filesystem::path(options.config).stem().string())
@@ -74,7 +76,8 @@ absl::Status RunEval(const EvalCommandOptions& options, std::ostream& out) {
   if (options.archs.empty() && options.random <= 0) {
     return absl::InvalidArgumentError("give --arch (an architecture, largest or smallest) or --random N");
   }
-  if (options.threads > 0) torch::set_num_threads(options.threads);
+  torch::set_num_threads(options.threads > 0 ? options.threads
+                                            : std::max(1u, std::thread::hardware_concurrency()));
   absl::StatusOr<supernet::TrainedSupernet> trained =
       supernet::LoadTrainedSupernet(options.checkpoint, torch::kCPU);
   if (!trained.ok()) return trained.status();

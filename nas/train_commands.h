@@ -17,6 +17,7 @@ struct TrainCommandOptions {
   bool resume = false;
   int threads = 0;
   int64_t steps = 0;    // Overrides training.steps when positive.
+  int64_t batch_size = 0;  // Overrides training.batch_size when positive.
   int64_t stop_after = -1;
   bool json = false;
 };

@@ -15,9 +15,10 @@ std::string Resolve(const std::string& base_dir, const std::string& path) {
   return (std::filesystem::path(base_dir) / path).lexically_normal().string();
 }
 
+// The shared data folder: $NAS_SHARED_DATA, else ../shared/data beside the repository
+// that holds the config (configs/ and bench/ sit at the repository root).
 std::string SharedDataDir(const std::string& base_dir) {
   if (const char* env = std::getenv("NAS_SHARED_DATA"); env != nullptr && *env != '\0') return env;
-  // configs/ sits at the repository root; shared/ beside the repository.
   return Resolve(base_dir, "../../shared/data");
 }
 
@@ -231,8 +232,9 @@ absl::StatusOr<TrainConfig> ParseTrainConfig(const std::string& yaml, const std:
 absl::StatusOr<TrainConfig> LoadTrainConfig(const std::string& path) {
   absl::StatusOr<std::string> text = ReadTextFile(path);
   if (!text.ok()) return text.status();
-  const std::string base = std::filesystem::path(path).parent_path().string();
-  return ParseTrainConfig(*text, path, base.empty() ? "." : base);
+  // Absolute, so that a checkpoint's recorded config location works from any directory.
+  const std::filesystem::path absolute = std::filesystem::absolute(path).lexically_normal();
+  return ParseTrainConfig(*text, absolute.string(), absolute.parent_path().string());
 }
 
 absl::StatusOr<DataSplits> LoadData(const TrainConfig& config) {
