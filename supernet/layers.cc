@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "kernels/depthwise_conv.h"
+
 namespace nas::supernet {
 
 void Trace(ForwardContext& ctx, const char* kind, int64_t flops, int64_t params) {
@@ -97,8 +99,8 @@ torch::Tensor ConvBnStackImpl::forward(torch::Tensor x, int width_index, Forward
     if (w.size(0) != out) w = w.narrow(0, 0, out);
     if (!unit.depthwise && w.size(1) != in) w = w.narrow(1, 0, in);
     if (unit.relu_before) x = torch::relu(x);
-    x = torch::conv2d(x, w, {}, unit.stride, unit.kernel_size / 2, /*dilation=*/1,
-                      unit.depthwise ? out : 1);
+    x = unit.depthwise ? kernels::DepthwiseConv2d(x, w, unit.stride)
+                       : torch::conv2d(x, w, {}, unit.stride, unit.kernel_size / 2);
     if (ctx.trace != nullptr) {
       Trace(ctx, "conv", x.size(1) * x.size(2) * x.size(3) * w.size(1) * w.size(2) * w.size(3),
             w.numel());
