@@ -10,8 +10,12 @@ bash third_party/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; e
 # Shared read-only data (../shared/data): tests read it from here, never a copy.
 export NAS_SHARED_DATA="${NAS_SHARED_DATA:-$(cd .. && pwd)/shared/data}"
 
+extra=()
+# In CI every test really runs (results are not taken from the disk cache).
+if [ "${CI:-}" = "true" ]; then extra+=(--nocache_test_results); fi
+
 log="$(mktemp)"
-bazel test //... --test_env=NAS_SHARED_DATA "$@" 2>&1 | tee "$log"
+bazel test //... --test_env=NAS_SHARED_DATA "${extra[@]}" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
 passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log")
