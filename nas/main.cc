@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "nas/search_commands.h"
 #include "nas/space_commands.h"
 #include "nas/train_commands.h"
 
@@ -73,6 +74,32 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--threads", eval.threads, "Intra-op threads (default: one per core)");
   eval_cmd->add_flag("--json", eval.json, "Print JSON instead of text");
 
+  nas::service::SearchCommandOptions search;
+  CLI::App* search_cmd = app.add_subcommand(
+      "search", "Search a space for the most accurate architecture under constraints "
+                "(evaluator: a NAS-Bench-201 table for now)");
+  search_cmd->add_option("--space", search.space, "Search space YAML file")->required();
+  search_cmd->add_option("--evaluator", search.evaluator,
+                         "table:PATH[:COLUMN]: NAS-Bench-201 CSV, column cifar10 (default), "
+                         "cifar100 or imagenet16")
+      ->required();
+  search_cmd->add_option("--algorithm", search.algorithm, "random, evolution (SPOS) or aging")
+      ->capture_default_str();
+  search_cmd->add_option("--constraint", search.constraints,
+                         "Bound on a cost, e.g. flops<=100M or params>=0.5M (repeatable)");
+  search_cmd->add_option("--budget", search.budget, "Distinct architectures to evaluate")
+      ->capture_default_str();
+  search_cmd->add_option("--seed", search.seed, "Random seed")->capture_default_str();
+  search_cmd->add_option("--population", search.population, "evolution: population size")
+      ->capture_default_str();
+  search_cmd->add_option("--parents", search.parents, "evolution: top-k parents")
+      ->capture_default_str();
+  search_cmd->add_option("--mutation", search.mutation_probability,
+                         "evolution: per-gene mutation probability")
+      ->capture_default_str();
+  search_cmd->add_option("--out", search.out, "Directory for result.json (best + history)");
+  search_cmd->add_flag("--json", search.json, "Print JSON instead of text");
+
   CLI11_PARSE(app, argc, argv);
 
   absl::Status status;
@@ -85,6 +112,7 @@ int main(int argc, char** argv) {
     status = nas::service::RunTrain(train, std::cout, std::cerr);
   }
   if (eval_cmd->parsed()) status = nas::service::RunEval(eval, std::cout);
+  if (search_cmd->parsed()) status = nas::service::RunSearchCommand(search, std::cout);
   if (!status.ok()) {
     std::cerr << "error: " << status.message() << "\n";
     return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;

@@ -60,4 +60,16 @@ $NAS eval --checkpoint "$T/bad.nasckpt" --arch largest >/dev/null 2>"$ERR"
 [ $? -eq 1 ] || fail "a corrupt checkpoint should exit 1"
 grep -q "not a usable checkpoint" "$ERR" || fail "corrupt checkpoint message: $(cat "$ERR")"
 
+# Search over the NAS-Bench-201 table.
+SHARED="${NAS_SHARED_DATA:-$(dirname "$(dirname "$(readlink -f configs/nb201.yaml)")")/../shared/data}"
+out=$($NAS search --space configs/nb201.yaml --evaluator "table:$SHARED/nb201_test_acc_200ep.csv" \
+  --algorithm aging --budget 30 --constraint 'flops<=100M' --seed 2 --out "$T/search" --json) \
+  || fail "search failed"
+echo "$out" | grep -q '"evaluations": 30' || fail "search --json: $out"
+[ -f "$T/search/result.json" ] || fail "no result.json"
+$NAS search --space configs/nb201.yaml --evaluator "table:$SHARED/nb201_test_acc_200ep.csv" \
+  --constraint 'flops<=1M' >/dev/null 2>"$ERR"
+[ $? -eq 2 ] || fail "an impossible constraint should exit 2"
+grep -q "smallest flops in space 'nb201' is 7.783M" "$ERR" || fail "impossible constraint: $(cat "$ERR")"
+
 echo "all CLI checks passed"

@@ -1,0 +1,87 @@
+#include "nas/search_commands.h"
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "search/algorithms.h"
+#include "supernet/file_util.h"
+#include "supernet/nb201_space.h"
+
+namespace nas::service {
+
+absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream& out) {
+  absl::StatusOr<std::shared_ptr<const supernet::SearchSpace>> space =
+      supernet::LoadSearchSpace(options.space);
+  if (!space.ok()) return space.status();
+  if (!absl::StartsWith(options.evaluator, "table:")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--evaluator: '", options.evaluator,
+        "' is not supported here; use table:PATH[:COLUMN] (supernet and cost evaluators are not "
+        "built yet)"));
+  }
+  std::string path = options.evaluator.substr(6), column = "cifar10";
+  if (const size_t colon = path.rfind(':'); colon != std::string::npos) {
+    column = path.substr(colon + 1);
+    path = path.substr(0, colon);
+  }
+  const auto* nb201 = dynamic_cast<const supernet::Nb201Space*>(space->get());
+  if (nb201 == nullptr) {
+    return absl::InvalidArgumentError("--evaluator table: needs an nb201 space (--space configs/nb201.yaml)");
+  }
+  absl::StatusOr<supernet::Nb201Table> table = supernet::Nb201Table::Load(*nb201, path);
+  if (!table.ok()) return table.status();
+  absl::StatusOr<std::unique_ptr<search::Nb201TableEvaluator>> evaluator =
+      search::Nb201TableEvaluator::Create(std::make_shared<const supernet::Nb201Table>(*std::move(table)),
+                                          column);
+  if (!evaluator.ok()) return evaluator.status();
+
+  search::SearchOptions o;
+  o.algorithm = options.algorithm;
+  o.budget = options.budget;
+  o.seed = options.seed;
+  o.population = options.population;
+  o.parents = options.parents;
+  o.mutation_probability = options.mutation_probability;
+  for (const std::string& text : options.constraints) {
+    absl::StatusOr<search::Constraint> c = search::ParseConstraint(text);
+    if (!c.ok()) return c.status();
+    o.constraints.push_back(*c);
+  }
+  absl::StatusOr<search::SearchResult> result = search::RunSearch(**space, **evaluator, o);
+  if (!result.ok()) return result.status();
+
+  auto to_json = [&](const search::Evaluation& e) {
+    return nlohmann::json{{"arch", (*space)->Format(e.arch)}, {"accuracy", e.accuracy},
+                          {"flops", e.cost.flops},           {"params", e.cost.params},
+                          {"generation", e.generation}};
+  };
+  nlohmann::json history = nlohmann::json::array();
+  for (const search::Evaluation& e : result->history) history.push_back(to_json(e));
+  nlohmann::json j = {{"space", (*space)->name()},
+                      {"evaluator", (*evaluator)->id()},
+                      {"algorithm", o.algorithm},
+                      {"budget", o.budget},
+                      {"seed", o.seed},
+                      {"evaluations", result->history.size()},
+                      {"best", to_json(result->best)},
+                      {"history", history}};
+  nlohmann::json constraints = nlohmann::json::array();
+  for (const search::Constraint& c : o.constraints) constraints.push_back(c.ToString());
+  j["constraints"] = constraints;
+  if (!options.out.empty()) {
+    if (absl::Status s = WriteFileAtomically(options.out + "/result.json", j.dump(2) + "\n"); !s.ok()) return s;
+  }
+  if (options.json) {
+    out << j.dump(2) << "\n";
+  } else {
+    out << absl::StrFormat("%s search on %s with %s: %d evaluations\nbest: %.2f %% at %.3f MFLOPs, %.4f M params\n  %s\n",
+                           o.algorithm, (*space)->name(), (*evaluator)->id(), result->history.size(),
+                           result->best.accuracy, result->best.cost.flops / 1e6,
+                           result->best.cost.params / 1e6, (*space)->Format(result->best.arch));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace nas::service

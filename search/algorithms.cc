@@ -1,0 +1,193 @@
+#include "search/algorithms.h"
+
+#include <algorithm>
+#include <deque>
+#include <unordered_set>
+
+#include <tbb/parallel_for.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace nas::search {
+namespace {
+
+using supernet::Architecture;
+
+constexpr int kVariationRetries = 32;
+
+// Holds what a search has evaluated and evaluates new generations in parallel.
+class Book {
+ public:
+  Book(const supernet::SearchSpace& space, const AccuracyEvaluator& evaluator, int64_t budget)
+      : space_(space), evaluator_(evaluator), budget_(budget) {}
+
+  bool Seen(const Architecture& a) const { return seen_.count(a) > 0; }
+  int64_t remaining() const { return budget_ - static_cast<int64_t>(result_.history.size()); }
+  // Evaluates `batch` (distinct, unseen; trimmed to the budget) in parallel.
+  absl::Status Evaluate(std::vector<Architecture> batch, int64_t generation) {
+    if (static_cast<int64_t>(batch.size()) > remaining()) batch.resize(std::max<int64_t>(0, remaining()));
+    std::vector<absl::StatusOr<double>> accuracies(batch.size(), 0.0);
+    tbb::parallel_for(size_t{0}, batch.size(),
+                      [&](size_t i) { accuracies[i] = evaluator_.Accuracy(batch[i]); });
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (!accuracies[i].ok()) {
+        return absl::Status(accuracies[i].status().code(),
+                            absl::StrCat(space_.Format(batch[i]), ": ", accuracies[i].status().message()));
+      }
+      Evaluation e{batch[i], *accuracies[i], space_.Cost(batch[i]), generation};
+      seen_.insert(batch[i]);
+      if (result_.history.empty() || e.accuracy > result_.best.accuracy) result_.best = e;
+      result_.history.push_back(std::move(e));
+    }
+    return absl::OkStatus();
+  }
+  SearchResult& result() { return result_; }
+
+ private:
+  const supernet::SearchSpace& space_;
+  const AccuracyEvaluator& evaluator_;
+  int64_t budget_;
+  std::unordered_set<Architecture, supernet::ArchitectureHash> seen_;
+  SearchResult result_;
+};
+
+// Adds `a` to `batch` when new; returns whether it was added.
+bool AddNew(const Book& book, std::vector<Architecture>& batch, Architecture a) {
+  if (book.Seen(a) || std::find(batch.begin(), batch.end(), a) != batch.end()) return false;
+  batch.push_back(std::move(a));
+  return true;
+}
+
+// Fills `batch` up to `size` with new feasible uniform samples (bounded attempts).
+absl::Status FillRandom(const supernet::SearchSpace& space, const SearchOptions& o, const Book& book,
+                        std::vector<Architecture>& batch, size_t size, Rng& rng) {
+  for (size_t attempts = 0; batch.size() < size && attempts < size * kVariationRetries; ++attempts) {
+    absl::StatusOr<Architecture> a = SampleFeasible(space, o.constraints, rng);
+    if (!a.ok()) return a.status();
+    AddNew(book, batch, *std::move(a));
+  }
+  return absl::OkStatus();
+}
+
+bool Feasible(const supernet::SearchSpace& space, const SearchOptions& o, const Architecture& a) {
+  return Violation(space.Cost(a), o.constraints) == 0;
+}
+
+absl::Status RandomSearch(const supernet::SearchSpace& space, const SearchOptions& o, Book& book,
+                          Rng& rng) {
+  int64_t generation = 0;
+  while (book.remaining() > 0) {
+    std::vector<Architecture> batch;
+    if (absl::Status s = FillRandom(space, o, book, batch, std::min<int64_t>(book.remaining(), 64), rng);
+        !s.ok()) {
+      return s;
+    }
+    if (batch.empty()) break;  // The feasible space is exhausted.
+    if (absl::Status s = book.Evaluate(std::move(batch), generation++); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// SPOS's evolutionary search: keep the top-k of everything evaluated; each generation
+// is half mutations and half crossovers of random top-k parents, made feasible.
+absl::Status Evolution(const supernet::SearchSpace& space, const SearchOptions& o, Book& book,
+                       Rng& rng) {
+  std::vector<Architecture> first;
+  if (absl::Status s = FillRandom(space, o, book, first, std::min<int64_t>(o.population, book.remaining()), rng);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = book.Evaluate(std::move(first), 0); !s.ok()) return s;
+  for (int64_t generation = 1; book.remaining() > 0; ++generation) {
+    std::vector<Evaluation> ranked = book.result().history;
+    std::stable_sort(ranked.begin(), ranked.end(),
+                     [](const Evaluation& a, const Evaluation& b) { return a.accuracy > b.accuracy; });
+    ranked.resize(std::min<size_t>(ranked.size(), o.parents));
+    const size_t size = std::min<int64_t>(o.population, book.remaining());
+    std::vector<Architecture> batch;
+    for (size_t attempts = 0; batch.size() < size / 2 && attempts < size * kVariationRetries; ++attempts) {
+      const Architecture& parent = ranked[rng.UniformInt(ranked.size())].arch;
+      Architecture child = space.Mutate(parent, o.mutation_probability, rng);
+      if (Feasible(space, o, child)) AddNew(book, batch, std::move(child));
+    }
+    for (size_t attempts = 0; batch.size() < size && attempts < size * kVariationRetries; ++attempts) {
+      const Architecture& a = ranked[rng.UniformInt(ranked.size())].arch;
+      const Architecture& b = ranked[rng.UniformInt(ranked.size())].arch;
+      Architecture child = space.Crossover(a, b, rng);
+      if (Feasible(space, o, child)) AddNew(book, batch, std::move(child));
+    }
+    // Variation stalled (tiny or exhausted neighbourhood): top up with random samples.
+    if (absl::Status s = FillRandom(space, o, book, batch, size, rng); !s.ok()) return s;
+    if (batch.empty()) break;
+    if (absl::Status s = book.Evaluate(std::move(batch), generation); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// Regularized (aging) evolution: tournament selection, one-gene mutation, the oldest
+// member dies. Sequential by nature: one child per cycle.
+absl::Status AgingEvolution(const supernet::SearchSpace& space, const SearchOptions& o, Book& book,
+                            Rng& rng) {
+  std::vector<Architecture> first;
+  if (absl::Status s = FillRandom(space, o, book, first,
+                                  std::min<int64_t>(o.aging_population, book.remaining()), rng);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = book.Evaluate(std::move(first), 0); !s.ok()) return s;
+  std::deque<Evaluation> population(book.result().history.begin(), book.result().history.end());
+  for (int64_t cycle = 1; book.remaining() > 0 && !population.empty(); ++cycle) {
+    const Evaluation* parent = nullptr;
+    for (int t = 0; t < o.tournament; ++t) {
+      const Evaluation& e = population[rng.UniformInt(population.size())];
+      if (parent == nullptr || e.accuracy > parent->accuracy) parent = &e;
+    }
+    std::vector<Architecture> batch;
+    for (int attempt = 0; batch.empty() && attempt < kVariationRetries; ++attempt) {
+      Architecture child = space.MutateOne(parent->arch, rng);
+      if (Feasible(space, o, child)) AddNew(book, batch, std::move(child));
+    }
+    if (absl::Status s = FillRandom(space, o, book, batch, 1, rng); !s.ok()) return s;
+    if (batch.empty()) break;
+    if (absl::Status s = book.Evaluate(std::move(batch), cycle); !s.ok()) return s;
+    population.push_back(book.result().history.back());
+    if (static_cast<int>(population.size()) > o.aging_population) population.pop_front();
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<SearchResult> RunSearch(const supernet::SearchSpace& space,
+                                       const AccuracyEvaluator& evaluator,
+                                       const SearchOptions& options) {
+  if (options.budget < 1) return absl::InvalidArgumentError("--budget: must be at least 1");
+  if (options.budget > 10'000'000) {
+    return absl::InvalidArgumentError(absl::StrCat("--budget: ", options.budget, " is absurd (max 10000000)"));
+  }
+  if (options.population < 2 || options.parents < 1 || options.aging_population < 1 ||
+      options.tournament < 1) {
+    return absl::InvalidArgumentError("population >= 2, parents >= 1, tournament >= 1 are required");
+  }
+  if (absl::Status s = CheckReachable(space, options.constraints); !s.ok()) return s;
+  Book book(space, evaluator, options.budget);
+  Rng rng(options.seed);
+  absl::Status status;
+  if (options.algorithm == "random") {
+    status = RandomSearch(space, options, book, rng);
+  } else if (options.algorithm == "evolution") {
+    status = Evolution(space, options, book, rng);
+  } else if (options.algorithm == "aging") {
+    status = AgingEvolution(space, options, book, rng);
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("--algorithm: '", options.algorithm,
+                                                   "' is not one of random, evolution, aging"));
+  }
+  if (!status.ok()) return status;
+  if (book.result().history.empty()) {
+    return absl::FailedPreconditionError("no feasible architecture could be evaluated");
+  }
+  return std::move(book.result());
+}
+
+}  // namespace nas::search

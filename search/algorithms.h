@@ -1,0 +1,51 @@
+#ifndef NAS_SEARCH_ALGORITHMS_H_
+#define NAS_SEARCH_ALGORITHMS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "search/constraints.h"
+#include "search/evaluator.h"
+#include "supernet/search_space.h"
+
+namespace nas::search {
+
+struct SearchOptions {
+  std::string algorithm = "evolution";  // random | evolution | aging
+  int64_t budget = 100;  // Distinct architectures evaluated (repeats cost nothing).
+  uint64_t seed = 0;
+  std::vector<Constraint> constraints;
+  // evolution (SPOS): population, parents (top-k), per-gene mutation probability.
+  int population = 50;
+  int parents = 10;
+  double mutation_probability = 0.1;
+  // aging (regularized evolution): population and tournament size.
+  int aging_population = 10;
+  int tournament = 3;
+};
+
+struct Evaluation {
+  supernet::Architecture arch;
+  double accuracy = 0;
+  supernet::CostSummary cost;
+  int64_t generation = 0;
+};
+
+struct SearchResult {
+  std::vector<Evaluation> history;  // In evaluation order.
+  Evaluation best;                  // Highest accuracy among feasible evaluations.
+};
+
+// Runs one search. Deterministic for a seed: candidates are generated sequentially from
+// the seeded Rng; each generation's candidates are then evaluated in parallel (oneTBB).
+// Every evaluated architecture satisfies the constraints; impossible constraints are an
+// immediate InvalidArgument error.
+absl::StatusOr<SearchResult> RunSearch(const supernet::SearchSpace& space,
+                                       const AccuracyEvaluator& evaluator,
+                                       const SearchOptions& options);
+
+}  // namespace nas::search
+
+#endif  // NAS_SEARCH_ALGORITHMS_H_

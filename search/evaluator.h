@@ -1,0 +1,42 @@
+#ifndef NAS_SEARCH_EVALUATOR_H_
+#define NAS_SEARCH_EVALUATOR_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "supernet/architecture.h"
+#include "supernet/nb201_table.h"
+
+namespace nas::search {
+
+// The expensive part of a search: the accuracy (percent) of an architecture. FLOPs and
+// params come from the space's cost model, never from here. Implementations must be
+// thread-safe: a generation is evaluated in parallel.
+class AccuracyEvaluator {
+ public:
+  virtual ~AccuracyEvaluator() = default;
+  // Identifies the evaluator (for archives and logs), e.g. "table:nb201:cifar10".
+  virtual std::string id() const = 0;
+  virtual absl::StatusOr<double> Accuracy(const supernet::Architecture& arch) const = 0;
+};
+
+// Looks accuracies up in NAS-Bench-201's table. `column`: cifar10, cifar100 or
+// imagenet16 (200-epoch test accuracy).
+class Nb201TableEvaluator : public AccuracyEvaluator {
+ public:
+  static absl::StatusOr<std::unique_ptr<Nb201TableEvaluator>> Create(
+      std::shared_ptr<const supernet::Nb201Table> table, const std::string& column);
+  std::string id() const override { return "table:nb201:" + column_; }
+  absl::StatusOr<double> Accuracy(const supernet::Architecture& arch) const override;
+
+ private:
+  Nb201TableEvaluator(std::shared_ptr<const supernet::Nb201Table> table, std::string column)
+      : table_(std::move(table)), column_(std::move(column)) {}
+  std::shared_ptr<const supernet::Nb201Table> table_;
+  std::string column_;
+};
+
+}  // namespace nas::search
+
+#endif  // NAS_SEARCH_EVALUATOR_H_

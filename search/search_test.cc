@@ -1,0 +1,131 @@
+// Constraints and search algorithms against NAS-Bench-201's table.
+#include <set>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "search/algorithms.h"
+#include "supernet/nb201_space.h"
+#include "tests/test_paths.h"
+
+namespace nas::search {
+namespace {
+
+using ::testing::HasSubstr;
+
+class SearchTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto loaded = supernet::LoadSearchSpace("configs/nb201.yaml");
+    ASSERT_TRUE(loaded.ok());
+    space_ = new std::shared_ptr<const supernet::SearchSpace>(*loaded);
+    auto table = supernet::Nb201Table::Load(dynamic_cast<const supernet::Nb201Space&>(**loaded),
+                                            nas::testing::SharedDataDir() + "/nb201_test_acc_200ep.csv");
+    ASSERT_TRUE(table.ok()) << table.status();
+    auto evaluator = Nb201TableEvaluator::Create(
+        std::make_shared<const supernet::Nb201Table>(*std::move(table)), "cifar10");
+    ASSERT_TRUE(evaluator.ok());
+    evaluator_ = evaluator->release();
+  }
+  const supernet::SearchSpace& space() { return **space_; }
+  static std::shared_ptr<const supernet::SearchSpace>* space_;
+  static Nb201TableEvaluator* evaluator_;
+};
+std::shared_ptr<const supernet::SearchSpace>* SearchTest::space_ = nullptr;
+Nb201TableEvaluator* SearchTest::evaluator_ = nullptr;
+
+TEST(ConstraintTest, Parses) {
+  auto c = ParseConstraint("flops<=300M");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->metric, "flops");
+  EXPECT_TRUE(c->upper);
+  EXPECT_EQ(c->bound, 3e8);
+  c = ParseConstraint(" params >= 1.2m ");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->upper);
+  EXPECT_DOUBLE_EQ(c->bound, 1.2e6);
+  EXPECT_THAT(std::string(ParseConstraint("latency<=3").status().message()), HasSubstr("metric 'latency'"));
+  EXPECT_THAT(std::string(ParseConstraint("flops<=abc").status().message()), HasSubstr("bound 'abc'"));
+  EXPECT_THAT(std::string(ParseConstraint("flops=3M").status().message()), HasSubstr("METRIC<=VALUE"));
+  EXPECT_FALSE(ParseConstraint("flops<=-3").ok());
+}
+
+TEST_F(SearchTest, ImpossibleConstraintIsAnImmediateError) {
+  SearchOptions o;
+  o.constraints = {*ParseConstraint("flops<=5M")};
+  auto result = RunSearch(space(), *evaluator_, o);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(result.status().message()),
+              HasSubstr("flops<=5M cannot be met: the smallest flops in space 'nb201' is 7.783M"));
+  o.constraints = {*ParseConstraint("params>=2M")};
+  EXPECT_THAT(std::string(RunSearch(space(), *evaluator_, o).status().message()), HasSubstr("largest params"));
+  o.constraints = {*ParseConstraint("flops<=50M"), *ParseConstraint("flops>=60M")};
+  EXPECT_THAT(std::string(RunSearch(space(), *evaluator_, o).status().message()), HasSubstr("leave no room"));
+}
+
+TEST_F(SearchTest, SameSeedSameResult) {
+  for (const std::string algorithm : {"random", "evolution", "aging"}) {
+    SearchOptions o;
+    o.algorithm = algorithm;
+    o.budget = 60;
+    o.population = 20;
+    o.parents = 5;
+    o.seed = 11;
+    auto a = RunSearch(space(), *evaluator_, o), b = RunSearch(space(), *evaluator_, o);
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_EQ(a->history.size(), 60u) << algorithm;
+    for (size_t i = 0; i < a->history.size(); ++i) EXPECT_EQ(a->history[i].arch, b->history[i].arch);
+    o.seed = 12;
+    auto c = RunSearch(space(), *evaluator_, o);
+    EXPECT_NE(a->history.back().arch, c->history.back().arch) << algorithm;
+    std::set<supernet::Architecture> distinct;
+    for (const auto& e : a->history) distinct.insert(e.arch);
+    EXPECT_EQ(distinct.size(), a->history.size()) << "an architecture was paid for twice";
+  }
+}
+
+TEST_F(SearchTest, ConstraintsFilterEveryEvaluatedArchitecture) {
+  for (const std::string algorithm : {"random", "evolution", "aging"}) {
+    SearchOptions o;
+    o.algorithm = algorithm;
+    o.budget = 80;
+    o.constraints = {*ParseConstraint("flops<=60M"), *ParseConstraint("params>=0.2M")};
+    auto r = RunSearch(space(), *evaluator_, o);
+    ASSERT_TRUE(r.ok()) << r.status();
+    for (const auto& e : r->history) {
+      EXPECT_LE(e.cost.flops, 60e6) << algorithm;
+      EXPECT_GE(e.cost.params, 0.2e6) << algorithm;
+    }
+  }
+}
+
+TEST_F(SearchTest, StopsWhenTheFeasibleSpaceIsExhausted) {
+  // Under 8 MFLOPs only cells without convolutions fit: 3^6 = 729 architectures.
+  SearchOptions o;
+  o.algorithm = "random";
+  o.budget = 2000;
+  o.constraints = {*ParseConstraint("flops<=8M")};
+  auto r = RunSearch(space(), *evaluator_, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->history.size(), 729u);
+}
+
+TEST_F(SearchTest, EvolutionBeatsRandomOnAverage) {
+  double random_sum = 0, evolution_sum = 0;
+  for (uint64_t seed = 0; seed < 10; ++seed) {
+    SearchOptions o;
+    o.budget = 100;
+    o.seed = seed;
+    o.population = 20;
+    o.parents = 5;
+    o.algorithm = "random";
+    random_sum += RunSearch(space(), *evaluator_, o)->best.accuracy;
+    o.algorithm = "evolution";
+    evolution_sum += RunSearch(space(), *evaluator_, o)->best.accuracy;
+  }
+  EXPECT_GT(evolution_sum / 10, 93.5);
+  EXPECT_GT(evolution_sum, random_sum);
+}
+
+}  // namespace
+}  // namespace nas::search
