@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
                          "table:PATH[:COLUMN]: NAS-Bench-201 CSV, column cifar10 (default), "
                          "cifar100 or imagenet16")
       ->required();
-  search_cmd->add_option("--algorithm", search.algorithm, "random, evolution (SPOS) or aging")
+  search_cmd->add_option("--algorithm", search.algorithm, "random, evolution (SPOS), aging or nsga2")
       ->capture_default_str();
   search_cmd->add_option("--constraint", search.constraints,
                          "Bound on a cost, e.g. flops<=100M or params>=0.5M (repeatable)");

@@ -7,6 +7,7 @@
 #include <tbb/parallel_for.h>
 
 #include "absl/strings/str_cat.h"
+#include "search/pareto.h"
 
 namespace nas::search {
 namespace {
@@ -156,7 +157,92 @@ absl::Status AgingEvolution(const supernet::SearchSpace& space, const SearchOpti
   return absl::OkStatus();
 }
 
+Point Objectives(const Evaluation& e) {
+  return {-e.accuracy, static_cast<double>(e.cost.flops)};
+}
+
+// NSGA-II over (accuracy up, FLOPs down): binary tournaments on (rank, crowding),
+// uniform crossover then per-gene mutation, elitist survival by fronts and crowding.
+absl::Status Nsga2(const supernet::SearchSpace& space, const SearchOptions& o, Book& book, Rng& rng) {
+  const int64_t max_flops = space.MaxFlops().cost.flops;
+  std::vector<Architecture> first;
+  if (absl::Status s = FillRandom(space, o, book, first, std::min<int64_t>(o.population, book.remaining()), rng);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = book.Evaluate(std::move(first), 0); !s.ok()) return s;
+  std::vector<Evaluation> population = book.result().history;
+  book.result().hypervolume.push_back(FrontHypervolume(book.result().history, max_flops));
+  for (int64_t generation = 1; book.remaining() > 0; ++generation) {
+    std::vector<Point> points;
+    for (const Evaluation& e : population) points.push_back(Objectives(e));
+    const auto fronts = NonDominatedSort(points);
+    std::vector<int> rank(population.size());
+    std::vector<double> crowding(population.size());
+    for (size_t f = 0; f < fronts.size(); ++f) {
+      const std::vector<double> d = CrowdingDistance(points, fronts[f]);
+      for (size_t i = 0; i < fronts[f].size(); ++i) {
+        rank[fronts[f][i]] = static_cast<int>(f);
+        crowding[fronts[f][i]] = d[i];
+      }
+    }
+    auto tournament = [&]() -> const Architecture& {
+      const size_t a = rng.UniformInt(population.size()), b = rng.UniformInt(population.size());
+      const bool a_wins = rank[a] < rank[b] || (rank[a] == rank[b] && crowding[a] >= crowding[b]);
+      return population[a_wins ? a : b].arch;
+    };
+    const size_t size = std::min<int64_t>(o.population, book.remaining());
+    std::vector<Architecture> batch;
+    for (size_t attempts = 0; batch.size() < size && attempts < size * kVariationRetries; ++attempts) {
+      Architecture child = space.Mutate(space.Crossover(tournament(), tournament(), rng),
+                                        o.mutation_probability, rng);
+      if (Feasible(space, o, child)) AddNew(book, batch, std::move(child));
+    }
+    if (absl::Status s = FillRandom(space, o, book, batch, size, rng); !s.ok()) return s;
+    if (batch.empty()) break;
+    const size_t before = book.result().history.size();
+    if (absl::Status s = book.Evaluate(std::move(batch), generation); !s.ok()) return s;
+    std::vector<Evaluation> combined = population;
+    combined.insert(combined.end(), book.result().history.begin() + before, book.result().history.end());
+    std::vector<Point> combined_points;
+    for (const Evaluation& e : combined) combined_points.push_back(Objectives(e));
+    population.clear();
+    for (const std::vector<int>& front : NonDominatedSort(combined_points)) {
+      if (population.size() + front.size() <= static_cast<size_t>(o.population)) {
+        for (int i : front) population.push_back(combined[i]);
+        continue;
+      }
+      const std::vector<double> d = CrowdingDistance(combined_points, front);
+      std::vector<size_t> order(front.size());
+      for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+      std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return d[a] > d[b]; });
+      for (size_t i = 0; population.size() < static_cast<size_t>(o.population); ++i) {
+        population.push_back(combined[front[order[i]]]);
+      }
+      break;
+    }
+    book.result().hypervolume.push_back(FrontHypervolume(book.result().history, max_flops));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+std::vector<int> ParetoFront(const std::vector<Evaluation>& history) {
+  std::vector<Point> points;
+  for (const Evaluation& e : history) points.push_back(Objectives(e));
+  if (points.empty()) return {};
+  return NonDominatedSort(points).front();
+}
+
+double FrontHypervolume(const std::vector<Evaluation>& history, int64_t max_flops) {
+  std::vector<Point> points;
+  for (int i : ParetoFront(history)) {
+    points.push_back({100.0 - history[i].accuracy,
+                      static_cast<double>(history[i].cost.flops) / std::max<int64_t>(1, max_flops)});
+  }
+  return Hypervolume2D(points, {100.0, 1.0 + 1e-9});
+}
 
 absl::StatusOr<SearchResult> RunSearch(const supernet::SearchSpace& space,
                                        const AccuracyEvaluator& evaluator,
@@ -179,14 +265,17 @@ absl::StatusOr<SearchResult> RunSearch(const supernet::SearchSpace& space,
     status = Evolution(space, options, book, rng);
   } else if (options.algorithm == "aging") {
     status = AgingEvolution(space, options, book, rng);
+  } else if (options.algorithm == "nsga2") {
+    status = Nsga2(space, options, book, rng);
   } else {
     return absl::InvalidArgumentError(absl::StrCat("--algorithm: '", options.algorithm,
-                                                   "' is not one of random, evolution, aging"));
+                                                   "' is not one of random, evolution, aging, nsga2"));
   }
   if (!status.ok()) return status;
   if (book.result().history.empty()) {
     return absl::FailedPreconditionError("no feasible architecture could be evaluated");
   }
+  book.result().front = ParetoFront(book.result().history);
   return std::move(book.result());
 }
 

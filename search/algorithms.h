@@ -13,7 +13,7 @@
 namespace nas::search {
 
 struct SearchOptions {
-  std::string algorithm = "evolution";  // random | evolution | aging
+  std::string algorithm = "evolution";  // random | evolution | aging | nsga2
   int64_t budget = 100;  // Distinct architectures evaluated (repeats cost nothing).
   uint64_t seed = 0;
   std::vector<Constraint> constraints;
@@ -36,7 +36,17 @@ struct Evaluation {
 struct SearchResult {
   std::vector<Evaluation> history;  // In evaluation order.
   Evaluation best;                  // Highest accuracy among feasible evaluations.
+  // Pareto front (accuracy up, FLOPs down) of everything evaluated: history indices.
+  std::vector<int> front;
+  // nsga2: after each generation, the hypervolume of the front of everything evaluated
+  // so far, in (100 - accuracy) x (FLOPs / the space's max FLOPs), reference (100, 1).
+  std::vector<double> hypervolume;
 };
+
+// Pareto front (accuracy maximized, FLOPs minimized) of `history`, as indices.
+std::vector<int> ParetoFront(const std::vector<Evaluation>& history);
+// Its hypervolume as defined for SearchResult::hypervolume.
+double FrontHypervolume(const std::vector<Evaluation>& history, int64_t max_flops);
 
 // Runs one search. Deterministic for a seed: candidates are generated sequentially from
 // the seeded Rng; each generation's candidates are then evaluated in parallel (oneTBB).

@@ -64,7 +64,7 @@ TEST_F(SearchTest, ImpossibleConstraintIsAnImmediateError) {
 }
 
 TEST_F(SearchTest, SameSeedSameResult) {
-  for (const std::string algorithm : {"random", "evolution", "aging"}) {
+  for (const std::string algorithm : {"random", "evolution", "aging", "nsga2"}) {
     SearchOptions o;
     o.algorithm = algorithm;
     o.budget = 60;
@@ -85,7 +85,7 @@ TEST_F(SearchTest, SameSeedSameResult) {
 }
 
 TEST_F(SearchTest, ConstraintsFilterEveryEvaluatedArchitecture) {
-  for (const std::string algorithm : {"random", "evolution", "aging"}) {
+  for (const std::string algorithm : {"random", "evolution", "aging", "nsga2"}) {
     SearchOptions o;
     o.algorithm = algorithm;
     o.budget = 80;
@@ -125,6 +125,28 @@ TEST_F(SearchTest, EvolutionBeatsRandomOnAverage) {
   }
   EXPECT_GT(evolution_sum / 10, 93.5);
   EXPECT_GT(evolution_sum, random_sum);
+}
+
+TEST_F(SearchTest, Nsga2FrontIsNonDominatedAndHypervolumeNeverFalls) {
+  SearchOptions o;
+  o.algorithm = "nsga2";
+  o.budget = 200;
+  o.population = 20;
+  o.seed = 4;
+  auto r = RunSearch(space(), *evaluator_, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_FALSE(r->front.empty());
+  for (int i : r->front) {
+    for (const Evaluation& e : r->history) {
+      const Evaluation& f = r->history[i];
+      const bool dominated = e.accuracy >= f.accuracy && e.cost.flops <= f.cost.flops &&
+                             (e.accuracy > f.accuracy || e.cost.flops < f.cost.flops);
+      EXPECT_FALSE(dominated);
+    }
+  }
+  ASSERT_EQ(r->hypervolume.size(), 10u);
+  for (size_t g = 1; g < r->hypervolume.size(); ++g) EXPECT_GE(r->hypervolume[g], r->hypervolume[g - 1]);
+  EXPECT_GT(r->hypervolume.back(), r->hypervolume.front());
 }
 
 }  // namespace
