@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
                          "table:PATH[:COLUMN]: NAS-Bench-201 CSV, column cifar10 (default), "
                          "cifar100 or imagenet16")
       ->required();
-  search_cmd->add_option("--algorithm", search.algorithm, "random, evolution (SPOS), aging or nsga2")
+  search_cmd->add_option("--algorithm", search.algorithm, "random, evolution (SPOS), aging, nsga2 or predictor")
       ->capture_default_str();
   search_cmd->add_option("--constraint", search.constraints,
                          "Bound on a cost, e.g. flops<=100M or params>=0.5M (repeatable)");
@@ -97,7 +97,11 @@ int main(int argc, char** argv) {
   search_cmd->add_option("--mutation", search.mutation_probability,
                          "evolution: per-gene mutation probability")
       ->capture_default_str();
-  search_cmd->add_option("--out", search.out, "Directory for result.json (best + history)");
+  search_cmd->add_option("--predictor", search.predictor,
+                         "predictor search: mlp_ensemble or ridge")
+      ->capture_default_str();
+  search_cmd->add_option("--out", search.out,
+                         "Directory for result.json (best, Pareto front, full history)");
   search_cmd->add_flag("--json", search.json, "Print JSON instead of text");
 
   CLI11_PARSE(app, argc, argv);

@@ -44,6 +44,7 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
   o.population = options.population;
   o.parents = options.parents;
   o.mutation_probability = options.mutation_probability;
+  o.predictor = options.predictor;
   for (const std::string& text : options.constraints) {
     absl::StatusOr<search::Constraint> c = search::ParseConstraint(text);
     if (!c.ok()) return c.status();
@@ -70,6 +71,10 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
   nlohmann::json constraints = nlohmann::json::array();
   for (const search::Constraint& c : o.constraints) constraints.push_back(c.ToString());
   j["constraints"] = constraints;
+  if (!result->hypervolume.empty()) j["hypervolume_per_generation"] = result->hypervolume;
+  nlohmann::json front = nlohmann::json::array();
+  for (int i : result->front) front.push_back(to_json(result->history[i]));
+  j["pareto_front"] = front;
   if (!options.out.empty()) {
     if (absl::Status s = WriteFileAtomically(options.out + "/result.json", j.dump(2) + "\n"); !s.ok()) return s;
   }

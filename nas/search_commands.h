@@ -21,6 +21,7 @@ struct SearchCommandOptions {
   int population = 50;
   int parents = 10;
   double mutation_probability = 0.1;
+  std::string predictor = "mlp_ensemble";
   std::string out;  // When set, result.json (best + full history) is written here.
   bool json = false;
 };

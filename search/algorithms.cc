@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "search/pareto.h"
+#include "search/predictor.h"
 
 namespace nas::search {
 namespace {
@@ -226,6 +227,67 @@ absl::Status Nsga2(const supernet::SearchSpace& space, const SearchOptions& o, B
   return absl::OkStatus();
 }
 
+// Predictor-guided search: see SearchOptions.
+absl::Status PredictorGuided(const supernet::SearchSpace& space, const SearchOptions& o, Book& book,
+                             Rng& rng) {
+  std::vector<Architecture> first;
+  if (absl::Status s = FillRandom(space, o, book, first, std::min<int64_t>(o.initial, book.remaining()), rng);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = book.Evaluate(std::move(first), 0); !s.ok()) return s;
+  std::unique_ptr<Predictor> predictor =
+      o.predictor == "ridge" ? MakeRidge() : MakeMlpEnsemble(5, 64, 200, o.seed);
+  for (int64_t round = 1; book.remaining() > 0; ++round) {
+    const std::vector<Evaluation>& history = book.result().history;
+    std::vector<Architecture> seen_archs;
+    std::vector<float> accuracies;
+    for (const Evaluation& e : history) {
+      seen_archs.push_back(e.arch);
+      accuracies.push_back(static_cast<float>(e.accuracy));
+    }
+    predictor->Fit(EncodeOneHot(space, seen_archs), torch::tensor(accuracies));
+
+    std::vector<Evaluation> ranked = history;
+    std::stable_sort(ranked.begin(), ranked.end(),
+                     [](const Evaluation& a, const Evaluation& b) { return a.accuracy > b.accuracy; });
+    ranked.resize(std::min<size_t>(ranked.size(), 10));
+    std::unordered_set<Architecture, supernet::ArchitectureHash> pool_set;
+    std::vector<Architecture> pool;
+    for (int i = 0; i < o.candidates; ++i) {
+      Architecture c;
+      switch (i % 3) {
+        case 0:
+          c = space.MutateOne(ranked[rng.UniformInt(ranked.size())].arch, rng);
+          break;
+        case 1:
+          c = space.Mutate(ranked[rng.UniformInt(ranked.size())].arch, 0.3, rng);
+          break;
+        default:
+          c = space.Sample(rng);
+      }
+      if (book.Seen(c) || !Feasible(space, o, c) || !pool_set.insert(c).second) continue;
+      pool.push_back(std::move(c));
+    }
+    std::vector<Architecture> batch;
+    if (!pool.empty()) {
+      const torch::Tensor x = EncodeOneHot(space, pool);
+      const torch::Tensor score = predictor->Predict(x) + o.kappa * predictor->PredictStd(x);
+      const int64_t take = std::min<int64_t>({static_cast<int64_t>(o.batch), book.remaining(),
+                                              static_cast<int64_t>(pool.size())});
+      const torch::Tensor top = std::get<1>(score.topk(take));
+      for (int64_t i = 0; i < take; ++i) batch.push_back(pool[top[i].item<int64_t>()]);
+    }
+    if (absl::Status s = FillRandom(space, o, book, batch, std::min<int64_t>(o.batch, book.remaining()), rng);
+        !s.ok()) {
+      return s;
+    }
+    if (batch.empty()) break;
+    if (absl::Status s = book.Evaluate(std::move(batch), round); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::vector<int> ParetoFront(const std::vector<Evaluation>& history) {
@@ -267,9 +329,18 @@ absl::StatusOr<SearchResult> RunSearch(const supernet::SearchSpace& space,
     status = AgingEvolution(space, options, book, rng);
   } else if (options.algorithm == "nsga2") {
     status = Nsga2(space, options, book, rng);
+  } else if (options.algorithm == "predictor") {
+    if (options.predictor != "mlp_ensemble" && options.predictor != "ridge") {
+      return absl::InvalidArgumentError(absl::StrCat("--predictor: '", options.predictor,
+                                                     "' is not one of mlp_ensemble, ridge"));
+    }
+    if (options.initial < 2 || options.batch < 1 || options.candidates < 1) {
+      return absl::InvalidArgumentError("predictor search needs initial >= 2, batch >= 1, candidates >= 1");
+    }
+    status = PredictorGuided(space, options, book, rng);
   } else {
     return absl::InvalidArgumentError(absl::StrCat("--algorithm: '", options.algorithm,
-                                                   "' is not one of random, evolution, aging, nsga2"));
+                                                   "' is not one of random, evolution, aging, nsga2, predictor"));
   }
   if (!status.ok()) return status;
   if (book.result().history.empty()) {

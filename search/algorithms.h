@@ -13,7 +13,7 @@
 namespace nas::search {
 
 struct SearchOptions {
-  std::string algorithm = "evolution";  // random | evolution | aging | nsga2
+  std::string algorithm = "evolution";  // random | evolution | aging | nsga2 | predictor
   int64_t budget = 100;  // Distinct architectures evaluated (repeats cost nothing).
   uint64_t seed = 0;
   std::vector<Constraint> constraints;
@@ -24,6 +24,15 @@ struct SearchOptions {
   // aging (regularized evolution): population and tournament size.
   int aging_population = 10;
   int tournament = 3;
+  // predictor-guided (BANANAS/LINAS-style): random start, then rounds of fitting the
+  // predictor on everything evaluated, scoring `candidates` generated candidates
+  // (mutations of the best so far and uniform samples) by mean + kappa * std, and
+  // evaluating the best `batch` of them.
+  std::string predictor = "mlp_ensemble";  // mlp_ensemble | ridge
+  int initial = 10;
+  int batch = 10;
+  int candidates = 20000;
+  double kappa = 0.5;
 };
 
 struct Evaluation {

@@ -127,6 +127,23 @@ TEST_F(SearchTest, EvolutionBeatsRandomOnAverage) {
   EXPECT_GT(evolution_sum, random_sum);
 }
 
+TEST_F(SearchTest, PredictorGuidedSearchIsDeterministicAndFindsGoodCells) {
+  SearchOptions o;
+  o.algorithm = "predictor";
+  o.budget = 50;
+  o.candidates = 3000;
+  o.seed = 5;
+  auto a = RunSearch(space(), *evaluator_, o), b = RunSearch(space(), *evaluator_, o);
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status();
+  ASSERT_EQ(a->history.size(), 50u);
+  for (size_t i = 0; i < 50; ++i) EXPECT_EQ(a->history[i].arch, b->history[i].arch);
+  // Quality over 100 seeds is measured by bench/nb201_search_bench; here a sanity bound.
+  EXPECT_GT(a->best.accuracy, 93.5);
+  o.predictor = "forest";
+  EXPECT_THAT(std::string(RunSearch(space(), *evaluator_, o).status().message()),
+              HasSubstr("--predictor: 'forest'"));
+}
+
 TEST_F(SearchTest, Nsga2FrontIsNonDominatedAndHypervolumeNeverFalls) {
   SearchOptions o;
   o.algorithm = "nsga2";
