@@ -75,6 +75,26 @@ bool Feasible(const supernet::SearchSpace& space, const SearchOptions& o, const 
   return Violation(space.Cost(a), o.constraints) == 0;
 }
 
+// Evaluates `size` feasible random architectures as generation 0.
+absl::Status EvaluateRandomStart(const supernet::SearchSpace& space, const SearchOptions& o,
+                                 Book& book, int64_t size, Rng& rng) {
+  std::vector<Architecture> first;
+  if (absl::Status s = FillRandom(space, o, book, first, std::min<int64_t>(size, book.remaining()), rng);
+      !s.ok()) {
+    return s;
+  }
+  return book.Evaluate(std::move(first), 0);
+}
+
+// The k most accurate evaluations (stable for ties).
+std::vector<Evaluation> TopK(const std::vector<Evaluation>& history, size_t k) {
+  std::vector<Evaluation> ranked = history;
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [](const Evaluation& a, const Evaluation& b) { return a.accuracy > b.accuracy; });
+  ranked.resize(std::min(ranked.size(), k));
+  return ranked;
+}
+
 absl::Status RandomSearch(const supernet::SearchSpace& space, const SearchOptions& o, Book& book,
                           Rng& rng) {
   int64_t generation = 0;
@@ -94,17 +114,9 @@ absl::Status RandomSearch(const supernet::SearchSpace& space, const SearchOption
 // is half mutations and half crossovers of random top-k parents, made feasible.
 absl::Status Evolution(const supernet::SearchSpace& space, const SearchOptions& o, Book& book,
                        Rng& rng) {
-  std::vector<Architecture> first;
-  if (absl::Status s = FillRandom(space, o, book, first, std::min<int64_t>(o.population, book.remaining()), rng);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = book.Evaluate(std::move(first), 0); !s.ok()) return s;
+  if (absl::Status s = EvaluateRandomStart(space, o, book, o.population, rng); !s.ok()) return s;
   for (int64_t generation = 1; book.remaining() > 0; ++generation) {
-    std::vector<Evaluation> ranked = book.result().history;
-    std::stable_sort(ranked.begin(), ranked.end(),
-                     [](const Evaluation& a, const Evaluation& b) { return a.accuracy > b.accuracy; });
-    ranked.resize(std::min<size_t>(ranked.size(), o.parents));
+    const std::vector<Evaluation> ranked = TopK(book.result().history, o.parents);
     const size_t size = std::min<int64_t>(o.population, book.remaining());
     std::vector<Architecture> batch;
     for (size_t attempts = 0; batch.size() < size / 2 && attempts < size * kVariationRetries; ++attempts) {
@@ -130,13 +142,7 @@ absl::Status Evolution(const supernet::SearchSpace& space, const SearchOptions& 
 // member dies. Sequential by nature: one child per cycle.
 absl::Status AgingEvolution(const supernet::SearchSpace& space, const SearchOptions& o, Book& book,
                             Rng& rng) {
-  std::vector<Architecture> first;
-  if (absl::Status s = FillRandom(space, o, book, first,
-                                  std::min<int64_t>(o.aging_population, book.remaining()), rng);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = book.Evaluate(std::move(first), 0); !s.ok()) return s;
+  if (absl::Status s = EvaluateRandomStart(space, o, book, o.aging_population, rng); !s.ok()) return s;
   std::deque<Evaluation> population(book.result().history.begin(), book.result().history.end());
   for (int64_t cycle = 1; book.remaining() > 0 && !population.empty(); ++cycle) {
     const Evaluation* parent = nullptr;
@@ -166,12 +172,7 @@ Point Objectives(const Evaluation& e) {
 // uniform crossover then per-gene mutation, elitist survival by fronts and crowding.
 absl::Status Nsga2(const supernet::SearchSpace& space, const SearchOptions& o, Book& book, Rng& rng) {
   const int64_t max_flops = space.MaxFlops().cost.flops;
-  std::vector<Architecture> first;
-  if (absl::Status s = FillRandom(space, o, book, first, std::min<int64_t>(o.population, book.remaining()), rng);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = book.Evaluate(std::move(first), 0); !s.ok()) return s;
+  if (absl::Status s = EvaluateRandomStart(space, o, book, o.population, rng); !s.ok()) return s;
   std::vector<Evaluation> population = book.result().history;
   book.result().hypervolume.push_back(FrontHypervolume(book.result().history, max_flops));
   for (int64_t generation = 1; book.remaining() > 0; ++generation) {
@@ -230,12 +231,7 @@ absl::Status Nsga2(const supernet::SearchSpace& space, const SearchOptions& o, B
 // Predictor-guided search: see SearchOptions.
 absl::Status PredictorGuided(const supernet::SearchSpace& space, const SearchOptions& o, Book& book,
                              Rng& rng) {
-  std::vector<Architecture> first;
-  if (absl::Status s = FillRandom(space, o, book, first, std::min<int64_t>(o.initial, book.remaining()), rng);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = book.Evaluate(std::move(first), 0); !s.ok()) return s;
+  if (absl::Status s = EvaluateRandomStart(space, o, book, o.initial, rng); !s.ok()) return s;
   std::unique_ptr<Predictor> predictor =
       o.predictor == "ridge" ? MakeRidge() : MakeMlpEnsemble(5, 64, 200, o.seed);
   for (int64_t round = 1; book.remaining() > 0; ++round) {
@@ -248,10 +244,7 @@ absl::Status PredictorGuided(const supernet::SearchSpace& space, const SearchOpt
     }
     predictor->Fit(EncodeOneHot(space, seen_archs), torch::tensor(accuracies));
 
-    std::vector<Evaluation> ranked = history;
-    std::stable_sort(ranked.begin(), ranked.end(),
-                     [](const Evaluation& a, const Evaluation& b) { return a.accuracy > b.accuracy; });
-    ranked.resize(std::min<size_t>(ranked.size(), 10));
+    const std::vector<Evaluation> ranked = TopK(history, 10);
     std::unordered_set<Architecture, supernet::ArchitectureHash> pool_set;
     std::vector<Architecture> pool;
     for (int i = 0; i < o.candidates; ++i) {

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "supernet/file_util.h"
 
 namespace nas::supernet {
 namespace {
@@ -146,14 +147,6 @@ absl::StatusOr<bool> ConfigNode::BoolOr(const std::string& key, bool default_val
   return (*this)[key].Bool();
 }
 
-absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
-  }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+absl::StatusOr<std::string> ReadTextFile(const std::string& path) { return ReadFileBytes(path); }
 
 }  // namespace nas::supernet
