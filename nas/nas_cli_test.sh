@@ -67,6 +67,7 @@ out=$($NAS search --space configs/nb201.yaml --evaluator "table:$SHARED/nb201_te
   || fail "search failed"
 echo "$out" | grep -q '"evaluations": 30' || fail "search --json: $out"
 [ -f "$T/search/result.json" ] || fail "no result.json"
+grep -q "</svg>" "$T/search/plot.svg" || fail "no plot.svg"
 $NAS search --space configs/nb201.yaml --evaluator "table:$SHARED/nb201_test_acc_200ep.csv" \
   --constraint 'flops<=1M' >/dev/null 2>"$ERR"
 [ $? -eq 2 ] || fail "an impossible constraint should exit 2"

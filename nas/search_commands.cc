@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "search/algorithms.h"
+#include "search/svg_plot.h"
 #include "supernet/file_util.h"
 #include "supernet/nb201_space.h"
 
@@ -77,6 +78,11 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
   j["pareto_front"] = front;
   if (!options.out.empty()) {
     if (absl::Status s = WriteFileAtomically(options.out + "/result.json", j.dump(2) + "\n"); !s.ok()) return s;
+    const std::string title = absl::StrCat(o.algorithm, " on ", (*space)->name(), " (", (*evaluator)->id(), ")");
+    if (absl::Status s = WriteFileAtomically(options.out + "/plot.svg", search::PlotSearchSvg(*result, title));
+        !s.ok()) {
+      return s;
+    }
   }
   if (options.json) {
     out << j.dump(2) << "\n";

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "search/algorithms.h"
+#include "search/svg_plot.h"
 #include "supernet/nb201_space.h"
 #include "tests/test_paths.h"
 
@@ -164,6 +165,16 @@ TEST_F(SearchTest, Nsga2FrontIsNonDominatedAndHypervolumeNeverFalls) {
   ASSERT_EQ(r->hypervolume.size(), 10u);
   for (size_t g = 1; g < r->hypervolume.size(); ++g) EXPECT_GE(r->hypervolume[g], r->hypervolume[g - 1]);
   EXPECT_GT(r->hypervolume.back(), r->hypervolume.front());
+
+  const std::string svg = PlotSearchSvg(*r, "nsga2 <nb201>");
+  EXPECT_EQ(svg.rfind("<svg", 0), 0u);
+  EXPECT_NE(svg.find("</svg>"), std::string::npos);
+  EXPECT_NE(svg.find("nsga2 &lt;nb201&gt;"), std::string::npos);
+  size_t circles = 0, front = 0;
+  for (size_t pos = 0; (pos = svg.find("<circle", pos)) != std::string::npos; ++pos) ++circles;
+  for (size_t pos = 0; (pos = svg.find("class=\"front\"", pos)) != std::string::npos; ++pos) ++front;
+  EXPECT_EQ(circles, r->history.size() + r->front.size());
+  EXPECT_EQ(front, r->front.size());
 }
 
 }  // namespace

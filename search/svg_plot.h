@@ -1,0 +1,17 @@
+#ifndef NAS_SEARCH_SVG_PLOT_H_
+#define NAS_SEARCH_SVG_PLOT_H_
+
+#include <string>
+
+#include "search/algorithms.h"
+
+namespace nas::search {
+
+// Renders every evaluated architecture as a point (x: MFLOPs, y: accuracy %) with the
+// Pareto front drawn as a line of highlighted points, as a standalone SVG document
+// that a browser opens. Hand-written: a few lines of SVG need no library.
+std::string PlotSearchSvg(const SearchResult& result, const std::string& title);
+
+}  // namespace nas::search
+
+#endif  // NAS_SEARCH_SVG_PLOT_H_
