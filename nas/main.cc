@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
     status = nas::service::RunTrain(train, std::cout, std::cerr);
   }
   if (eval_cmd->parsed()) status = nas::service::RunEval(eval, std::cout);
-  if (search_cmd->parsed()) status = nas::service::RunSearchCommand(search, std::cout);
+  if (search_cmd->parsed()) status = nas::service::RunSearchCommand(search, std::cout, std::cerr);
   if (!status.ok()) {
     std::cerr << "error: " << status.message() << "\n";
     return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;

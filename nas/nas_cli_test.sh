@@ -63,8 +63,9 @@ grep -q "not a usable checkpoint" "$ERR" || fail "corrupt checkpoint message: $(
 # Search over the NAS-Bench-201 table.
 SHARED="${NAS_SHARED_DATA:-$(dirname "$(dirname "$(readlink -f configs/nb201.yaml)")")/../shared/data}"
 out=$($NAS search --space configs/nb201.yaml --evaluator "table:$SHARED/nb201_test_acc_200ep.csv" \
-  --algorithm aging --budget 30 --constraint 'flops<=100M' --seed 2 --out "$T/search" --json) \
+  --algorithm aging --budget 30 --constraint 'flops<=100M' --seed 2 --out "$T/search" --json 2>"$T/search.err") \
   || fail "search failed"
+grep -q "generation .*: 30/30 evaluated, best" "$T/search.err" || fail "no progress lines: $(cat "$T/search.err")"
 echo "$out" | grep -q '"evaluations": 30' || fail "search --json: $out"
 [ -f "$T/search/result.json" ] || fail "no result.json"
 grep -q "</svg>" "$T/search/plot.svg" || fail "no plot.svg"

@@ -12,7 +12,8 @@
 
 namespace nas::service {
 
-absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream& out) {
+absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream& out,
+                              std::ostream& log) {
   absl::StatusOr<std::shared_ptr<const supernet::SearchSpace>> space =
       supernet::LoadSearchSpace(options.space);
   if (!space.ok()) return space.status();
@@ -51,6 +52,10 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
     if (!c.ok()) return c.status();
     o.constraints.push_back(*c);
   }
+  o.on_generation = [&](int64_t generation, int64_t evaluated, const search::Evaluation& best) {
+    log << absl::StrFormat("generation %d: %d/%d evaluated, best %.2f %% at %.3f MFLOPs\n", generation,
+                           evaluated, o.budget, best.accuracy, best.cost.flops / 1e6);
+  };
   absl::StatusOr<search::SearchResult> result = search::RunSearch(**space, **evaluator, o);
   if (!result.ok()) return result.status();
 

@@ -25,7 +25,9 @@ struct SearchCommandOptions {
   std::string out;  // When set, result.json (best + full history) is written here.
   bool json = false;
 };
-absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream& out);
+// Progress lines (one per generation) go to `log`.
+absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream& out,
+                              std::ostream& log);
 
 }  // namespace nas::service
 

@@ -20,8 +20,9 @@ constexpr int kVariationRetries = 32;
 // Holds what a search has evaluated and evaluates new generations in parallel.
 class Book {
  public:
-  Book(const supernet::SearchSpace& space, const AccuracyEvaluator& evaluator, int64_t budget)
-      : space_(space), evaluator_(evaluator), budget_(budget) {}
+  Book(const supernet::SearchSpace& space, const AccuracyEvaluator& evaluator, int64_t budget,
+       const SearchOptions& options)
+      : space_(space), evaluator_(evaluator), budget_(budget), options_(options) {}
 
   bool Seen(const Architecture& a) const { return seen_.count(a) > 0; }
   int64_t remaining() const { return budget_ - static_cast<int64_t>(result_.history.size()); }
@@ -41,6 +42,9 @@ class Book {
       if (result_.history.empty() || e.accuracy > result_.best.accuracy) result_.best = e;
       result_.history.push_back(std::move(e));
     }
+    if (options_.on_generation && !batch.empty()) {
+      options_.on_generation(generation, static_cast<int64_t>(result_.history.size()), result_.best);
+    }
     return absl::OkStatus();
   }
   SearchResult& result() { return result_; }
@@ -49,6 +53,7 @@ class Book {
   const supernet::SearchSpace& space_;
   const AccuracyEvaluator& evaluator_;
   int64_t budget_;
+  const SearchOptions& options_;
   std::unordered_set<Architecture, supernet::ArchitectureHash> seen_;
   SearchResult result_;
 };
@@ -311,7 +316,7 @@ absl::StatusOr<SearchResult> RunSearch(const supernet::SearchSpace& space,
     return absl::InvalidArgumentError("population >= 2, parents >= 1, tournament >= 1 are required");
   }
   if (absl::Status s = CheckReachable(space, options.constraints); !s.ok()) return s;
-  Book book(space, evaluator, options.budget);
+  Book book(space, evaluator, options.budget, options);
   Rng rng(options.seed);
   absl::Status status;
   if (options.algorithm == "random") {

@@ -2,6 +2,7 @@
 #define NAS_SEARCH_ALGORITHMS_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,8 @@
 #include "supernet/search_space.h"
 
 namespace nas::search {
+
+struct Evaluation;
 
 struct SearchOptions {
   std::string algorithm = "evolution";  // random | evolution | aging | nsga2 | predictor
@@ -33,6 +36,9 @@ struct SearchOptions {
   int batch = 10;
   int candidates = 20000;
   double kappa = 0.5;
+  // Called after each evaluated generation (or batch/cycle) with its number, the number of
+  // evaluations so far and the best evaluation so far. Optional; for progress output.
+  std::function<void(int64_t generation, int64_t evaluated, const Evaluation& best)> on_generation;
 };
 
 struct Evaluation {
