@@ -77,11 +77,12 @@ int main(int argc, char** argv) {
   nas::service::SearchCommandOptions search;
   CLI::App* search_cmd = app.add_subcommand(
       "search", "Search a space for the most accurate architecture under constraints "
-                "(evaluator: a NAS-Bench-201 table for now)");
+                "(evaluator: a benchmark table for now)");
   search_cmd->add_option("--space", search.space, "Search space YAML file")->required();
   search_cmd->add_option("--evaluator", search.evaluator,
-                         "table:PATH[:COLUMN]: NAS-Bench-201 CSV, column cifar10 (default), "
-                         "cifar100 or imagenet16")
+                         "table:PATH[:COLUMN]: NAS-Bench-201's CSV (column cifar10 (default), "
+                         "cifar100 or imagenet16), or a table of any space: CSV with header "
+                         "arch,METRIC,... or JSON {ARCH: {METRIC: value}} (column default accuracy)")
       ->required();
   search_cmd->add_option("--algorithm", search.algorithm, "random, evolution (SPOS), aging, nsga2 or predictor")
       ->capture_default_str();

@@ -23,21 +23,32 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
         "' is not supported here; use table:PATH[:COLUMN] (supernet and cost evaluators are not "
         "built yet)"));
   }
-  std::string path = options.evaluator.substr(6), column = "cifar10";
+  std::string path = options.evaluator.substr(6), column;
   if (const size_t colon = path.rfind(':'); colon != std::string::npos) {
     column = path.substr(colon + 1);
     path = path.substr(0, colon);
   }
-  const auto* nb201 = dynamic_cast<const supernet::Nb201Space*>(space->get());
-  if (nb201 == nullptr) {
-    return absl::InvalidArgumentError("--evaluator table: needs an nb201 space (--space configs/nb201.yaml)");
+  absl::StatusOr<std::string> head = ReadFileBytes(path);
+  if (!head.ok()) return head.status();
+  std::unique_ptr<search::AccuracyEvaluator> evaluator;
+  if (absl::StartsWith(*head, "CIFAR10TestAccuracy200Epochs")) {
+    // NAS-Bench-201's own table.
+    const auto* nb201 = dynamic_cast<const supernet::Nb201Space*>(space->get());
+    if (nb201 == nullptr) {
+      return absl::InvalidArgumentError(
+          "--evaluator: the NAS-Bench-201 table needs an nb201 space (--space configs/nb201.yaml)");
+    }
+    absl::StatusOr<supernet::Nb201Table> table = supernet::Nb201Table::Load(*nb201, path);
+    if (!table.ok()) return table.status();
+    auto nb201_evaluator = search::Nb201TableEvaluator::Create(
+        std::make_shared<const supernet::Nb201Table>(*std::move(table)), column.empty() ? "cifar10" : column);
+    if (!nb201_evaluator.ok()) return nb201_evaluator.status();
+    evaluator = *std::move(nb201_evaluator);
+  } else {
+    auto table = search::TableEvaluator::Load(**space, path, column.empty() ? "accuracy" : column);
+    if (!table.ok()) return table.status();
+    evaluator = *std::move(table);
   }
-  absl::StatusOr<supernet::Nb201Table> table = supernet::Nb201Table::Load(*nb201, path);
-  if (!table.ok()) return table.status();
-  absl::StatusOr<std::unique_ptr<search::Nb201TableEvaluator>> evaluator =
-      search::Nb201TableEvaluator::Create(std::make_shared<const supernet::Nb201Table>(*std::move(table)),
-                                          column);
-  if (!evaluator.ok()) return evaluator.status();
 
   search::SearchOptions o;
   o.algorithm = options.algorithm;
@@ -56,7 +67,7 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
     log << absl::StrFormat("generation %d: %d/%d evaluated, best %.2f %% at %.3f MFLOPs\n", generation,
                            evaluated, o.budget, best.accuracy, best.cost.flops / 1e6);
   };
-  absl::StatusOr<search::SearchResult> result = search::RunSearch(**space, **evaluator, o);
+  absl::StatusOr<search::SearchResult> result = search::RunSearch(**space, *evaluator, o);
   if (!result.ok()) return result.status();
 
   auto to_json = [&](const search::Evaluation& e) {
@@ -67,7 +78,7 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
   nlohmann::json history = nlohmann::json::array();
   for (const search::Evaluation& e : result->history) history.push_back(to_json(e));
   nlohmann::json j = {{"space", (*space)->name()},
-                      {"evaluator", (*evaluator)->id()},
+                      {"evaluator", evaluator->id()},
                       {"algorithm", o.algorithm},
                       {"budget", o.budget},
                       {"seed", o.seed},
@@ -83,7 +94,7 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
   j["pareto_front"] = front;
   if (!options.out.empty()) {
     if (absl::Status s = WriteFileAtomically(options.out + "/result.json", j.dump(2) + "\n"); !s.ok()) return s;
-    const std::string title = absl::StrCat(o.algorithm, " on ", (*space)->name(), " (", (*evaluator)->id(), ")");
+    const std::string title = absl::StrCat(o.algorithm, " on ", (*space)->name(), " (", evaluator->id(), ")");
     if (absl::Status s = WriteFileAtomically(options.out + "/plot.svg", search::PlotSearchSvg(*result, title));
         !s.ok()) {
       return s;
@@ -93,7 +104,7 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
     out << j.dump(2) << "\n";
   } else {
     out << absl::StrFormat("%s search on %s with %s: %d evaluations\nbest: %.2f %% at %.3f MFLOPs, %.4f M params\n  %s\n",
-                           o.algorithm, (*space)->name(), (*evaluator)->id(), result->history.size(),
+                           o.algorithm, (*space)->name(), evaluator->id(), result->history.size(),
                            result->best.accuracy, result->best.cost.flops / 1e6,
                            result->best.cost.params / 1e6, (*space)->Format(result->best.arch));
   }

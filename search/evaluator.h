@@ -3,10 +3,12 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "absl/status/statusor.h"
 #include "supernet/architecture.h"
 #include "supernet/nb201_table.h"
+#include "supernet/search_space.h"
 
 namespace nas::search {
 
@@ -35,6 +37,25 @@ class Nb201TableEvaluator : public AccuracyEvaluator {
       : table_(std::move(table)), column_(std::move(column)) {}
   std::shared_ptr<const supernet::Nb201Table> table_;
   std::string column_;
+};
+
+// A general per-architecture table: CSV with a header whose first column is `arch`
+// (architecture strings of the space) and other columns of metrics, or JSON of the form
+// {"ARCH": {"METRIC": value, ...}, ...}. Accuracy is read from `column`. Architectures
+// missing from the table are NotFound when evaluated.
+class TableEvaluator : public AccuracyEvaluator {
+ public:
+  // Errors name the file and line (CSV) or key (JSON).
+  static absl::StatusOr<std::unique_ptr<TableEvaluator>> Load(const supernet::SearchSpace& space,
+                                                              const std::string& path,
+                                                              const std::string& column);
+  std::string id() const override { return "table:" + path_ + ":" + column_; }
+  absl::StatusOr<double> Accuracy(const supernet::Architecture& arch) const override;
+  size_t size() const { return values_.size(); }
+
+ private:
+  std::string path_, column_;
+  std::unordered_map<supernet::Architecture, double, supernet::ArchitectureHash> values_;
 };
 
 }  // namespace nas::search
