@@ -1,5 +1,7 @@
 #include "nas/search_commands.h"
 
+#include <fstream>
+
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
@@ -28,10 +30,15 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
     column = path.substr(colon + 1);
     path = path.substr(0, colon);
   }
-  absl::StatusOr<std::string> head = ReadFileBytes(path);
-  if (!head.ok()) return head.status();
+  // Only the header line decides the format; the loaders read the file once.
+  std::string header;
+  {
+    std::ifstream in(path);
+    if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+    std::getline(in, header);
+  }
   std::unique_ptr<search::AccuracyEvaluator> evaluator;
-  if (absl::StartsWith(*head, "CIFAR10TestAccuracy200Epochs")) {
+  if (absl::StartsWith(header, "CIFAR10TestAccuracy200Epochs")) {
     // NAS-Bench-201's own table.
     const auto* nb201 = dynamic_cast<const supernet::Nb201Space*>(space->get());
     if (nb201 == nullptr) {

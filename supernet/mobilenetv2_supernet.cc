@@ -61,13 +61,8 @@ class MobileNetV2NetworkImpl : public SupernetImpl {
       slots_.push_back(slots);
       candidates_.push_back(candidates);
     }
-    head_ = register_module(
-        "head", ConvBnStack(std::vector<ConvUnit>{Unit(s_.layers().back().out_channels,
-                                                       c.head.channels, 1, 1, false,
-                                                       Activation::kRelu)},
-                            std::vector<int64_t>{}, affine));
-    classifier_ = register_module(
-        "classifier", Classifier(c.head.channels, c.num_classes, c.head.classifier_bias));
+    head_ = register_module("head", MakeLayeredHead(s_, affine));
+    classifier_ = register_module("classifier", MakeLayeredClassifier(s_));
   }
 
   torch::Tensor Forward(const torch::Tensor& input, const Architecture& arch,

@@ -98,14 +98,8 @@ class ShuffleNetNetworkImpl : public SupernetImpl {
       mains_.push_back(mains);
       projections_.push_back(projections);
     }
-    ConvUnit head;
-    head.in_channels = s_.layers().back().out_channels;
-    head.out_channels = c.head.channels;
-    head.activation = Activation::kRelu;
-    head_ = register_module("head", ConvBnStack(std::vector<ConvUnit>{head}, std::vector<int64_t>{},
-                                                 options_.bn_affine));
-    classifier_ = register_module(
-        "classifier", Classifier(c.head.channels, c.num_classes, c.head.classifier_bias));
+    head_ = register_module("head", MakeLayeredHead(s_, options_.bn_affine));
+    classifier_ = register_module("classifier", MakeLayeredClassifier(s_));
   }
 
   torch::Tensor Forward(const torch::Tensor& input, const Architecture& arch,

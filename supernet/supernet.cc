@@ -35,6 +35,19 @@ void SupernetImpl::CheckArchitecture(const Architecture& arch) const {
               ", not ", space_->Format(arch));
 }
 
+ConvBnStack MakeLayeredHead(const LayeredSpace& space, bool bn_affine) {
+  ConvUnit head;
+  head.in_channels = space.layers().back().out_channels;
+  head.out_channels = space.config().head.channels;
+  head.activation = Activation::kRelu;
+  return ConvBnStack(std::vector<ConvUnit>{head}, std::vector<int64_t>{}, bn_affine);
+}
+
+Classifier MakeLayeredClassifier(const LayeredSpace& space) {
+  const LayeredConfig& c = space.config();
+  return Classifier(c.head.channels, c.num_classes, c.head.classifier_bias);
+}
+
 Supernet CreateSupernet(std::shared_ptr<const SearchSpace> space, const SupernetOptions& options) {
   return CreateNetwork(std::move(space), options, std::nullopt);
 }

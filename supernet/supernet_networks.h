@@ -5,6 +5,7 @@
 
 #include <optional>
 
+#include "supernet/layered_space.h"
 #include "supernet/supernet.h"
 
 namespace nas::supernet {
@@ -13,6 +14,11 @@ namespace nas::supernet {
 // stand-alone network of that one architecture.
 Supernet CreateNetwork(std::shared_ptr<const SearchSpace> space, const SupernetOptions& options,
                        std::optional<Architecture> only);
+
+// The head shared by the layer-wise spaces: 1x1 conv to head.channels + BN + ReLU
+// (followed in Forward by global average pooling), and the linear classifier.
+ConvBnStack MakeLayeredHead(const LayeredSpace& space, bool bn_affine);
+Classifier MakeLayeredClassifier(const LayeredSpace& space);
 
 Supernet CreateShuffleNetNetwork(std::shared_ptr<const SearchSpace> space,
                                  const SupernetOptions& options, std::optional<Architecture> only);
