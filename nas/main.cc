@@ -1,4 +1,5 @@
 // The `nas` command-line tool. Parses flags, then calls one command function.
+#include <atomic>
 #include <csignal>
 #include <iostream>
 
@@ -10,7 +11,12 @@
 
 namespace {
 
-void OnSignal(int) { nas::service::RequestTrainStop(); }
+std::atomic<bool> search_stop{false};
+
+void OnSignal(int) {
+  nas::service::RequestTrainStop();
+  search_stop = true;
+}
 
 }  // namespace
 
@@ -76,33 +82,51 @@ int main(int argc, char** argv) {
 
   nas::service::SearchCommandOptions search;
   CLI::App* search_cmd = app.add_subcommand(
-      "search", "Search a space for the most accurate architecture under constraints "
-                "(evaluator: a benchmark table for now)");
-  search_cmd->add_option("--space", search.space, "Search space YAML file")->required();
+      "search", "Search a space for the best architectures under constraints; Ctrl-C stops after the "
+                "current generation, and rerunning the same command resumes from the evaluation archive");
+  search_cmd->add_option("--space", search.space,
+                         "Search space YAML file (optional with a supernet evaluator: the checkpoint's)");
   search_cmd->add_option("--evaluator", search.evaluator,
-                         "table:PATH[:COLUMN]: NAS-Bench-201's CSV (column cifar10 (default), "
-                         "cifar100 or imagenet16), or a table of any space: CSV with header "
-                         "arch,METRIC,... or JSON {ARCH: {METRIC: value}} (column default accuracy)")
+                         "table:PATH[:COLUMN]: NAS-Bench-201's CSV (column cifar10 (default), cifar100 or "
+                         "imagenet16) or a table of any space (CSV header arch,METRIC,... or JSON "
+                         "{ARCH: {METRIC: value}}; column default accuracy); supernet:CHECKPOINT: inherited "
+                         "weights, BN recalibrated, validation accuracy; cost: FLOPs/params/latency only")
       ->required();
   search_cmd->add_option("--algorithm", search.algorithm, "random, evolution (SPOS), aging, nsga2 or predictor")
       ->capture_default_str();
+  search_cmd->add_option("--objective", search.objectives,
+                         "accuracy (maximized), flops, params, latency@DEVICE (minimized); max:/min: in front "
+                         "overrides; repeatable or comma-separated; the first drives single-objective "
+                         "algorithms, nsga2 uses two (default: accuracy, then flops)");
   search_cmd->add_option("--constraint", search.constraints,
-                         "Bound on a cost, e.g. flops<=100M or params>=0.5M (repeatable)");
+                         "Bound on a cost, e.g. flops<=100M, params>=0.5M, latency@cpu<=12ms (repeatable)");
+  search_cmd->add_option("--latency", search.latency,
+                         "table:PATH: latency CSV with header arch,DEVICE1,... (milliseconds), for "
+                         "latency@DEVICE objectives and constraints");
   search_cmd->add_option("--budget", search.budget, "Distinct architectures to evaluate")
       ->capture_default_str();
   search_cmd->add_option("--seed", search.seed, "Random seed")->capture_default_str();
-  search_cmd->add_option("--population", search.population, "evolution: population size")
+  search_cmd->add_option("--population", search.population, "evolution, nsga2: population size")
       ->capture_default_str();
   search_cmd->add_option("--parents", search.parents, "evolution: top-k parents")
       ->capture_default_str();
   search_cmd->add_option("--mutation", search.mutation_probability,
-                         "evolution: per-gene mutation probability")
+                         "evolution, nsga2: per-gene mutation probability")
       ->capture_default_str();
   search_cmd->add_option("--predictor", search.predictor,
                          "predictor search: mlp_ensemble or ridge")
       ->capture_default_str();
+  search_cmd->add_option("--archive", search.archive,
+                         "SQLite archive of paid evaluations, reused by repeated or resumed searches; "
+                         "'none' disables it (default: ~/.cache/supernet_nas/evaluations.sqlite)");
+  search_cmd->add_option("--calibration-batches", search.calibration_batches,
+                         "supernet evaluator: BN recalibration batches (default: the checkpoint config's)");
+  search_cmd->add_option("--eval-images", search.eval_images,
+                         "supernet evaluator: validation images scored per architecture (default: the "
+                         "checkpoint config's evaluation.max_images, 0 = all)");
+  search_cmd->add_option("--threads", search.threads, "Intra-op threads (default: one per core)");
   search_cmd->add_option("--out", search.out,
-                         "Directory for result.json (best, Pareto front, full history)");
+                         "Directory for result.json (best, Pareto front, full history) and plot.svg");
   search_cmd->add_flag("--json", search.json, "Print JSON instead of text");
 
   CLI11_PARSE(app, argc, argv);
@@ -117,7 +141,12 @@ int main(int argc, char** argv) {
     status = nas::service::RunTrain(train, std::cout, std::cerr);
   }
   if (eval_cmd->parsed()) status = nas::service::RunEval(eval, std::cout);
-  if (search_cmd->parsed()) status = nas::service::RunSearchCommand(search, std::cout, std::cerr);
+  if (search_cmd->parsed()) {
+    std::signal(SIGINT, OnSignal);
+    std::signal(SIGTERM, OnSignal);
+    search.should_stop = [] { return search_stop.load(); };
+    status = nas::service::RunSearchCommand(search, std::cout, std::cerr);
+  }
   if (!status.ok()) {
     std::cerr << "error: " << status.message() << "\n";
     return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;

@@ -63,7 +63,8 @@ grep -q "not a usable checkpoint" "$ERR" || fail "corrupt checkpoint message: $(
 # Search over the NAS-Bench-201 table.
 SHARED="${NAS_SHARED_DATA:-$(dirname "$(dirname "$(readlink -f configs/nb201.yaml)")")/../shared/data}"
 out=$($NAS search --space configs/nb201.yaml --evaluator "table:$SHARED/nb201_test_acc_200ep.csv" \
-  --algorithm aging --budget 30 --constraint 'flops<=100M' --seed 2 --out "$T/search" --json 2>"$T/search.err") \
+  --algorithm aging --budget 30 --constraint 'flops<=100M' --seed 2 --out "$T/search" --json \
+  --archive "$T/archive.sqlite" 2>"$T/search.err") \
   || fail "search failed"
 grep -q "generation .*: 30/30 evaluated, best" "$T/search.err" || fail "no progress lines: $(cat "$T/search.err")"
 echo "$out" | grep -q '"evaluations": 30' || fail "search --json: $out"
@@ -71,7 +72,34 @@ echo "$out" | grep -q '"evaluations": 30' || fail "search --json: $out"
 grep -q "</svg>" "$T/search/plot.svg" || fail "no plot.svg"
 $NAS search --space configs/nb201.yaml --evaluator "table:$SHARED/nb201_test_acc_200ep.csv" \
   --constraint 'flops<=1M' >/dev/null 2>"$ERR"
-[ $? -eq 2 ] || fail "an impossible constraint should exit 2"
+rc=$?; [ $rc -eq 2 ] || fail "an impossible constraint should exit 2, got $rc: $(cat "$ERR")"
 grep -q "smallest flops in space 'nb201' is 7.783M" "$ERR" || fail "impossible constraint: $(cat "$ERR")"
+
+
+# The same search again pays nothing: every evaluation comes from the archive.
+out=$($NAS search --space configs/nb201.yaml --evaluator "table:$SHARED/nb201_test_acc_200ep.csv" \
+  --algorithm aging --budget 30 --constraint 'flops<=100M' --seed 2 --archive "$T/archive.sqlite" --json 2>/dev/null) \
+  || fail "repeated search failed"
+echo "$out" | grep -q '"paid_evaluations": 0' || fail "repeated search paid: $(echo "$out" | grep paid)"
+echo "$out" | grep -q '"archive_hits": 30' || fail "repeated search hits: $(echo "$out" | grep archive_hits)"
+
+# The supernet evaluator on the tiny checkpoint (the space comes from the checkpoint).
+out=$($NAS search --evaluator "supernet:$T/run/checkpoint.nasckpt" --algorithm random --budget 3 \
+  --archive none --threads 1 --json 2>"$ERR") || fail "supernet search failed: $(cat "$ERR")"
+echo "$out" | grep -q '"evaluator": "supernet:' || fail "supernet search: $out"
+echo "$out" | grep -q '"paid_evaluations": 3' || fail "supernet search paid: $out"
+$NAS search --evaluator "supernet:$T/run/checkpoint.nasckpt" --space configs/nb201.yaml >/dev/null 2>"$ERR"
+[ $? -eq 2 ] || fail "a space that differs from the checkpoint's should exit 2"
+grep -q "checkpoint was trained on 'tiny'" "$ERR" || fail "space mismatch: $(cat "$ERR")"
+
+# The cost evaluator: the largest network under a FLOPs bound; accuracy needs an evaluator.
+out=$($NAS search --space configs/nb201.yaml --evaluator cost --objective max:flops \
+  --constraint 'flops<=50M' --budget 100 --json 2>/dev/null) || fail "cost search failed"
+echo "$out" | grep -q '"evaluator": "cost"' || fail "cost search: $out"
+$NAS search --space configs/nb201.yaml --evaluator cost >/dev/null 2>"$ERR"
+[ $? -eq 2 ] || fail "accuracy with the cost evaluator should exit 2"
+grep -q "has no accuracy" "$ERR" || fail "cost/accuracy message: $(cat "$ERR")"
+$NAS search --space configs/nb201.yaml --evaluator bogus >/dev/null 2>"$ERR"
+grep -q "evaluator: 'bogus' is not one of" "$ERR" || fail "bad evaluator message: $(cat "$ERR")"
 
 echo "all CLI checks passed"

@@ -1,31 +1,31 @@
 #include "nas/search_commands.h"
 
+#include <chrono>
+#include <cmath>
 #include <fstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
+#include <torch/torch.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "search/algorithms.h"
+#include "search/supernet_evaluator.h"
 #include "search/svg_plot.h"
 #include "supernet/file_util.h"
 #include "supernet/nb201_space.h"
 
 namespace nas::service {
+namespace {
 
-absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream& out,
-                              std::ostream& log) {
-  absl::StatusOr<std::shared_ptr<const supernet::SearchSpace>> space =
-      supernet::LoadSearchSpace(options.space);
-  if (!space.ok()) return space.status();
-  if (!absl::StartsWith(options.evaluator, "table:")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--evaluator: '", options.evaluator,
-        "' is not supported here; use table:PATH[:COLUMN] (supernet and cost evaluators are not "
-        "built yet)"));
-  }
-  std::string path = options.evaluator.substr(6), column;
+// A table evaluator for `spec` = PATH[:COLUMN]: NAS-Bench-201's own CSV (recognized by
+// its header) or a general per-architecture table.
+absl::StatusOr<std::unique_ptr<search::AccuracyEvaluator>> LoadTableEvaluator(
+    const supernet::SearchSpace& space, std::string path) {
+  std::string column;
   if (const size_t colon = path.rfind(':'); colon != std::string::npos) {
     column = path.substr(colon + 1);
     path = path.substr(0, colon);
@@ -34,28 +34,103 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
   std::string header;
   {
     std::ifstream in(path);
-    if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+    if (!in) return absl::NotFoundError(absl::StrCat("--evaluator: ", path, ": cannot open"));
     std::getline(in, header);
   }
-  std::unique_ptr<search::AccuracyEvaluator> evaluator;
-  if (absl::StartsWith(header, "CIFAR10TestAccuracy200Epochs")) {
-    // NAS-Bench-201's own table.
-    const auto* nb201 = dynamic_cast<const supernet::Nb201Space*>(space->get());
-    if (nb201 == nullptr) {
-      return absl::InvalidArgumentError(
-          "--evaluator: the NAS-Bench-201 table needs an nb201 space (--space configs/nb201.yaml)");
-    }
-    absl::StatusOr<supernet::Nb201Table> table = supernet::Nb201Table::Load(*nb201, path);
+  if (!absl::StartsWith(header, "CIFAR10TestAccuracy200Epochs")) {
+    auto table = search::TableEvaluator::Load(space, path, column.empty() ? "accuracy" : column);
     if (!table.ok()) return table.status();
-    auto nb201_evaluator = search::Nb201TableEvaluator::Create(
-        std::make_shared<const supernet::Nb201Table>(*std::move(table)), column.empty() ? "cifar10" : column);
-    if (!nb201_evaluator.ok()) return nb201_evaluator.status();
-    evaluator = *std::move(nb201_evaluator);
-  } else {
-    auto table = search::TableEvaluator::Load(**space, path, column.empty() ? "accuracy" : column);
-    if (!table.ok()) return table.status();
-    evaluator = *std::move(table);
+    return std::unique_ptr<search::AccuracyEvaluator>(*std::move(table));
   }
+  const auto* nb201 = dynamic_cast<const supernet::Nb201Space*>(&space);
+  if (nb201 == nullptr) {
+    return absl::InvalidArgumentError(
+        "--evaluator: the NAS-Bench-201 table needs an nb201 space (--space configs/nb201.yaml)");
+  }
+  absl::StatusOr<supernet::Nb201Table> table = supernet::Nb201Table::Load(*nb201, path);
+  if (!table.ok()) return table.status();
+  auto evaluator = search::Nb201TableEvaluator::Create(
+      std::make_shared<const supernet::Nb201Table>(*std::move(table)), column.empty() ? "cifar10" : column);
+  if (!evaluator.ok()) return evaluator.status();
+  return std::unique_ptr<search::AccuracyEvaluator>(*std::move(evaluator));
+}
+
+nlohmann::json EvaluationJson(const supernet::SearchSpace& space, const search::Evaluation& e) {
+  nlohmann::json j = {{"arch", space.Format(e.arch)},
+                      {"flops", e.cost.flops},
+                      {"params", e.cost.params},
+                      {"generation", e.generation}};
+  if (!std::isnan(e.accuracy)) {
+    j["accuracy"] = e.accuracy;
+    j["seconds"] = e.seconds;
+    j["from_archive"] = e.from_archive;
+  }
+  if (!e.latency_ms.empty()) j["latency_ms"] = e.latency_ms;
+  return j;
+}
+
+std::string Describe(const search::Evaluation& e, const search::Objective& primary) {
+  std::string s = absl::StrFormat("%.3f MFLOPs, %.4f M params", e.cost.flops / 1e6, e.cost.params / 1e6);
+  if (!std::isnan(e.accuracy)) s = absl::StrFormat("%.2f %% at %s", e.accuracy, s);
+  for (const auto& [device, ms] : e.latency_ms) absl::StrAppendFormat(&s, ", %.4g ms on %s", ms, device);
+  if (primary.metric != "accuracy" && primary.metric != "flops" && primary.metric != "params" &&
+      e.latency_ms.empty()) {
+    absl::StrAppend(&s, ", ", primary.metric, " unknown");
+  }
+  return s;
+}
+
+}  // namespace
+
+absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream& out, std::ostream& log) {
+  torch::set_num_threads(options.threads > 0 ? options.threads
+                                             : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  // The evaluator; a supernet checkpoint brings its own space.
+  std::shared_ptr<const supernet::SearchSpace> space;
+  std::unique_ptr<search::AccuracyEvaluator> evaluator;
+  const std::string& spec = options.evaluator;
+  if (absl::StartsWith(spec, "supernet:")) {
+    search::SupernetEvaluator::Options eo;
+    eo.calibration_batches = options.calibration_batches;
+    eo.max_images = options.eval_images;
+    log << "loading supernet " << spec.substr(9) << " and its data...\n";
+    auto supernet = search::SupernetEvaluator::Load(spec.substr(9), torch::kCPU, eo);
+    if (!supernet.ok()) return absl::Status(supernet.status().code(), absl::StrCat("--evaluator: ", supernet.status().message()));
+    space = (*supernet)->trained().config.space;
+    if (!options.space.empty()) {
+      auto given = supernet::LoadSearchSpace(options.space);
+      if (!given.ok()) return given.status();
+      if ((*given)->name() != space->name()) {
+        return absl::InvalidArgumentError(absl::StrCat("--space: '", (*given)->name(), "' but the checkpoint was trained on '",
+                                                       space->name(), "' (omit --space to use the checkpoint's)"));
+      }
+    }
+    evaluator = *std::move(supernet);
+  } else {
+    if (options.space.empty()) return absl::InvalidArgumentError("--space: required unless --evaluator is supernet:CHECKPOINT");
+    auto loaded = supernet::LoadSearchSpace(options.space);
+    if (!loaded.ok()) return loaded.status();
+    space = *loaded;
+    if (absl::StartsWith(spec, "table:")) {
+      auto table = LoadTableEvaluator(*space, spec.substr(6));
+      if (!table.ok()) return table.status();
+      evaluator = *std::move(table);
+    } else if (spec != "cost") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--evaluator: '", spec, "' is not one of table:PATH[:COLUMN], supernet:CHECKPOINT, cost"));
+    }
+  }
+
+  std::unique_ptr<search::LatencyModel> latency;
+  if (!options.latency.empty()) {
+    if (!absl::StartsWith(options.latency, "table:")) {
+      return absl::InvalidArgumentError(absl::StrCat("--latency: '", options.latency, "' is not table:PATH"));
+    }
+    auto table = search::LatencyTable::Load(*space, options.latency.substr(6));
+    if (!table.ok()) return absl::Status(table.status().code(), absl::StrCat("--latency: ", table.status().message()));
+    latency = *std::move(table);
+  }
+  const search::MetricModel metrics(*space, latency.get());
 
   search::SearchOptions o;
   o.algorithm = options.algorithm;
@@ -65,55 +140,94 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
   o.parents = options.parents;
   o.mutation_probability = options.mutation_probability;
   o.predictor = options.predictor;
+  o.should_stop = options.should_stop;
+  if (!options.objectives.empty()) o.objectives.clear();
+  for (const std::string& list : options.objectives) {
+    for (absl::string_view text : absl::StrSplit(list, ',', absl::SkipWhitespace())) {
+      absl::StatusOr<search::Objective> objective = search::ParseObjective(std::string(text));
+      if (!objective.ok()) return objective.status();
+      o.objectives.push_back(*objective);
+    }
+  }
   for (const std::string& text : options.constraints) {
     absl::StatusOr<search::Constraint> c = search::ParseConstraint(text);
     if (!c.ok()) return c.status();
     o.constraints.push_back(*c);
   }
+  if (absl::Status s = search::ValidateSearch(metrics, evaluator.get(), o); !s.ok()) return s;
+  std::unique_ptr<search::EvaluationArchive> archive;
+  if (evaluator != nullptr && options.archive != "none") {
+    const std::string path = options.archive.empty() ? DefaultCacheDir() + "/evaluations.sqlite" : options.archive;
+    auto opened = search::EvaluationArchive::Open(path);
+    if (opened.ok()) {
+      archive = *std::move(opened);
+      o.archive = archive.get();
+    } else if (!options.archive.empty()) {
+      return absl::Status(opened.status().code(), absl::StrCat("--archive: ", opened.status().message()));
+    } else {
+      log << "warning: running without an evaluation archive: " << opened.status().message() << "\n";
+    }
+  }
+  const search::Objective primary = o.objectives.empty() ? search::Objective{} : o.objectives.front();
   o.on_generation = [&](int64_t generation, int64_t evaluated, const search::Evaluation& best) {
-    log << absl::StrFormat("generation %d: %d/%d evaluated, best %.2f %% at %.3f MFLOPs\n", generation,
-                           evaluated, o.budget, best.accuracy, best.cost.flops / 1e6);
+    log << absl::StrFormat("generation %d: %d/%d evaluated, best %s\n", generation, evaluated, o.budget,
+                           Describe(best, primary));
+    log.flush();
   };
-  absl::StatusOr<search::SearchResult> result = search::RunSearch(**space, *evaluator, o);
+  const auto started = std::chrono::steady_clock::now();
+  absl::StatusOr<search::SearchResult> result = search::RunSearch(metrics, evaluator.get(), o);
   if (!result.ok()) return result.status();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
-  auto to_json = [&](const search::Evaluation& e) {
-    return nlohmann::json{{"arch", (*space)->Format(e.arch)}, {"accuracy", e.accuracy},
-                          {"flops", e.cost.flops},           {"params", e.cost.params},
-                          {"generation", e.generation}};
-  };
   nlohmann::json history = nlohmann::json::array();
-  for (const search::Evaluation& e : result->history) history.push_back(to_json(e));
-  nlohmann::json j = {{"space", (*space)->name()},
-                      {"evaluator", evaluator->id()},
+  for (const search::Evaluation& e : result->history) history.push_back(EvaluationJson(*space, e));
+  nlohmann::json objectives = nlohmann::json::array(), constraints = nlohmann::json::array(),
+                 front = nlohmann::json::array();
+  for (const search::Objective& objective : o.objectives) objectives.push_back(objective.ToString());
+  for (const search::Constraint& c : o.constraints) constraints.push_back(c.ToString());
+  for (int i : result->front) front.push_back(EvaluationJson(*space, result->history[i]));
+  nlohmann::json j = {{"space", space->name()},
+                      {"evaluator", evaluator ? evaluator->id() : "cost"},
                       {"algorithm", o.algorithm},
+                      {"objectives", objectives},
+                      {"constraints", constraints},
                       {"budget", o.budget},
                       {"seed", o.seed},
                       {"evaluations", result->history.size()},
-                      {"best", to_json(result->best)},
+                      {"paid_evaluations", result->paid},
+                      {"archive_hits", result->archive_hits},
+                      {"finished", !result->stopped},
+                      {"seconds", seconds},
+                      {"best", EvaluationJson(*space, result->best)},
+                      {"pareto_front_objectives", {result->y_objective.ToString(), result->x_objective.ToString()}},
+                      {"pareto_front", front},
                       {"history", history}};
-  nlohmann::json constraints = nlohmann::json::array();
-  for (const search::Constraint& c : o.constraints) constraints.push_back(c.ToString());
-  j["constraints"] = constraints;
+  if (latency) j["latency_model"] = latency->id();
+  if (archive) j["archive"] = archive->path();
   if (!result->hypervolume.empty()) j["hypervolume_per_generation"] = result->hypervolume;
-  nlohmann::json front = nlohmann::json::array();
-  for (int i : result->front) front.push_back(to_json(result->history[i]));
-  j["pareto_front"] = front;
   if (!options.out.empty()) {
     if (absl::Status s = WriteFileAtomically(options.out + "/result.json", j.dump(2) + "\n"); !s.ok()) return s;
-    const std::string title = absl::StrCat(o.algorithm, " on ", (*space)->name(), " (", evaluator->id(), ")");
+    const std::string title = absl::StrCat(o.algorithm, " on ", space->name(), " (",
+                                           evaluator ? evaluator->id() : "cost", ")");
     if (absl::Status s = WriteFileAtomically(options.out + "/plot.svg", search::PlotSearchSvg(*result, title));
         !s.ok()) {
       return s;
     }
   }
+  if (result->stopped) {
+    log << absl::StrFormat("stopped after %d evaluations; rerun the same command to resume%s\n",
+                           result->history.size(),
+                           archive ? absl::StrCat(" (evaluations are kept in ", archive->path(), ")") : "");
+  }
   if (options.json) {
     out << j.dump(2) << "\n";
   } else {
-    out << absl::StrFormat("%s search on %s with %s: %d evaluations\nbest: %.2f %% at %.3f MFLOPs, %.4f M params\n  %s\n",
-                           o.algorithm, (*space)->name(), evaluator->id(), result->history.size(),
-                           result->best.accuracy, result->best.cost.flops / 1e6,
-                           result->best.cost.params / 1e6, (*space)->Format(result->best.arch));
+    out << absl::StrFormat("%s search on %s with %s: %d evaluations (%d paid, %d from the archive) in %.1f s\n"
+                           "best: %s\n  %s\n",
+                           o.algorithm, space->name(), evaluator ? evaluator->id() : "cost", result->history.size(),
+                           result->paid, result->archive_hits, seconds, Describe(result->best, primary),
+                           space->Format(result->best.arch));
+    if (!options.out.empty()) out << "wrote " << options.out << "/result.json and " << options.out << "/plot.svg\n";
   }
   return absl::OkStatus();
 }

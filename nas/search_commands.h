@@ -2,6 +2,7 @@
 #define NAS_NAS_SEARCH_COMMANDS_H_
 
 #include <cstdint>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -10,20 +11,31 @@
 
 namespace nas::service {
 
-// `nas search`: an architecture search over a space with a benchmark-table evaluator.
+// `nas search`: an architecture search over a space.
 struct SearchCommandOptions {
-  std::string space;
-  std::string evaluator;  // table:PATH[:COLUMN] (NAS-Bench-201 CSV; column cifar10 by default)
+  std::string space;      // Search space YAML; optional with a supernet evaluator.
+  // table:PATH[:COLUMN] (NAS-Bench-201 CSV or a general table), supernet:CHECKPOINT, cost.
+  std::string evaluator;
   std::string algorithm = "evolution";
+  std::vector<std::string> objectives;  // Default: accuracy (cost evaluator: none; required).
   std::vector<std::string> constraints;
+  std::string latency;  // table:PATH: per-architecture latency CSV (arch,DEVICE,...).
   int64_t budget = 100;
   uint64_t seed = 0;
   int population = 50;
   int parents = 10;
   double mutation_probability = 0.1;
   std::string predictor = "mlp_ensemble";
-  std::string out;  // When set, result.json (best + full history) is written here.
+  // Evaluation archive (SQLite); "none" disables it. Default: <cache>/evaluations.sqlite.
+  std::string archive;
+  // Supernet evaluator: overrides of the checkpoint's evaluation settings (-1: keep).
+  int64_t calibration_batches = -1;
+  int64_t eval_images = -1;
+  int threads = 0;  // Intra-op threads (0: one per core).
+  std::string out;  // When set, result.json and plot.svg are written here.
   bool json = false;
+  // Polled after every generation; true stops the search there (resumable).
+  std::function<bool()> should_stop;
 };
 // Progress lines (one per generation) go to `log`.
 absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream& out,

@@ -1,6 +1,8 @@
 #include "search/algorithms.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <deque>
 #include <unordered_set>
 
@@ -20,39 +22,85 @@ constexpr int kVariationRetries = 32;
 // Holds what a search has evaluated and evaluates new generations in parallel.
 class Book {
  public:
-  Book(const supernet::SearchSpace& space, const AccuracyEvaluator& evaluator, int64_t budget,
-       const SearchOptions& options)
-      : space_(space), evaluator_(evaluator), budget_(budget), options_(options) {}
+  Book(const MetricModel& metrics, const AccuracyEvaluator* evaluator, const SearchOptions& options)
+      : metrics_(metrics), evaluator_(evaluator), options_(options) {}
 
   bool Seen(const Architecture& a) const { return seen_.count(a) > 0; }
-  int64_t remaining() const { return budget_ - static_cast<int64_t>(result_.history.size()); }
-  // Evaluates `batch` (distinct, unseen; trimmed to the budget) in parallel.
+  // 0 once stopped: every algorithm loops while something remains.
+  int64_t remaining() const {
+    return result_.stopped ? 0 : options_.budget - static_cast<int64_t>(result_.history.size());
+  }
+  // Evaluates `batch` (distinct, unseen; trimmed to the budget): archived accuracies are
+  // reused, the rest are evaluated in parallel and archived in one transaction.
   absl::Status Evaluate(std::vector<Architecture> batch, int64_t generation) {
+    const supernet::SearchSpace& space = metrics_.space();
     if (static_cast<int64_t>(batch.size()) > remaining()) batch.resize(std::max<int64_t>(0, remaining()));
-    std::vector<absl::StatusOr<double>> accuracies(batch.size(), 0.0);
-    tbb::parallel_for(size_t{0}, batch.size(),
-                      [&](size_t i) { accuracies[i] = evaluator_.Accuracy(batch[i]); });
+    std::vector<Evaluation> done(batch.size());
+    std::vector<size_t> to_pay;
+    const std::string space_id = space.name();
     for (size_t i = 0; i < batch.size(); ++i) {
-      if (!accuracies[i].ok()) {
-        return absl::Status(accuracies[i].status().code(),
-                            absl::StrCat(space_.Format(batch[i]), ": ", accuracies[i].status().message()));
+      Evaluation& e = done[i];
+      e.arch = batch[i];
+      e.cost = space.Cost(batch[i]);
+      e.latency_ms = metrics_.Latencies(batch[i]);
+      e.generation = generation;
+      e.accuracy = NAN;
+      if (evaluator_ == nullptr) continue;
+      if (options_.archive != nullptr) {
+        absl::StatusOr<std::optional<double>> hit =
+            options_.archive->Lookup(evaluator_->id(), space_id, space.Format(batch[i]));
+        if (!hit.ok()) return hit.status();
+        if (hit->has_value()) {
+          e.accuracy = **hit;
+          e.from_archive = true;
+          continue;
+        }
       }
-      Evaluation e{batch[i], *accuracies[i], space_.Cost(batch[i]), generation};
-      seen_.insert(batch[i]);
-      if (result_.history.empty() || e.accuracy > result_.best.accuracy) result_.best = e;
+      to_pay.push_back(i);
+    }
+    std::vector<absl::Status> statuses(to_pay.size());
+    tbb::parallel_for(size_t{0}, to_pay.size(), [&](size_t k) {
+      Evaluation& e = done[to_pay[k]];
+      const auto start = std::chrono::steady_clock::now();
+      absl::StatusOr<double> accuracy = evaluator_->Accuracy(e.arch);
+      e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (accuracy.ok()) {
+        e.accuracy = *accuracy;
+      } else {
+        statuses[k] = accuracy.status();
+      }
+    });
+    std::vector<EvaluationArchive::Record> records;
+    for (size_t k = 0; k < to_pay.size(); ++k) {
+      const Evaluation& e = done[to_pay[k]];
+      if (!statuses[k].ok()) {
+        return absl::Status(statuses[k].code(), absl::StrCat(space.Format(e.arch), ": ", statuses[k].message()));
+      }
+      records.push_back({evaluator_->id(), space_id, space.Format(e.arch), e.accuracy, e.seconds});
+    }
+    if (options_.archive != nullptr) {
+      if (absl::Status s = options_.archive->Insert(records); !s.ok()) return s;
+    }
+    result_.paid += static_cast<int64_t>(to_pay.size());
+    const Objective& primary = options_.objectives.front();
+    for (Evaluation& e : done) {
+      seen_.insert(e.arch);
+      if (e.from_archive) ++result_.archive_hits;
+      if (result_.history.empty() || Score(e, primary) > Score(result_.best, primary)) result_.best = e;
       result_.history.push_back(std::move(e));
     }
-    if (options_.on_generation && !batch.empty()) {
+    if (options_.on_generation && !done.empty()) {
       options_.on_generation(generation, static_cast<int64_t>(result_.history.size()), result_.best);
     }
+    if (options_.should_stop && options_.should_stop()) result_.stopped = true;
     return absl::OkStatus();
   }
   SearchResult& result() { return result_; }
+  double PrimaryScore(const Evaluation& e) const { return Score(e, options_.objectives.front()); }
 
  private:
-  const supernet::SearchSpace& space_;
-  const AccuracyEvaluator& evaluator_;
-  int64_t budget_;
+  const MetricModel& metrics_;
+  const AccuracyEvaluator* evaluator_;
   const SearchOptions& options_;
   std::unordered_set<Architecture, supernet::ArchitectureHash> seen_;
   SearchResult result_;
@@ -66,46 +114,47 @@ bool AddNew(const Book& book, std::vector<Architecture>& batch, Architecture a) 
 }
 
 // Fills `batch` up to `size` with new feasible uniform samples (bounded attempts).
-absl::Status FillRandom(const supernet::SearchSpace& space, const SearchOptions& o, const Book& book,
+absl::Status FillRandom(const MetricModel& metrics, const SearchOptions& o, const Book& book,
                         std::vector<Architecture>& batch, size_t size, Rng& rng) {
   for (size_t attempts = 0; batch.size() < size && attempts < size * kVariationRetries; ++attempts) {
-    absl::StatusOr<Architecture> a = SampleFeasible(space, o.constraints, rng);
+    absl::StatusOr<Architecture> a = SampleFeasible(metrics, o.constraints, rng);
     if (!a.ok()) return a.status();
     AddNew(book, batch, *std::move(a));
   }
   return absl::OkStatus();
 }
 
-bool Feasible(const supernet::SearchSpace& space, const SearchOptions& o, const Architecture& a) {
-  return Violation(space.Cost(a), o.constraints) == 0;
+bool Feasible(const MetricModel& metrics, const SearchOptions& o, const Architecture& a) {
+  return Violation(metrics, a, o.constraints) == 0;
 }
 
 // Evaluates `size` feasible random architectures as generation 0.
-absl::Status EvaluateRandomStart(const supernet::SearchSpace& space, const SearchOptions& o,
+absl::Status EvaluateRandomStart(const MetricModel& metrics, const SearchOptions& o,
                                  Book& book, int64_t size, Rng& rng) {
   std::vector<Architecture> first;
-  if (absl::Status s = FillRandom(space, o, book, first, std::min<int64_t>(size, book.remaining()), rng);
+  if (absl::Status s = FillRandom(metrics, o, book, first, std::min<int64_t>(size, book.remaining()), rng);
       !s.ok()) {
     return s;
   }
   return book.Evaluate(std::move(first), 0);
 }
 
-// The k most accurate evaluations (stable for ties).
-std::vector<Evaluation> TopK(const std::vector<Evaluation>& history, size_t k) {
+// The k best evaluations by the first objective (stable for ties).
+std::vector<Evaluation> TopK(const Book& book, const std::vector<Evaluation>& history, size_t k) {
   std::vector<Evaluation> ranked = history;
-  std::stable_sort(ranked.begin(), ranked.end(),
-                   [](const Evaluation& a, const Evaluation& b) { return a.accuracy > b.accuracy; });
+  std::stable_sort(ranked.begin(), ranked.end(), [&](const Evaluation& a, const Evaluation& b) {
+    return book.PrimaryScore(a) > book.PrimaryScore(b);
+  });
   ranked.resize(std::min(ranked.size(), k));
   return ranked;
 }
 
-absl::Status RandomSearch(const supernet::SearchSpace& space, const SearchOptions& o, Book& book,
+absl::Status RandomSearch(const MetricModel& metrics, const SearchOptions& o, Book& book,
                           Rng& rng) {
   int64_t generation = 0;
   while (book.remaining() > 0) {
     std::vector<Architecture> batch;
-    if (absl::Status s = FillRandom(space, o, book, batch, std::min<int64_t>(book.remaining(), 64), rng);
+    if (absl::Status s = FillRandom(metrics, o, book, batch, std::min<int64_t>(book.remaining(), 64), rng);
         !s.ok()) {
       return s;
     }
@@ -117,26 +166,27 @@ absl::Status RandomSearch(const supernet::SearchSpace& space, const SearchOption
 
 // SPOS's evolutionary search: keep the top-k of everything evaluated; each generation
 // is half mutations and half crossovers of random top-k parents, made feasible.
-absl::Status Evolution(const supernet::SearchSpace& space, const SearchOptions& o, Book& book,
+absl::Status Evolution(const MetricModel& metrics, const SearchOptions& o, Book& book,
                        Rng& rng) {
-  if (absl::Status s = EvaluateRandomStart(space, o, book, o.population, rng); !s.ok()) return s;
+  const supernet::SearchSpace& space = metrics.space();
+  if (absl::Status s = EvaluateRandomStart(metrics, o, book, o.population, rng); !s.ok()) return s;
   for (int64_t generation = 1; book.remaining() > 0; ++generation) {
-    const std::vector<Evaluation> ranked = TopK(book.result().history, o.parents);
+    const std::vector<Evaluation> ranked = TopK(book, book.result().history, o.parents);
     const size_t size = std::min<int64_t>(o.population, book.remaining());
     std::vector<Architecture> batch;
     for (size_t attempts = 0; batch.size() < size / 2 && attempts < size * kVariationRetries; ++attempts) {
       const Architecture& parent = ranked[rng.UniformInt(ranked.size())].arch;
       Architecture child = space.Mutate(parent, o.mutation_probability, rng);
-      if (Feasible(space, o, child)) AddNew(book, batch, std::move(child));
+      if (Feasible(metrics, o, child)) AddNew(book, batch, std::move(child));
     }
     for (size_t attempts = 0; batch.size() < size && attempts < size * kVariationRetries; ++attempts) {
       const Architecture& a = ranked[rng.UniformInt(ranked.size())].arch;
       const Architecture& b = ranked[rng.UniformInt(ranked.size())].arch;
       Architecture child = space.Crossover(a, b, rng);
-      if (Feasible(space, o, child)) AddNew(book, batch, std::move(child));
+      if (Feasible(metrics, o, child)) AddNew(book, batch, std::move(child));
     }
     // Variation stalled (tiny or exhausted neighbourhood): top up with random samples.
-    if (absl::Status s = FillRandom(space, o, book, batch, size, rng); !s.ok()) return s;
+    if (absl::Status s = FillRandom(metrics, o, book, batch, size, rng); !s.ok()) return s;
     if (batch.empty()) break;
     if (absl::Status s = book.Evaluate(std::move(batch), generation); !s.ok()) return s;
   }
@@ -145,22 +195,23 @@ absl::Status Evolution(const supernet::SearchSpace& space, const SearchOptions& 
 
 // Regularized (aging) evolution: tournament selection, one-gene mutation, the oldest
 // member dies. Sequential by nature: one child per cycle.
-absl::Status AgingEvolution(const supernet::SearchSpace& space, const SearchOptions& o, Book& book,
+absl::Status AgingEvolution(const MetricModel& metrics, const SearchOptions& o, Book& book,
                             Rng& rng) {
-  if (absl::Status s = EvaluateRandomStart(space, o, book, o.aging_population, rng); !s.ok()) return s;
+  const supernet::SearchSpace& space = metrics.space();
+  if (absl::Status s = EvaluateRandomStart(metrics, o, book, o.aging_population, rng); !s.ok()) return s;
   std::deque<Evaluation> population(book.result().history.begin(), book.result().history.end());
   for (int64_t cycle = 1; book.remaining() > 0 && !population.empty(); ++cycle) {
     const Evaluation* parent = nullptr;
     for (int t = 0; t < o.tournament; ++t) {
       const Evaluation& e = population[rng.UniformInt(population.size())];
-      if (parent == nullptr || e.accuracy > parent->accuracy) parent = &e;
+      if (parent == nullptr || book.PrimaryScore(e) > book.PrimaryScore(*parent)) parent = &e;
     }
     std::vector<Architecture> batch;
     for (int attempt = 0; batch.empty() && attempt < kVariationRetries; ++attempt) {
       Architecture child = space.MutateOne(parent->arch, rng);
-      if (Feasible(space, o, child)) AddNew(book, batch, std::move(child));
+      if (Feasible(metrics, o, child)) AddNew(book, batch, std::move(child));
     }
-    if (absl::Status s = FillRandom(space, o, book, batch, 1, rng); !s.ok()) return s;
+    if (absl::Status s = FillRandom(metrics, o, book, batch, 1, rng); !s.ok()) return s;
     if (batch.empty()) break;
     if (absl::Status s = book.Evaluate(std::move(batch), cycle); !s.ok()) return s;
     population.push_back(book.result().history.back());
@@ -169,17 +220,26 @@ absl::Status AgingEvolution(const supernet::SearchSpace& space, const SearchOpti
   return absl::OkStatus();
 }
 
-Point Objectives(const Evaluation& e) {
-  return {-e.accuracy, static_cast<double>(e.cost.flops)};
+// The second objective of nsga2, the front and the plot.
+Objective SecondObjective(const SearchOptions& o) {
+  if (o.objectives.size() > 1) return o.objectives[1];
+  return Objective{o.objectives.front().metric == "flops" ? "params" : "flops", false};
 }
 
-// NSGA-II over (accuracy up, FLOPs down): binary tournaments on (rank, crowding),
-// uniform crossover then per-gene mutation, elitist survival by fronts and crowding.
-absl::Status Nsga2(const supernet::SearchSpace& space, const SearchOptions& o, Book& book, Rng& rng) {
-  const int64_t max_flops = space.MaxFlops().cost.flops;
-  if (absl::Status s = EvaluateRandomStart(space, o, book, o.population, rng); !s.ok()) return s;
+// Both objectives as losses (smaller is better), for non-dominated sorting.
+Point Losses(const Evaluation& e, const Objective& a, const Objective& b) {
+  return {-Score(e, a), -Score(e, b)};
+}
+
+// NSGA-II over two objectives: binary tournaments on (rank, crowding), uniform crossover
+// then per-gene mutation, elitist survival by fronts and crowding.
+absl::Status Nsga2(const MetricModel& metrics, const SearchOptions& o, Book& book, Rng& rng) {
+  const supernet::SearchSpace& space = metrics.space();
+  const Objective first = o.objectives.front(), second = SecondObjective(o);
+  const auto Objectives = [&](const Evaluation& e) { return Losses(e, first, second); };
+  if (absl::Status s = EvaluateRandomStart(metrics, o, book, o.population, rng); !s.ok()) return s;
   std::vector<Evaluation> population = book.result().history;
-  book.result().hypervolume.push_back(FrontHypervolume(book.result().history, max_flops));
+  book.result().hypervolume.push_back(FrontHypervolume(book.result().history, first, second, metrics));
   for (int64_t generation = 1; book.remaining() > 0; ++generation) {
     std::vector<Point> points;
     for (const Evaluation& e : population) points.push_back(Objectives(e));
@@ -203,9 +263,9 @@ absl::Status Nsga2(const supernet::SearchSpace& space, const SearchOptions& o, B
     for (size_t attempts = 0; batch.size() < size && attempts < size * kVariationRetries; ++attempts) {
       Architecture child = space.Mutate(space.Crossover(tournament(), tournament(), rng),
                                         o.mutation_probability, rng);
-      if (Feasible(space, o, child)) AddNew(book, batch, std::move(child));
+      if (Feasible(metrics, o, child)) AddNew(book, batch, std::move(child));
     }
-    if (absl::Status s = FillRandom(space, o, book, batch, size, rng); !s.ok()) return s;
+    if (absl::Status s = FillRandom(metrics, o, book, batch, size, rng); !s.ok()) return s;
     if (batch.empty()) break;
     const size_t before = book.result().history.size();
     if (absl::Status s = book.Evaluate(std::move(batch), generation); !s.ok()) return s;
@@ -228,15 +288,16 @@ absl::Status Nsga2(const supernet::SearchSpace& space, const SearchOptions& o, B
       }
       break;
     }
-    book.result().hypervolume.push_back(FrontHypervolume(book.result().history, max_flops));
+    book.result().hypervolume.push_back(FrontHypervolume(book.result().history, first, second, metrics));
   }
   return absl::OkStatus();
 }
 
 // Predictor-guided search: see SearchOptions.
-absl::Status PredictorGuided(const supernet::SearchSpace& space, const SearchOptions& o, Book& book,
+absl::Status PredictorGuided(const MetricModel& metrics, const SearchOptions& o, Book& book,
                              Rng& rng) {
-  if (absl::Status s = EvaluateRandomStart(space, o, book, o.initial, rng); !s.ok()) return s;
+  const supernet::SearchSpace& space = metrics.space();
+  if (absl::Status s = EvaluateRandomStart(metrics, o, book, o.initial, rng); !s.ok()) return s;
   std::unique_ptr<Predictor> predictor =
       o.predictor == "ridge" ? MakeRidge() : MakeMlpEnsemble(5, 64, 200, o.seed);
   for (int64_t round = 1; book.remaining() > 0; ++round) {
@@ -245,11 +306,11 @@ absl::Status PredictorGuided(const supernet::SearchSpace& space, const SearchOpt
     std::vector<float> accuracies;
     for (const Evaluation& e : history) {
       seen_archs.push_back(e.arch);
-      accuracies.push_back(static_cast<float>(e.accuracy));
+      accuracies.push_back(static_cast<float>(book.PrimaryScore(e)));
     }
     predictor->Fit(EncodeOneHot(space, seen_archs), torch::tensor(accuracies));
 
-    const std::vector<Evaluation> ranked = TopK(history, 10);
+    const std::vector<Evaluation> ranked = TopK(book, history, 10);
     std::unordered_set<Architecture, supernet::ArchitectureHash> pool_set;
     std::vector<Architecture> pool;
     for (int i = 0; i < o.candidates; ++i) {
@@ -264,7 +325,7 @@ absl::Status PredictorGuided(const supernet::SearchSpace& space, const SearchOpt
         default:
           c = space.Sample(rng);
       }
-      if (book.Seen(c) || !Feasible(space, o, c) || !pool_set.insert(c).second) continue;
+      if (book.Seen(c) || !Feasible(metrics, o, c) || !pool_set.insert(c).second) continue;
       pool.push_back(std::move(c));
     }
     std::vector<Architecture> batch;
@@ -276,7 +337,7 @@ absl::Status PredictorGuided(const supernet::SearchSpace& space, const SearchOpt
       const torch::Tensor top = std::get<1>(score.topk(take));
       for (int64_t i = 0; i < take; ++i) batch.push_back(pool[top[i].item<int64_t>()]);
     }
-    if (absl::Status s = FillRandom(space, o, book, batch, std::min<int64_t>(o.batch, book.remaining()), rng);
+    if (absl::Status s = FillRandom(metrics, o, book, batch, std::min<int64_t>(o.batch, book.remaining()), rng);
         !s.ok()) {
       return s;
     }
@@ -288,25 +349,50 @@ absl::Status PredictorGuided(const supernet::SearchSpace& space, const SearchOpt
 
 }  // namespace
 
-std::vector<int> ParetoFront(const std::vector<Evaluation>& history) {
+double Evaluation::Value(const std::string& metric) const {
+  if (metric == "accuracy") return accuracy;
+  if (metric == "flops") return static_cast<double>(cost.flops);
+  if (metric == "params") return static_cast<double>(cost.params);
+  auto it = latency_ms.find(LatencyDevice(metric));
+  return it == latency_ms.end() ? NAN : it->second;
+}
+
+double Score(const Evaluation& e, const Objective& objective) {
+  const double v = e.Value(objective.metric);
+  if (std::isnan(v)) return -INFINITY;
+  return objective.maximize ? v : -v;
+}
+
+std::vector<int> ParetoFront(const std::vector<Evaluation>& history, const Objective& a, const Objective& b) {
   std::vector<Point> points;
-  for (const Evaluation& e : history) points.push_back(Objectives(e));
+  for (const Evaluation& e : history) points.push_back(Losses(e, a, b));
   if (points.empty()) return {};
   return NonDominatedSort(points).front();
 }
 
-double FrontHypervolume(const std::vector<Evaluation>& history, int64_t max_flops) {
+double FrontHypervolume(const std::vector<Evaluation>& history, const Objective& a, const Objective& b,
+                        const MetricModel& metrics) {
+  const auto loss = [&](const Evaluation& e, const Objective& o) {
+    double largest = 100;
+    if (o.metric != "accuracy") {
+      absl::StatusOr<MetricModel::Extremes> range = metrics.Range(o.metric);
+      largest = range.ok() ? std::max(range->max, 1e-12) : 1.0;
+    }
+    const double v = e.Value(o.metric);
+    return o.maximize ? (largest - v) / largest : v / largest;
+  };
   std::vector<Point> points;
-  for (int i : ParetoFront(history)) {
-    points.push_back({100.0 - history[i].accuracy,
-                      static_cast<double>(history[i].cost.flops) / std::max<int64_t>(1, max_flops)});
-  }
-  return Hypervolume2D(points, {100.0, 1.0 + 1e-9});
+  for (int i : ParetoFront(history, a, b)) points.push_back({loss(history[i], a), loss(history[i], b)});
+  return Hypervolume2D(points, {1.0 + 1e-9, 1.0 + 1e-9});
 }
 
-absl::StatusOr<SearchResult> RunSearch(const supernet::SearchSpace& space,
-                                       const AccuracyEvaluator& evaluator,
+absl::StatusOr<SearchResult> RunSearch(const supernet::SearchSpace& space, const AccuracyEvaluator& evaluator,
                                        const SearchOptions& options) {
+  return RunSearch(MetricModel(space), &evaluator, options);
+}
+
+absl::Status ValidateSearch(const MetricModel& metrics, const AccuracyEvaluator* evaluator,
+                            const SearchOptions& options) {
   if (options.budget < 1) return absl::InvalidArgumentError("--budget: must be at least 1");
   if (options.budget > 10'000'000) {
     return absl::InvalidArgumentError(absl::StrCat("--budget: ", options.budget, " is absurd (max 10000000)"));
@@ -315,19 +401,26 @@ absl::StatusOr<SearchResult> RunSearch(const supernet::SearchSpace& space,
       options.tournament < 1) {
     return absl::InvalidArgumentError("population >= 2, parents >= 1, tournament >= 1 are required");
   }
-  if (absl::Status s = CheckReachable(space, options.constraints); !s.ok()) return s;
-  Book book(space, evaluator, options.budget, options);
-  Rng rng(options.seed);
-  absl::Status status;
-  if (options.algorithm == "random") {
-    status = RandomSearch(space, options, book, rng);
-  } else if (options.algorithm == "evolution") {
-    status = Evolution(space, options, book, rng);
-  } else if (options.algorithm == "aging") {
-    status = AgingEvolution(space, options, book, rng);
-  } else if (options.algorithm == "nsga2") {
-    status = Nsga2(space, options, book, rng);
-  } else if (options.algorithm == "predictor") {
+  if (options.objectives.empty()) return absl::InvalidArgumentError("--objective: at least one is needed");
+  for (const Objective& objective : options.objectives) {
+    const std::string field = absl::StrCat("--objective ", objective.ToString());
+    if (objective.metric == "accuracy") {
+      if (evaluator == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            field, ": the cost evaluator has no accuracy; use table:PATH or supernet:CHECKPOINT, or "
+                   "optimize flops, params or latency@DEVICE"));
+      }
+    } else if (absl::Status s = metrics.CheckMetric(objective.metric, field); !s.ok()) {
+      return s;
+    }
+  }
+  if (absl::Status s = CheckReachable(metrics, options.constraints); !s.ok()) return s;
+  if (options.algorithm != "random" && options.algorithm != "evolution" && options.algorithm != "aging" &&
+      options.algorithm != "nsga2" && options.algorithm != "predictor") {
+    return absl::InvalidArgumentError(absl::StrCat("--algorithm: '", options.algorithm,
+                                                   "' is not one of random, evolution, aging, nsga2, predictor"));
+  }
+  if (options.algorithm == "predictor") {
     if (options.predictor != "mlp_ensemble" && options.predictor != "ridge") {
       return absl::InvalidArgumentError(absl::StrCat("--predictor: '", options.predictor,
                                                      "' is not one of mlp_ensemble, ridge"));
@@ -335,16 +428,35 @@ absl::StatusOr<SearchResult> RunSearch(const supernet::SearchSpace& space,
     if (options.initial < 2 || options.batch < 1 || options.candidates < 1) {
       return absl::InvalidArgumentError("predictor search needs initial >= 2, batch >= 1, candidates >= 1");
     }
-    status = PredictorGuided(space, options, book, rng);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SearchResult> RunSearch(const MetricModel& metrics, const AccuracyEvaluator* evaluator,
+                                       const SearchOptions& options) {
+  if (absl::Status s = ValidateSearch(metrics, evaluator, options); !s.ok()) return s;
+  Book book(metrics, evaluator, options);
+  Rng rng(options.seed);
+  absl::Status status;
+  if (options.algorithm == "random") {
+    status = RandomSearch(metrics, options, book, rng);
+  } else if (options.algorithm == "evolution") {
+    status = Evolution(metrics, options, book, rng);
+  } else if (options.algorithm == "aging") {
+    status = AgingEvolution(metrics, options, book, rng);
+  } else if (options.algorithm == "nsga2") {
+    status = Nsga2(metrics, options, book, rng);
   } else {
-    return absl::InvalidArgumentError(absl::StrCat("--algorithm: '", options.algorithm,
-                                                   "' is not one of random, evolution, aging, nsga2, predictor"));
+    status = PredictorGuided(metrics, options, book, rng);
   }
   if (!status.ok()) return status;
   if (book.result().history.empty()) {
     return absl::FailedPreconditionError("no feasible architecture could be evaluated");
   }
-  book.result().front = ParetoFront(book.result().history);
+  SearchResult& result = book.result();
+  result.y_objective = options.objectives.front();
+  result.x_objective = SecondObjective(options);
+  result.front = ParetoFront(result.history, result.y_objective, result.x_objective);
   return std::move(book.result());
 }
 

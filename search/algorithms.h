@@ -6,8 +6,12 @@
 #include <string>
 #include <vector>
 
+#include <map>
+
 #include "absl/status/statusor.h"
+#include "search/archive.h"
 #include "search/constraints.h"
+#include "search/metrics.h"
 #include "search/evaluator.h"
 #include "supernet/search_space.h"
 
@@ -20,6 +24,9 @@ struct SearchOptions {
   int64_t budget = 100;  // Distinct architectures evaluated (repeats cost nothing).
   uint64_t seed = 0;
   std::vector<Constraint> constraints;
+  // The first objective is what single-objective algorithms optimize; nsga2 uses the
+  // first two (the second defaults to flops, or params when the first is flops).
+  std::vector<Objective> objectives = {Objective{"accuracy", true}};
   // evolution (SPOS): population, parents (top-k), per-gene mutation probability.
   int population = 50;
   int parents = 10;
@@ -39,34 +46,70 @@ struct SearchOptions {
   // Called after each evaluated generation (or batch/cycle) with its number, the number of
   // evaluations so far and the best evaluation so far. Optional; for progress output.
   std::function<void(int64_t generation, int64_t evaluated, const Evaluation& best)> on_generation;
+  // Polled after each generation; when it returns true the search stops there and returns
+  // what it has (SearchResult::stopped). Optional.
+  std::function<bool()> should_stop;
+  // When set, accuracies are looked up here before paying for an evaluation, and every
+  // paid evaluation is stored at the end of its generation (one transaction). Because a
+  // search is deterministic for its seed, rerunning an interrupted search with the same
+  // archive replays the finished generations for free and then continues: the archive is
+  // the search's per-generation checkpoint.
+  EvaluationArchive* archive = nullptr;
 };
 
 struct Evaluation {
   supernet::Architecture arch;
-  double accuracy = 0;
+  double accuracy = 0;  // Percent; NaN when the search has no accuracy evaluator.
   supernet::CostSummary cost;
+  std::map<std::string, double> latency_ms;  // Per device, when a latency model is given.
   int64_t generation = 0;
+  double seconds = 0;         // Time the accuracy evaluation took (0 when archived).
+  bool from_archive = false;  // The accuracy came from the archive, not paid for now.
+
+  // accuracy, flops, params or latency@DEVICE; NaN when unknown.
+  double Value(const std::string& metric) const;
 };
+
+// An objective's value oriented so that larger is better (-inf when unknown).
+double Score(const Evaluation& e, const Objective& objective);
 
 struct SearchResult {
   std::vector<Evaluation> history;  // In evaluation order.
-  Evaluation best;                  // Highest accuracy among feasible evaluations.
-  // Pareto front (accuracy up, FLOPs down) of everything evaluated: history indices.
+  Evaluation best;                  // Best first objective (every evaluation is feasible).
+  // The two objectives the front and plot use: the first objective and the second (or
+  // flops / params by default, as for nsga2).
+  Objective y_objective, x_objective;
+  // Pareto front of everything evaluated over those two objectives: history indices.
   std::vector<int> front;
   // nsga2: after each generation, the hypervolume of the front of everything evaluated
-  // so far, in (100 - accuracy) x (FLOPs / the space's max FLOPs), reference (100, 1).
+  // so far, in normalized losses (see FrontHypervolume).
   std::vector<double> hypervolume;
+  int64_t paid = 0;           // Evaluations paid for in this run.
+  int64_t archive_hits = 0;   // Evaluations taken from the archive.
+  bool stopped = false;       // should_stop ended the search early.
 };
 
-// Pareto front (accuracy maximized, FLOPs minimized) of `history`, as indices.
-std::vector<int> ParetoFront(const std::vector<Evaluation>& history);
-// Its hypervolume as defined for SearchResult::hypervolume.
-double FrontHypervolume(const std::vector<Evaluation>& history, int64_t max_flops);
+// Pareto front of `history` over two objectives, as indices.
+std::vector<int> ParetoFront(const std::vector<Evaluation>& history, const Objective& a, const Objective& b);
+// The hypervolume of that front in normalized losses, reference point (1, 1): accuracy
+// maximized counts as (100 - accuracy) / 100; a cost metric minimized as value / the
+// space's largest value (maximized: (largest - value) / largest).
+double FrontHypervolume(const std::vector<Evaluation>& history, const Objective& a, const Objective& b,
+                        const MetricModel& metrics);
+
+// Checks options, objectives and constraints (InvalidArgument naming the flag) without
+// evaluating anything.
+absl::Status ValidateSearch(const MetricModel& metrics, const AccuracyEvaluator* evaluator,
+                            const SearchOptions& options);
 
 // Runs one search. Deterministic for a seed: candidates are generated sequentially from
 // the seeded Rng; each generation's candidates are then evaluated in parallel (oneTBB).
 // Every evaluated architecture satisfies the constraints; impossible constraints are an
-// immediate InvalidArgument error.
+// immediate InvalidArgument error. `evaluator` may be null (the cost evaluator): then the
+// objectives must be cheap metrics.
+absl::StatusOr<SearchResult> RunSearch(const MetricModel& metrics, const AccuracyEvaluator* evaluator,
+                                       const SearchOptions& options);
+// Accuracy-driven search with the analytic cost model only.
 absl::StatusOr<SearchResult> RunSearch(const supernet::SearchSpace& space,
                                        const AccuracyEvaluator& evaluator,
                                        const SearchOptions& options);

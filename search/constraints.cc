@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -13,21 +14,33 @@ namespace {
 constexpr int kUniformTries = 64;
 constexpr int kRepairMoves = 256;
 
-double MetricOf(const supernet::CostSummary& cost, const std::string& metric) {
-  return metric == "flops" ? static_cast<double>(cost.flops) : static_cast<double>(cost.params);
-}
-
-std::string Human(double v) {
-  if (std::abs(v) >= 1e9) return absl::StrFormat("%.4gG", v / 1e9);
-  if (std::abs(v) >= 1e6) return absl::StrFormat("%.4gM", v / 1e6);
-  if (std::abs(v) >= 1e3) return absl::StrFormat("%.4gK", v / 1e3);
-  return absl::StrFormat("%.4g", v);
-}
-
 }  // namespace
 
 std::string Constraint::ToString() const {
-  return absl::StrCat(metric, upper ? "<=" : ">=", Human(bound));
+  return absl::StrCat(metric, upper ? "<=" : ">=", FormatMetric(metric, bound));
+}
+
+std::string Objective::ToString() const {
+  const bool natural = metric == "accuracy" ? maximize : !maximize;
+  return natural ? metric : absl::StrCat(maximize ? "max:" : "min:", metric);
+}
+
+absl::StatusOr<Objective> ParseObjective(const std::string& text) {
+  std::string t = absl::AsciiStrToLower(absl::StripAsciiWhitespace(text));
+  Objective o;
+  int forced = -1;
+  if (absl::StartsWith(t, "max:") || absl::StartsWith(t, "min:")) {
+    forced = t[1] == 'a';
+    t = t.substr(4);
+  }
+  const bool latency = absl::StartsWith(t, "latency@") && t.size() > 8;
+  if (t != "accuracy" && t != "flops" && t != "params" && !latency) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--objective '", text, "': not one of accuracy, flops, params, latency@DEVICE (optionally after max: or min:)"));
+  }
+  o.metric = t;
+  o.maximize = forced >= 0 ? forced == 1 : t == "accuracy";
+  return o;
 }
 
 absl::StatusOr<Constraint> ParseConstraint(const std::string& text) {
@@ -43,13 +56,16 @@ absl::StatusOr<Constraint> ParseConstraint(const std::string& text) {
         absl::StrCat("--constraint '", text, "': expected METRIC<=VALUE or METRIC>=VALUE, e.g. flops<=300M"));
   }
   c.metric = absl::AsciiStrToLower(absl::StripAsciiWhitespace(t.substr(0, op)));
-  if (c.metric != "flops" && c.metric != "params") {
+  const bool latency = absl::StartsWith(c.metric, "latency@") && c.metric.size() > 8;
+  if (c.metric != "flops" && c.metric != "params" && !latency) {
     return absl::InvalidArgumentError(absl::StrCat("--constraint '", text, "': metric '", c.metric,
-                                                   "' is not one of flops, params"));
+                                                   "' is not one of flops, params, latency@DEVICE"));
   }
   std::string value(absl::StripAsciiWhitespace(t.substr(op + 2)));
   double scale = 1;
-  if (!value.empty()) {
+  if (latency) {
+    if (absl::EndsWithIgnoreCase(value, "ms")) value = value.substr(0, value.size() - 2);
+  } else if (!value.empty()) {
     const char suffix = absl::ascii_toupper(value.back());
     if (suffix == 'K' || suffix == 'M' || suffix == 'G') {
       scale = suffix == 'K' ? 1e3 : suffix == 'M' ? 1e6 : 1e9;
@@ -65,22 +81,23 @@ absl::StatusOr<Constraint> ParseConstraint(const std::string& text) {
   return c;
 }
 
-absl::Status CheckReachable(const supernet::SearchSpace& space,
-                            const std::vector<Constraint>& constraints) {
+absl::Status CheckReachable(const MetricModel& metrics, const std::vector<Constraint>& constraints) {
+  const supernet::SearchSpace& space = metrics.space();
   for (const Constraint& c : constraints) {
-    const bool flops = c.metric == "flops";
-    const supernet::SearchSpace::Extreme& lo = flops ? space.MinFlops() : space.MinParams();
-    const supernet::SearchSpace::Extreme& hi = flops ? space.MaxFlops() : space.MaxParams();
-    const double min_value = MetricOf(lo.cost, c.metric), max_value = MetricOf(hi.cost, c.metric);
-    if (c.upper && c.bound < min_value) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "constraint ", c.ToString(), " cannot be met: the smallest ", c.metric, " in space '",
-          space.name(), "' is ", Human(min_value), " (", space.Format(lo.arch), ")"));
+    if (absl::Status s = metrics.CheckMetric(c.metric, absl::StrCat("--constraint ", c.ToString())); !s.ok()) {
+      return s;
     }
-    if (!c.upper && c.bound > max_value) {
+    absl::StatusOr<MetricModel::Extremes> range = metrics.Range(c.metric);
+    if (!range.ok()) return range.status();
+    if (c.upper && c.bound < range->min) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "constraint ", c.ToString(), " cannot be met: the largest ", c.metric, " in space '",
-          space.name(), "' is ", Human(max_value), " (", space.Format(hi.arch), ")"));
+          "constraint ", c.ToString(), " cannot be met: the smallest ", c.metric, " in space '", space.name(),
+          "' is ", FormatMetric(c.metric, range->min), " (", space.Format(range->argmin), ")"));
+    }
+    if (!c.upper && c.bound > range->max) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "constraint ", c.ToString(), " cannot be met: the largest ", c.metric, " in space '", space.name(),
+          "' is ", FormatMetric(c.metric, range->max), " (", space.Format(range->argmax), ")"));
     }
   }
   for (const Constraint& a : constraints) {
@@ -94,21 +111,24 @@ absl::Status CheckReachable(const supernet::SearchSpace& space,
   return absl::OkStatus();
 }
 
-double Violation(const supernet::CostSummary& cost, const std::vector<Constraint>& constraints) {
+double Violation(const MetricModel& metrics, const supernet::Architecture& arch,
+                 const std::vector<Constraint>& constraints) {
   double total = 0;
   for (const Constraint& c : constraints) {
-    const double v = MetricOf(cost, c.metric);
-    const double denom = std::max(c.bound, 1.0);
+    const double v = metrics.Value(arch, c.metric);
+    if (std::isnan(v)) return 1e9;
+    const double denom = std::max(c.bound, 1e-9);
     if (c.upper && v > c.bound) total += (v - c.bound) / denom;
     if (!c.upper && v < c.bound) total += (c.bound - v) / denom;
   }
   return total;
 }
 
-absl::StatusOr<supernet::Architecture> Repair(const supernet::SearchSpace& space,
+absl::StatusOr<supernet::Architecture> Repair(const MetricModel& metrics,
                                               const std::vector<Constraint>& constraints,
                                               supernet::Architecture arch, Rng& rng) {
-  double violation = Violation(space.Cost(arch), constraints);
+  const supernet::SearchSpace& space = metrics.space();
+  double violation = Violation(metrics, arch, constraints);
   for (int move = 0; move < kRepairMoves && violation > 0; ++move) {
     const size_t g = rng.UniformInt(space.genes().size());
     const int options = static_cast<int>(space.genes()[g].options.size());
@@ -116,7 +136,7 @@ absl::StatusOr<supernet::Architecture> Repair(const supernet::SearchSpace& space
     double best_violation = INFINITY;
     for (int o = 0; o < options; ++o) {
       arch.genes[g] = o;
-      const double v = Violation(space.Cost(arch), constraints);
+      const double v = Violation(metrics, arch, constraints);
       if (v < best_violation - 1e-15) {
         best_violation = v;
         best = {o};
@@ -133,21 +153,31 @@ absl::StatusOr<supernet::Architecture> Repair(const supernet::SearchSpace& space
   return arch;
 }
 
-absl::StatusOr<supernet::Architecture> SampleFeasible(const supernet::SearchSpace& space,
-                                                      const std::vector<Constraint>& constraints,
-                                                      Rng& rng) {
+absl::StatusOr<supernet::Architecture> SampleFeasible(const MetricModel& metrics,
+                                                      const std::vector<Constraint>& constraints, Rng& rng) {
+  const supernet::SearchSpace& space = metrics.space();
+  const std::vector<supernet::Architecture>* support = metrics.Support();
   supernet::Architecture best;
   double best_violation = INFINITY;
   for (int t = 0; t < kUniformTries; ++t) {
-    supernet::Architecture a = space.Sample(rng);
-    const double v = Violation(space.Cost(a), constraints);
+    supernet::Architecture a = support ? (*support)[rng.UniformInt(support->size())] : space.Sample(rng);
+    const double v = Violation(metrics, a, constraints);
     if (v == 0) return a;
     if (v < best_violation) {
       best_violation = v;
       best = std::move(a);
     }
   }
-  return Repair(space, constraints, std::move(best), rng);
+  if (support != nullptr) {
+    // A table: pick uniformly among its feasible rows (one bounded pass).
+    std::vector<size_t> feasible;
+    for (size_t i = 0; i < support->size(); ++i) {
+      if (Violation(metrics, (*support)[i], constraints) == 0) feasible.push_back(i);
+    }
+    if (feasible.empty()) return absl::FailedPreconditionError("no architecture in the table meets the constraints");
+    return (*support)[feasible[rng.UniformInt(feasible.size())]];
+  }
+  return Repair(metrics, constraints, std::move(best), rng);
 }
 
 }  // namespace nas::search

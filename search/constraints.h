@@ -5,40 +5,54 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "search/metrics.h"
 #include "supernet/search_space.h"
 
 namespace nas::search {
 
-// A bound on a cost metric of the analytic cost model: "flops<=300M", "params>=1.2M".
+// A bound on a cheap metric (see MetricModel): "flops<=300M", "params>=1.2M",
+// "latency@cpu<=12ms".
 struct Constraint {
-  std::string metric;  // "flops" or "params".
+  std::string metric;  // "flops", "params" or "latency@DEVICE".
   bool upper = true;   // true: metric <= bound; false: metric >= bound.
   double bound = 0;
 
   std::string ToString() const;
 };
 
-// Parses "METRIC<=VALUE" or "METRIC>=VALUE"; VALUE may end in K, M or G.
+// Parses "METRIC<=VALUE" or "METRIC>=VALUE"; VALUE may end in K, M or G (flops, params)
+// or ms (latency, milliseconds; the unit is optional).
 absl::StatusOr<Constraint> ParseConstraint(const std::string& text);
 
-// Checks that each constraint, and all of them together as a window, can be met in
-// `space`; otherwise an InvalidArgument error naming the bound and the space's
-// reachable minimum (or maximum).
-absl::Status CheckReachable(const supernet::SearchSpace& space,
-                            const std::vector<Constraint>& constraints);
+// What a search optimizes: "accuracy" (maximized by default), "flops", "params" or
+// "latency@DEVICE" (minimized by default); "max:" or "min:" in front overrides.
+struct Objective {
+  std::string metric;
+  bool maximize = true;
 
-// How far `cost` is outside the constraints (0 when feasible), relative to each bound.
-double Violation(const supernet::CostSummary& cost, const std::vector<Constraint>& constraints);
+  std::string ToString() const;
+};
+absl::StatusOr<Objective> ParseObjective(const std::string& text);
+
+// Checks that each constraint's metric exists and that each constraint, and all of them
+// together as a window, can be met; otherwise an InvalidArgument error naming the bound
+// and the space's reachable minimum (or maximum) with its architecture.
+absl::Status CheckReachable(const MetricModel& metrics, const std::vector<Constraint>& constraints);
+
+// How far `arch` is outside the constraints (0 when feasible), relative to each bound.
+// An architecture whose metric is unknown (not in a latency table) is far outside (1e9).
+double Violation(const MetricModel& metrics, const supernet::Architecture& arch,
+                 const std::vector<Constraint>& constraints);
 
 // Draws a feasible architecture: up to 64 uniform draws, then at most 256 greedy
 // single-gene moves that reduce the violation from the least-violating draw. Never an
 // unbounded loop: FailedPrecondition when nothing feasible was found.
-absl::StatusOr<supernet::Architecture> SampleFeasible(
-    const supernet::SearchSpace& space, const std::vector<Constraint>& constraints, Rng& rng);
+absl::StatusOr<supernet::Architecture> SampleFeasible(const MetricModel& metrics,
+                                                      const std::vector<Constraint>& constraints, Rng& rng);
 
 // Makes `arch` feasible by the same greedy moves (at most 256); returns it unchanged
 // when already feasible, FailedPrecondition when the moves do not get there.
-absl::StatusOr<supernet::Architecture> Repair(const supernet::SearchSpace& space,
+absl::StatusOr<supernet::Architecture> Repair(const MetricModel& metrics,
                                               const std::vector<Constraint>& constraints,
                                               supernet::Architecture arch, Rng& rng);
 

@@ -1,5 +1,7 @@
 #include "search/evaluator.h"
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/ascii.h"
@@ -7,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "search/arch_table.h"
 #include "supernet/file_util.h"
 
 namespace nas::search {
@@ -31,8 +34,6 @@ absl::StatusOr<double> Nb201TableEvaluator::Accuracy(const supernet::Architectur
 
 absl::StatusOr<std::unique_ptr<TableEvaluator>> TableEvaluator::Load(
     const supernet::SearchSpace& space, const std::string& path, const std::string& column) {
-  absl::StatusOr<std::string> text = ReadFileBytes(path);
-  if (!text.ok()) return text.status();
   auto table = std::make_unique<TableEvaluator>();
   table->path_ = path;
   table->column_ = column;
@@ -45,6 +46,8 @@ absl::StatusOr<std::unique_ptr<TableEvaluator>> TableEvaluator::Load(
     return absl::OkStatus();
   };
   if (absl::EndsWith(path, ".json")) {
+    absl::StatusOr<std::string> text = ReadFileBytes(path);
+    if (!text.ok()) return text.status();
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(*text);
@@ -60,43 +63,20 @@ absl::StatusOr<std::unique_ptr<TableEvaluator>> TableEvaluator::Load(
       if (absl::Status s = add(where, arch_text, metrics[column].get<double>()); !s.ok()) return s;
     }
   } else {
-    const std::vector<absl::string_view> lines = absl::StrSplit(*text, '\n', absl::SkipWhitespace());
-    if (lines.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": empty table"));
-    // The architecture strings of layered spaces contain commas, so the metric columns
-    // are taken from the right: the header says how many there are.
-    const std::vector<std::string> header = absl::StrSplit(absl::StripAsciiWhitespace(lines[0]), ',');
-    if (header.size() < 2 || header[0] != "arch") {
-      return absl::InvalidArgumentError(absl::StrCat(path, ":1: the header must be arch,METRIC[,...]"));
-    }
-    int index = -1;
-    for (size_t i = 1; i < header.size(); ++i) {
-      if (header[i] == column) index = static_cast<int>(i);
-    }
-    if (index < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ":1: no column '", column, "'"));
-    }
-    const size_t metrics = header.size() - 1;
-    for (size_t l = 1; l < lines.size(); ++l) {
-      const std::string where = absl::StrCat(path, ":", l + 1, ": ");
-      const std::vector<absl::string_view> cells =
-          absl::StrSplit(absl::StripAsciiWhitespace(lines[l]), ',');
-      if (cells.size() < metrics + 1) return absl::InvalidArgumentError(absl::StrCat(where, "too few columns"));
-      const size_t arch_cells = cells.size() - metrics;
-      std::string arch_text;
-      for (size_t c = 0; c < arch_cells; ++c) absl::StrAppend(&arch_text, c ? "," : "", cells[c]);
-      double value = 0;
-      if (!absl::SimpleAtod(cells[arch_cells + index - 1], &value)) {
-        return absl::InvalidArgumentError(absl::StrCat(where, column, " is not a number"));
-      }
-      if (absl::Status s = add(where, arch_text, value); !s.ok()) return s;
-    }
+    absl::StatusOr<ArchTable> csv = LoadArchTableCsv(space, path);
+    if (!csv.ok()) return csv.status();
+    absl::StatusOr<size_t> index = csv->ColumnIndex(path, column);
+    if (!index.ok()) return index.status();
+    for (auto& [arch, values] : csv->rows) table->values_.emplace(arch, values[*index]);
   }
   return table;
 }
 
 absl::StatusOr<double> TableEvaluator::Accuracy(const supernet::Architecture& arch) const {
   auto it = values_.find(arch);
-  if (it == values_.end()) return absl::NotFoundError(absl::StrCat("architecture is not in ", path_));
+  if (it == values_.end() || std::isnan(it->second)) {
+    return absl::NotFoundError(absl::StrCat("architecture has no ", column_, " in ", path_));
+  }
   return it->second;
 }
 

@@ -1,9 +1,12 @@
 // Constraints and search algorithms against NAS-Bench-201's table.
+#include <atomic>
+#include <cmath>
 #include <set>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "search/algorithms.h"
 #include "search/svg_plot.h"
 #include "supernet/nb201_space.h"
@@ -210,6 +213,176 @@ TEST_F(SearchTest, Nsga2FrontIsNonDominatedAndHypervolumeNeverFalls) {
   for (size_t pos = 0; (pos = svg.find("class=\"front\"", pos)) != std::string::npos; ++pos) ++front;
   EXPECT_EQ(circles, r->history.size() + r->front.size());
   EXPECT_EQ(front, r->front.size());
+}
+
+// Counts the evaluations actually paid for.
+class CountingEvaluator : public AccuracyEvaluator {
+ public:
+  explicit CountingEvaluator(const AccuracyEvaluator& inner) : inner_(inner) {}
+  std::string id() const override { return inner_.id(); }
+  absl::StatusOr<double> Accuracy(const supernet::Architecture& arch) const override {
+    ++calls;
+    return inner_.Accuracy(arch);
+  }
+  mutable std::atomic<int> calls{0};
+
+ private:
+  const AccuracyEvaluator& inner_;
+};
+
+void ExpectSameHistory(const SearchResult& a, const SearchResult& b) {
+  ASSERT_EQ(a.history.size(), b.history.size());
+  for (size_t i = 0; i < a.history.size(); ++i) {
+    EXPECT_EQ(a.history[i].arch, b.history[i].arch) << i;
+    EXPECT_EQ(a.history[i].accuracy, b.history[i].accuracy) << i;
+    EXPECT_EQ(a.history[i].generation, b.history[i].generation) << i;
+  }
+  EXPECT_EQ(a.best.arch, b.best.arch);
+  EXPECT_EQ(a.front, b.front);
+}
+
+TEST_F(SearchTest, ArchiveMakesARepeatedSearchFree) {
+  const std::string dir = nas::testing::FreshTempDir("archive");
+  auto archive = EvaluationArchive::Open(dir + "/archive.sqlite");
+  ASSERT_TRUE(archive.ok()) << archive.status();
+  for (const std::string algorithm : {"evolution", "nsga2", "predictor"}) {
+    CountingEvaluator counting(*evaluator_);
+    SearchOptions o;
+    o.algorithm = algorithm;
+    o.budget = 60;
+    o.population = 20;
+    o.candidates = 2000;
+    o.seed = 3;
+    o.archive = archive->get();
+    auto first = RunSearch(MetricModel(space()), &counting, o);
+    ASSERT_TRUE(first.ok()) << first.status();
+    // Earlier algorithms share the random start (same seed): those come from the archive.
+    EXPECT_EQ(first->paid + first->archive_hits, 60) << algorithm;
+    EXPECT_EQ(counting.calls.load(), first->paid) << algorithm;
+    auto second = RunSearch(MetricModel(space()), &counting, o);
+    ASSERT_TRUE(second.ok());
+    EXPECT_EQ(second->paid, 0) << algorithm;
+    EXPECT_EQ(second->archive_hits, 60) << algorithm;
+    EXPECT_EQ(counting.calls.load(), first->paid) << algorithm << ": the second search paid";
+    ExpectSameHistory(*first, *second);
+  }
+  // Reopening the file (a new process) sees the same records.
+  archive->reset();
+  auto reopened = EvaluationArchive::Open(dir + "/archive.sqlite");
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_GE(*(*reopened)->Count(evaluator_->id()), 60);
+  EXPECT_EQ(*(*reopened)->Count("table:other"), 0);
+  ASSERT_TRUE(WriteFileAtomically(dir + "/garbage.sqlite", std::string(4096, 'x')).ok());
+  EXPECT_FALSE(EvaluationArchive::Open(dir + "/garbage.sqlite").ok());
+}
+
+TEST_F(SearchTest, InterruptedSearchResumedEqualsUninterrupted) {
+  for (const std::string algorithm : {"evolution", "aging", "nsga2", "predictor"}) {
+    const std::string dir = nas::testing::FreshTempDir("resume_" + algorithm);
+    SearchOptions o;
+    o.algorithm = algorithm;
+    o.budget = 80;
+    o.population = 20;
+    o.candidates = 2000;
+    o.seed = 21;
+    o.constraints = {*ParseConstraint("flops<=120M")};
+    auto reference = RunSearch(space(), *evaluator_, o);
+    ASSERT_TRUE(reference.ok()) << reference.status();
+
+    auto archive = EvaluationArchive::Open(dir + "/archive.sqlite");
+    ASSERT_TRUE(archive.ok());
+    o.archive = archive->get();
+    int generations = 0;
+    o.should_stop = [&] { return ++generations == 3; };  // "Crash" after three generations.
+    CountingEvaluator counting(*evaluator_);
+    auto interrupted = RunSearch(MetricModel(space()), &counting, o);
+    ASSERT_TRUE(interrupted.ok());
+    EXPECT_TRUE(interrupted->stopped);
+    const int paid_before = counting.calls.load();
+    ASSERT_LT(interrupted->history.size(), reference->history.size()) << algorithm;
+
+    o.should_stop = nullptr;
+    auto resumed = RunSearch(MetricModel(space()), &counting, o);
+    ASSERT_TRUE(resumed.ok());
+    EXPECT_FALSE(resumed->stopped);
+    ExpectSameHistory(*reference, *resumed);
+    EXPECT_EQ(resumed->archive_hits, static_cast<int64_t>(interrupted->history.size())) << algorithm;
+    EXPECT_EQ(counting.calls.load() - paid_before, static_cast<int>(reference->history.size() - interrupted->history.size()))
+        << algorithm << ": finished generations were paid for again";
+  }
+}
+
+TEST(LatencyTest, LatencyTableConstrainsAndDrivesASearch) {
+  auto space = *supernet::LoadSearchSpace("configs/mbv2_macro.yaml");
+  const std::string dir = nas::testing::FreshTempDir("latency");
+  // A synthetic two-device table over 300 random architectures: latency grows with FLOPs
+  // on "cpu" and is the reverse on "npu".
+  std::string csv = "arch,cpu,npu\n";
+  Rng rng(5);
+  std::set<supernet::Architecture> archs;
+  while (archs.size() < 300) archs.insert(space->Sample(rng));
+  for (const auto& a : archs) {
+    const double mflops = space->Cost(a).flops / 1e6;
+    absl::StrAppend(&csv, space->Format(a), ",", mflops / 10, ",", 100 - mflops / 10, "\n");
+  }
+  ASSERT_TRUE(WriteFileAtomically(dir + "/lat.csv", csv).ok());
+  auto table = LatencyTable::Load(*space, dir + "/lat.csv");
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ((*table)->devices(), (std::vector<std::string>{"cpu", "npu"}));
+  const MetricModel metrics(*space, table->get());
+  const auto range = *metrics.Range("latency@cpu");
+  EXPECT_LT(range.min, range.max);
+
+  SearchOptions o;
+  o.algorithm = "evolution";
+  o.budget = 40;
+  o.population = 10;
+  o.objectives = {*ParseObjective("latency@npu")};  // Cost-only search: minimize npu latency.
+  const double bound = (range.min + range.max) / 2;
+  o.constraints = {*ParseConstraint(absl::StrCat("latency@cpu<=", bound, "ms"))};
+  auto r = RunSearch(metrics, nullptr, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  for (const Evaluation& e : r->history) {
+    ASSERT_EQ(e.latency_ms.count("cpu"), 1u);  // Only architectures in the table are feasible.
+    EXPECT_LE(e.latency_ms.at("cpu"), bound);
+    EXPECT_TRUE(std::isnan(e.accuracy));
+    EXPECT_GE(e.latency_ms.at("npu"), r->best.latency_ms.at("npu"));
+  }
+  EXPECT_EQ(r->x_objective.metric, "flops");
+  EXPECT_NE(PlotSearchSvg(*r, "latency").find("latency@npu (ms)"), std::string::npos);
+
+  // Impossible, unknown and unavailable latency bounds are immediate errors.
+  o.constraints = {*ParseConstraint(absl::StrCat("latency@cpu<=", range.min / 2))};
+  EXPECT_THAT(std::string(RunSearch(metrics, nullptr, o).status().message()),
+              HasSubstr("the smallest latency@cpu in space 'mbv2_macro' is"));
+  o.constraints = {*ParseConstraint("latency@gpu<=5ms")};
+  EXPECT_THAT(std::string(RunSearch(metrics, nullptr, o).status().message()), HasSubstr("device 'gpu' is not in"));
+  o.constraints = {*ParseConstraint("latency@cpu<=5ms")};
+  EXPECT_THAT(std::string(RunSearch(MetricModel(*space), nullptr, o).status().message()),
+              HasSubstr("needs a latency model"));
+  o.constraints.clear();
+  o.objectives = {*ParseObjective("accuracy")};
+  EXPECT_THAT(std::string(RunSearch(metrics, nullptr, o).status().message()), HasSubstr("has no accuracy"));
+  EXPECT_FALSE(ParseObjective("speed").ok());
+  EXPECT_TRUE(ParseObjective("max:flops")->maximize);
+  EXPECT_FALSE(ParseObjective("params")->maximize);
+  ASSERT_TRUE(WriteFileAtomically(dir + "/bad.csv", "arch,cpu\n0,1,2,0,1,2,0,1,-3\n").ok());
+  EXPECT_THAT(std::string(LatencyTable::Load(*space, dir + "/bad.csv").status().message()),
+              HasSubstr("latency must be positive"));
+}
+
+TEST_F(SearchTest, CostEvaluatorFindsTheLargestNetworkUnderABound) {
+  // Maximize FLOPs under flops<=60M: the best is feasible and close to the bound.
+  SearchOptions o;
+  o.algorithm = "evolution";
+  o.budget = 200;
+  o.population = 20;
+  o.objectives = {*ParseObjective("max:flops")};
+  o.constraints = {*ParseConstraint("flops<=60M")};
+  auto r = RunSearch(MetricModel(space()), nullptr, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_LE(r->best.cost.flops, 60e6);
+  EXPECT_GT(r->best.cost.flops, 55e6);
 }
 
 }  // namespace

@@ -7,7 +7,8 @@
 
 namespace nas::search {
 
-// Renders every evaluated architecture as a point (x: MFLOPs, y: accuracy %) with the
+// Renders every evaluated architecture as a point (x: the result's second objective, e.g.
+// MFLOPs or latency; y: its first, e.g. accuracy %) with the
 // Pareto front drawn as a line of highlighted points, as a standalone SVG document
 // that a browser opens. Hand-written: a few lines of SVG need no library.
 std::string PlotSearchSvg(const SearchResult& result, const std::string& title);

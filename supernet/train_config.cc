@@ -217,7 +217,7 @@ absl::StatusOr<TrainConfig> ParseTrainConfig(const std::string& yaml, const std:
 
   if (root.Has("evaluation")) {
     const ConfigNode n = root["evaluation"];
-    if (absl::Status s = n.ExpectKeys({}, {"calibration_batches", "calibration_batch_size", "batch_size"});
+    if (absl::Status s = n.ExpectKeys({}, {"calibration_batches", "calibration_batch_size", "batch_size", "max_images"});
         !s.ok()) {
       return s;
     }
@@ -225,6 +225,7 @@ absl::StatusOr<TrainConfig> ParseTrainConfig(const std::string& yaml, const std:
     if (absl::Status s = ReadInt(n, "calibration_batches", 0, 100000, &e.calibration_batches); !s.ok()) return s;
     if (absl::Status s = ReadInt(n, "calibration_batch_size", 1, 65536, &e.calibration_batch_size); !s.ok()) return s;
     if (absl::Status s = ReadInt(n, "batch_size", 1, 65536, &e.batch_size); !s.ok()) return s;
+    if (absl::Status s = ReadInt(n, "max_images", 0, int64_t{1} << 40, &e.max_images); !s.ok()) return s;
   }
   return c;
 }

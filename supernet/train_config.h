@@ -51,6 +51,9 @@ struct EvaluationConfig {
   int64_t calibration_batches = 20;  // Training batches used to re-estimate BN statistics.
   int64_t calibration_batch_size = 256;
   int64_t batch_size = 500;
+  // Evaluate on at most this many images of the split (0: all). A fixed prefix of the
+  // split, so every architecture sees the same images.
+  int64_t max_images = 0;
 };
 
 // A supernet training job, loaded from YAML (see configs/train_*.yaml and

@@ -50,8 +50,10 @@ std::unique_ptr<Evaluator> MakeEvaluator(const TrainedSupernet& trained, EvalSpl
     test_indices.resize(trained.data.test_set->size());
     for (size_t i = 0; i < test_indices.size(); ++i) test_indices[i] = static_cast<int64_t>(i);
   }
-  BatchLoader evaluation(split == EvalSplit::kTest ? trained.data.test_set : trained.data.train_set,
-                         split == EvalSplit::kTest ? test_indices : trained.data.validation_indices,
+  std::vector<int64_t> indices =
+      split == EvalSplit::kTest ? std::move(test_indices) : trained.data.validation_indices;
+  if (e.max_images > 0 && static_cast<int64_t>(indices.size()) > e.max_images) indices.resize(e.max_images);
+  BatchLoader evaluation(split == EvalSplit::kTest ? trained.data.test_set : trained.data.train_set, indices,
                          e.batch_size, AugmentOptions{}, /*shuffle=*/false, 0);
   return std::make_unique<Evaluator>(trained.net, calibration, e.calibration_batches, evaluation,
                                      device);

@@ -1,0 +1,33 @@
+#include "search/supernet_evaluator.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "supernet/file_util.h"
+
+namespace nas::search {
+
+absl::StatusOr<std::unique_ptr<SupernetEvaluator>> SupernetEvaluator::Load(const std::string& checkpoint,
+                                                                           torch::Device device,
+                                                                           Options options) {
+  absl::StatusOr<std::string> bytes = ReadFileBytes(checkpoint);
+  if (!bytes.ok()) return bytes.status();
+  absl::StatusOr<supernet::TrainedSupernet> trained = supernet::LoadTrainedSupernet(checkpoint, device);
+  if (!trained.ok()) return trained.status();
+  std::unique_ptr<SupernetEvaluator> e(new SupernetEvaluator());
+  e->trained_ = *std::move(trained);
+  supernet::EvaluationConfig& config = e->trained_.config.evaluation;
+  if (options.calibration_batches >= 0) config.calibration_batches = options.calibration_batches;
+  if (options.max_images >= 0) config.max_images = options.max_images;
+  e->evaluator_ = supernet::MakeEvaluator(e->trained_, supernet::EvalSplit::kValidation, device);
+  e->id_ = absl::StrFormat("supernet:%08x-%d:val:cal%dx%d:n%d", Crc32(*bytes), bytes->size(),
+                           config.calibration_batches, config.calibration_batch_size, config.max_images);
+  return e;
+}
+
+absl::StatusOr<double> SupernetEvaluator::Accuracy(const supernet::Architecture& arch) const {
+  absl::StatusOr<supernet::EvalResult> r = evaluator_->Evaluate(arch);
+  if (!r.ok()) return r.status();
+  return 100.0 * r->accuracy;
+}
+
+}  // namespace nas::search
