@@ -1,11 +1,15 @@
 // The `nas` command-line tool. Parses flags, then calls one command function.
 #include <atomic>
+#include <pthread.h>
+
 #include <csignal>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
+#include "nas/client_commands.h"
 #include "nas/search_commands.h"
+#include "nas/service.h"
 #include "nas/space_commands.h"
 #include "nas/train_commands.h"
 
@@ -16,6 +20,24 @@ std::atomic<bool> search_stop{false};
 void OnSignal(int) {
   nas::service::RequestTrainStop();
   search_stop = true;
+}
+
+// `nas serve`: runs until SIGINT/SIGTERM, then shuts down gracefully.
+absl::Status RunServe(const nas::service::ServerOptions& options) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // Worker threads inherit the mask.
+  auto server = nas::service::NasServer::Start(options);
+  if (!server.ok()) return server.status();
+  std::cout << "nas server listening on " << options.host << ":" << (*server)->port() << " (data: " << options.data_dir
+            << ")" << std::endl;
+  int signal = 0;
+  sigwait(&signals, &signal);
+  std::cerr << "signal " << signal << ": stopping; running jobs checkpoint and resume on the next start\n";
+  (*server)->Shutdown();
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -129,24 +151,82 @@ int main(int argc, char** argv) {
                          "Directory for result.json (best, Pareto front, full history) and plot.svg");
   search_cmd->add_flag("--json", search.json, "Print JSON instead of text");
 
+  // Client side: with --server, these subcommands talk to a running `nas serve`.
+  nas::service::ClientOptions client;
+  std::string request_id;
+  auto add_client_flags = [&](CLI::App* cmd, bool required) {
+    CLI::Option* o = cmd->add_option("--server", client.server, "host:port of a `nas serve` server");
+    if (required) o->required();
+    cmd->add_option("--token", client.token, "Bearer token the server requires (or $NAS_TOKEN)")->envname("NAS_TOKEN");
+    cmd->add_option("--tls-ca", client.tls_ca, "PEM CA certificate of a TLS server");
+  };
+  add_client_flags(search_cmd, false);
+  search_cmd->add_option("--request-id", request_id, "With --server: makes a retried submission idempotent");
+  add_client_flags(train_cmd, false);
+  train_cmd->add_option("--request-id", request_id, "With --server: makes a retried submission idempotent");
+
+  CLI::App* jobs_cmd = app.add_subcommand("jobs", "List a server's jobs");
+  add_client_flags(jobs_cmd, true);
+  bool jobs_json = false;
+  jobs_cmd->add_flag("--json", jobs_json, "Print JSON instead of text");
+  std::string job_id;
+  CLI::App* watch_cmd = app.add_subcommand("watch", "Follow a server job's progress until it ends");
+  watch_cmd->add_option("job", job_id, "Job id")->required();
+  add_client_flags(watch_cmd, true);
+  CLI::App* cancel_cmd = app.add_subcommand("cancel", "Cancel a server job (running jobs stop after the current step or generation)");
+  cancel_cmd->add_option("job", job_id, "Job id")->required();
+  add_client_flags(cancel_cmd, true);
+
+  nas::service::ServerOptions serve;
+  CLI::App* serve_cmd = app.add_subcommand(
+      "serve", "Run the gRPC server (NasService, health, reflection); SIGTERM/Ctrl-C stops it gracefully, "
+               "checkpointing running jobs, which resume on the next start");
+  serve_cmd->add_option("--host", serve.host, "Address to bind (non-loopback needs --tls-* and --token)")
+      ->capture_default_str();
+  serve_cmd->add_option("--port", serve.port, "Port (0: pick a free one and print it)")->capture_default_str();
+  serve_cmd->add_option("--data-dir", serve.data_dir, "Jobs, their outputs, the job store and the evaluation archive")
+      ->capture_default_str();
+  serve_cmd->add_option("--config-dir", serve.config_dir, "Search spaces and training configs the server knows")
+      ->capture_default_str();
+  serve_cmd->add_option("--allow-dir", serve.allowed_dirs,
+                        "Further directory whose files (tables, checkpoints) requests may name (repeatable)");
+  serve_cmd->add_option("--token", serve.token, "Require 'authorization: Bearer TOKEN' (or $NAS_TOKEN)")
+      ->envname("NAS_TOKEN");
+  serve_cmd->add_option("--tls-cert", serve.tls_cert, "PEM certificate chain for TLS");
+  serve_cmd->add_option("--tls-key", serve.tls_key, "PEM private key for TLS");
+  serve_cmd->add_flag("--allow-insecure-remote", serve.allow_insecure_remote,
+                      "Allow a non-loopback address without TLS and a token (not recommended)");
+  serve_cmd->add_option("--max-jobs", serve.max_running, "Jobs run at once")->capture_default_str();
+  serve_cmd->add_option("--max-queued", serve.max_queued, "Jobs waiting; beyond this RESOURCE_EXHAUSTED")
+      ->capture_default_str();
+  serve_cmd->add_option("--threads", serve.threads, "Intra-op threads per job (default: one per core)");
+
   CLI11_PARSE(app, argc, argv);
 
   absl::Status status;
   if (describe_cmd->parsed()) status = nas::service::RunSpaceDescribe(describe, std::cout);
   if (cost_cmd->parsed()) status = nas::service::RunSpaceCost(cost, std::cout);
   if (sample_cmd->parsed()) status = nas::service::RunSpaceSample(sample, std::cout);
-  if (train_cmd->parsed()) {
+  if (train_cmd->parsed() && !client.server.empty()) {
+    status = nas::service::RunRemoteTrain(client, train, request_id, std::cout, std::cerr);
+  } else if (train_cmd->parsed()) {
     std::signal(SIGINT, OnSignal);
     std::signal(SIGTERM, OnSignal);
     status = nas::service::RunTrain(train, std::cout, std::cerr);
   }
   if (eval_cmd->parsed()) status = nas::service::RunEval(eval, std::cout);
-  if (search_cmd->parsed()) {
+  if (search_cmd->parsed() && !client.server.empty()) {
+    status = nas::service::RunRemoteSearch(client, search, request_id, std::cout, std::cerr);
+  } else if (search_cmd->parsed()) {
     std::signal(SIGINT, OnSignal);
     std::signal(SIGTERM, OnSignal);
     search.should_stop = [] { return search_stop.load(); };
     status = nas::service::RunSearchCommand(search, std::cout, std::cerr);
   }
+  if (jobs_cmd->parsed()) status = nas::service::RunListJobs(client, jobs_json, std::cout);
+  if (watch_cmd->parsed()) status = nas::service::RunWatchJob(client, job_id, std::cout, std::cerr);
+  if (cancel_cmd->parsed()) status = nas::service::RunCancelJob(client, job_id, std::cout);
+  if (serve_cmd->parsed()) status = RunServe(serve);
   if (!status.ok()) {
     std::cerr << "error: " << status.message() << "\n";
     return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;

@@ -50,7 +50,10 @@ absl::Status RunTrain(const TrainCommandOptions& options, std::ostream& out, std
                                                 : "from scratch",
                          (*trainer)->sampler().name(), torch::get_num_threads(), train.out_dir);
   g_running_trainer.store(trainer->get());
+  supernet::Trainer* raw = trainer->get();
+  if (options.register_stop) options.register_stop([raw] { raw->RequestStop(); });
   absl::StatusOr<nlohmann::json> summary = (*trainer)->Run();
+  if (options.register_stop) options.register_stop(nullptr);
   g_running_trainer.store(nullptr);
   if (!summary.ok()) return summary.status();
   if (options.json) {

@@ -2,6 +2,7 @@
 #define NAS_NAS_TRAIN_COMMANDS_H_
 
 #include <cstdint>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -20,6 +21,9 @@ struct TrainCommandOptions {
   int64_t batch_size = 0;  // Overrides training.batch_size when positive.
   int64_t stop_after = -1;
   bool json = false;
+  // Called with a function that asks this run to checkpoint and stop (callable from any
+  // thread) once training starts, and with nullptr when it ends. Optional (the job server).
+  std::function<void(std::function<void()>)> register_stop;
 };
 absl::Status RunTrain(const TrainCommandOptions& options, std::ostream& out, std::ostream& log);
 

@@ -31,17 +31,14 @@ std::string AxisLabel(const std::string& metric) {
 
 }  // namespace
 
-std::string PlotSearchSvg(const SearchResult& result, const std::string& title) {
-  const std::string xm = result.x_objective.metric, ym = result.y_objective.metric;
-  const auto X = [&](const Evaluation& e) { return AxisValue(e, xm); };
-  const auto Y = [&](const Evaluation& e) { return AxisValue(e, ym); };
+std::string ScatterSvg(const ScatterPlot& plot) {
   double x_min = INFINITY, x_max = -INFINITY, y_min = INFINITY, y_max = -INFINITY;
-  for (const Evaluation& e : result.history) {
-    if (std::isnan(X(e)) || std::isnan(Y(e))) continue;
-    x_min = std::min(x_min, X(e));
-    x_max = std::max(x_max, X(e));
-    y_min = std::min(y_min, Y(e));
-    y_max = std::max(y_max, Y(e));
+  for (const auto& [x, y] : plot.points) {
+    if (std::isnan(x) || std::isnan(y)) continue;
+    x_min = std::min(x_min, x);
+    x_max = std::max(x_max, x);
+    y_min = std::min(y_min, y);
+    y_max = std::max(y_max, y);
   }
   if (!std::isfinite(x_min) || !std::isfinite(y_min)) x_min = x_max = y_min = y_max = 0;
   if (x_max - x_min < 1e-9) x_max = x_min + 1;
@@ -53,7 +50,7 @@ std::string PlotSearchSvg(const SearchResult& result, const std::string& title) 
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
       "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
       kWidth, kHeight);
-  absl::StrAppendFormat(&svg, "<text x=\"%.0f\" y=\"22\" font-size=\"15\">%s</text>\n", kLeft, Escape(title));
+  absl::StrAppendFormat(&svg, "<text x=\"%.0f\" y=\"22\" font-size=\"15\">%s</text>\n", kLeft, Escape(plot.title));
   // Axes with five ticks each.
   absl::StrAppendFormat(&svg, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", kLeft,
                         kHeight - kBottom, kWidth - kRight, kHeight - kBottom);
@@ -67,35 +64,48 @@ std::string PlotSearchSvg(const SearchResult& result, const std::string& title) 
                           py(y) + 4, y);
   }
   absl::StrAppendFormat(&svg, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
-                        (kLeft + kWidth - kRight) / 2, kHeight - 10, AxisLabel(xm));
+                        (kLeft + kWidth - kRight) / 2, kHeight - 10, Escape(plot.x_label));
   absl::StrAppendFormat(&svg,
                         "<text x=\"16\" y=\"%.1f\" transform=\"rotate(-90 16 %.1f)\" "
                         "text-anchor=\"middle\">%s</text>\n",
-                        (kTop + kHeight - kBottom) / 2, (kTop + kHeight - kBottom) / 2, AxisLabel(ym));
-  for (const Evaluation& e : result.history) {
+                        (kTop + kHeight - kBottom) / 2, (kTop + kHeight - kBottom) / 2, Escape(plot.y_label));
+  for (const auto& [x, y] : plot.points) {
+    if (std::isnan(x) || std::isnan(y)) continue;
     absl::StrAppendFormat(&svg, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#7a9cc6\" fill-opacity=\"0.6\"/>\n",
-                          px(X(e)), py(Y(e)));
+                          px(x), py(y));
   }
-  std::vector<int> front = result.front;
-  std::sort(front.begin(), front.end(), [&](int a, int b) {
-    return X(result.history[a]) < X(result.history[b]);
-  });
-  std::string points;
-  for (int i : front) {
-    absl::StrAppendFormat(&points, "%.1f,%.1f ", px(X(result.history[i])), py(Y(result.history[i])));
+  if (!plot.line.empty()) {
+    std::vector<std::pair<double, double>> line = plot.line;
+    std::sort(line.begin(), line.end());
+    std::string points;
+    for (const auto& [x, y] : line) absl::StrAppendFormat(&points, "%.1f,%.1f ", px(x), py(y));
+    absl::StrAppendFormat(&svg, "<polyline points=\"%s\" fill=\"none\" stroke=\"#c0392b\" stroke-width=\"1.5\"/>\n",
+                          points);
+    for (const auto& [x, y] : line) {
+      absl::StrAppendFormat(&svg, "<circle class=\"front\" cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#c0392b\"/>\n",
+                            px(x), py(y));
+    }
+    absl::StrAppendFormat(&svg, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#c0392b\">%s (%d)</text>\n", kWidth - 190,
+                          kTop + 10, Escape(plot.line_label), line.size());
   }
-  absl::StrAppendFormat(&svg, "<polyline points=\"%s\" fill=\"none\" stroke=\"#c0392b\" stroke-width=\"1.5\"/>\n",
-                        points);
-  for (int i : front) {
-    absl::StrAppendFormat(&svg, "<circle class=\"front\" cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#c0392b\"/>\n",
-                          px(X(result.history[i])), py(Y(result.history[i])));
-  }
-  absl::StrAppendFormat(&svg,
-                        "<text x=\"%.1f\" y=\"%.1f\" fill=\"#c0392b\">Pareto front (%d)</text>\n"
-                        "<text x=\"%.1f\" y=\"%.1f\" fill=\"#7a9cc6\">evaluated (%d)</text>\n</svg>\n",
-                        kWidth - 190, kTop + 10, front.size(), kWidth - 190, kTop + 26,
-                        result.history.size());
+  absl::StrAppendFormat(&svg, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#7a9cc6\">%s (%d)</text>\n</svg>\n",
+                        kWidth - 190, kTop + 26, Escape(plot.points_label), plot.points.size());
   return svg;
+}
+
+std::string PlotSearchSvg(const SearchResult& result, const std::string& title) {
+  const std::string xm = result.x_objective.metric, ym = result.y_objective.metric;
+  ScatterPlot plot;
+  plot.title = title;
+  plot.x_label = AxisLabel(xm);
+  plot.y_label = AxisLabel(ym);
+  plot.points_label = "evaluated";
+  plot.line_label = "Pareto front";
+  for (const Evaluation& e : result.history) plot.points.emplace_back(AxisValue(e, xm), AxisValue(e, ym));
+  for (int i : result.front) {
+    plot.line.emplace_back(AxisValue(result.history[i], xm), AxisValue(result.history[i], ym));
+  }
+  return ScatterSvg(plot);
 }
 
 }  // namespace nas::search

@@ -265,6 +265,7 @@ absl::StatusOr<nlohmann::json> Trainer::Run() {
                             {"finished", step_ >= total_steps_},
                             {"interrupted", interrupted},
                             {"steps_this_run", step_ - first_step},
+                            {"resumed_from_step", first_step},
                             {"seconds_this_run", elapsed},
                             {"median_images_per_second", Median(images_per_second_)},
                             {"end_to_end_images_per_second",

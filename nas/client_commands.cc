@@ -1,0 +1,157 @@
+#include "nas/client_commands.h"
+
+#include <filesystem>
+
+#include <grpcpp/grpcpp.h>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "proto/nas.grpc.pb.h"
+#include "supernet/file_util.h"
+#include "supernet/search_space.h"
+
+namespace nas::service {
+namespace {
+
+absl::Status FromGrpc(const grpc::Status& s) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), absl::StrCat("server: ", s.error_message()));
+}
+
+absl::StatusOr<std::unique_ptr<v1::NasService::Stub>> Connect(const ClientOptions& client) {
+  if (client.server.empty()) return absl::InvalidArgumentError("--server: required (host:port)");
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!client.tls_ca.empty()) {
+    auto ca = ReadFileBytes(client.tls_ca);
+    if (!ca.ok()) return ca.status();
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = *ca;
+    credentials = grpc::SslCredentials(ssl);
+  }
+  return v1::NasService::NewStub(grpc::CreateChannel(client.server, credentials));
+}
+
+std::unique_ptr<grpc::ClientContext> Context(const ClientOptions& client) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  if (!client.token.empty()) context->AddMetadata("authorization", "Bearer " + client.token);
+  return context;
+}
+
+std::string StateName(v1::Job::State s) { return v1::Job::State_Name(s); }
+
+}  // namespace
+
+absl::Status RunListJobs(const ClientOptions& client, bool json, std::ostream& out) {
+  auto stub = Connect(client);
+  if (!stub.ok()) return stub.status();
+  v1::ListJobsResponse response;
+  auto context = Context(client);
+  if (absl::Status s = FromGrpc((*stub)->ListJobs(context.get(), v1::ListJobsRequest(), &response)); !s.ok()) return s;
+  nlohmann::json j = nlohmann::json::array();
+  for (const v1::Job& job : response.jobs()) {
+    if (json) {
+      j.push_back({{"id", job.id()}, {"kind", job.kind()}, {"state", StateName(job.state())},
+                   {"progress", job.progress()}, {"error", job.error()}, {"output_dir", job.output_dir()}});
+    } else {
+      out << absl::StrFormat("%s  %-8s  %-9s  %s\n", job.id(), job.kind(), StateName(job.state()),
+                             job.error().empty() ? job.progress() : job.error());
+    }
+  }
+  if (json) out << j.dump(2) << "\n";
+  if (!json && response.jobs().empty()) out << "no jobs\n";
+  return absl::OkStatus();
+}
+
+absl::Status RunWatchJob(const ClientOptions& client, const std::string& id, std::ostream& out, std::ostream& log) {
+  auto stub = Connect(client);
+  if (!stub.ok()) return stub.status();
+  v1::WatchJobRequest request;
+  request.set_id(id);
+  auto context = Context(client);
+  auto reader = (*stub)->WatchJob(context.get(), request);
+  v1::JobEvent event;
+  std::string last_progress;
+  v1::Job job;
+  while (reader->Read(&event)) {
+    job = event.job();
+    if (job.progress() != last_progress && !job.progress().empty()) {
+      log << job.id() << ": " << job.progress() << "\n";
+      last_progress = job.progress();
+    }
+  }
+  if (absl::Status s = FromGrpc(reader->Finish()); !s.ok()) return s;
+  out << absl::StrFormat("%s %s: %s\n", job.id(), job.kind(), StateName(job.state()));
+  if (job.state() == v1::Job::FAILED) return absl::AbortedError(absl::StrCat(job.id(), " failed: ", job.error()));
+  if (!job.result_json().empty()) {
+    nlohmann::json r = nlohmann::json::parse(job.result_json(), nullptr, false);
+    if (r.is_object() && r.contains("best")) {
+      out << "best: " << r["best"].dump() << "\n";
+    } else if (r.is_object() && r.contains("checkpoint")) {
+      out << "checkpoint: " << r["checkpoint"].get<std::string>() << "\n";
+    }
+  }
+  out << "files: " << job.output_dir() << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status RunCancelJob(const ClientOptions& client, const std::string& id, std::ostream& out) {
+  auto stub = Connect(client);
+  if (!stub.ok()) return stub.status();
+  v1::CancelJobRequest request;
+  request.set_id(id);
+  v1::Job job;
+  auto context = Context(client);
+  if (absl::Status s = FromGrpc((*stub)->CancelJob(context.get(), request, &job)); !s.ok()) return s;
+  out << absl::StrFormat("%s: %s%s\n", job.id(), StateName(job.state()),
+                         job.state() == v1::Job::RUNNING ? " (stops after the current step or generation)" : "");
+  return absl::OkStatus();
+}
+
+absl::Status RunRemoteSearch(const ClientOptions& client, const SearchCommandOptions& o, const std::string& request_id,
+                             std::ostream& out, std::ostream& log) {
+  auto stub = Connect(client);
+  if (!stub.ok()) return stub.status();
+  v1::StartSearchRequest request;
+  request.set_request_id(request_id);
+  v1::SearchSpec* spec = request.mutable_spec();
+  // A space is named by its name on the server; a local YAML path gives its stem.
+  if (!o.space.empty()) {
+    auto space = supernet::LoadSearchSpace(o.space);
+    spec->set_space(space.ok() ? (*space)->name() : o.space);
+  }
+  spec->set_evaluator(o.evaluator);
+  spec->set_algorithm(o.algorithm);
+  for (const std::string& s : o.objectives) spec->add_objectives(s);
+  for (const std::string& s : o.constraints) spec->add_constraints(s);
+  spec->set_budget(o.budget);
+  spec->set_seed(o.seed);
+  spec->set_population(o.population);
+  spec->set_parents(o.parents);
+  spec->set_mutation_probability(o.mutation_probability);
+  spec->set_predictor(o.predictor);
+  spec->set_latency(o.latency);
+  v1::Job job;
+  auto context = Context(client);
+  if (absl::Status s = FromGrpc((*stub)->StartSearch(context.get(), request, &job)); !s.ok()) return s;
+  log << "submitted " << job.id() << "\n";
+  return RunWatchJob(client, job.id(), out, log);
+}
+
+absl::Status RunRemoteTrain(const ClientOptions& client, const TrainCommandOptions& o, const std::string& request_id,
+                            std::ostream& out, std::ostream& log) {
+  auto stub = Connect(client);
+  if (!stub.ok()) return stub.status();
+  v1::StartTrainingRequest request;
+  request.set_request_id(request_id);
+  request.mutable_spec()->set_config(std::filesystem::path(o.config).filename().string());
+  request.mutable_spec()->set_steps(o.steps);
+  request.mutable_spec()->set_batch_size(o.batch_size);
+  v1::Job job;
+  auto context = Context(client);
+  if (absl::Status s = FromGrpc((*stub)->StartTraining(context.get(), request, &job)); !s.ok()) return s;
+  log << "submitted " << job.id() << "\n";
+  return RunWatchJob(client, job.id(), out, log);
+}
+
+}  // namespace nas::service

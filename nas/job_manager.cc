@@ -1,0 +1,266 @@
+#include "nas/job_manager.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <sstream>
+
+#include <google/protobuf/util/message_differencer.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "nas/search_commands.h"
+#include "nas/train_commands.h"
+#include "supernet/file_util.h"
+
+namespace nas::service {
+namespace {
+
+double NowUnix() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// An ostream that hands each complete line to a callback (progress of a job).
+class LineBuf : public std::stringbuf {
+ public:
+  explicit LineBuf(std::function<void(const std::string&)> on_line) : on_line_(std::move(on_line)) {}
+  int sync() override {
+    std::string text = str();
+    size_t start = 0;
+    for (size_t nl; (nl = text.find_first_of("\n\r", start)) != std::string::npos; start = nl + 1) {
+      if (nl > start) on_line_(text.substr(start, nl - start));
+    }
+    str(text.substr(start));
+    return 0;
+  }
+  int_type overflow(int_type c) override {
+    const int_type r = std::stringbuf::overflow(c);
+    if (c == '\n' || c == '\r') sync();
+    return r;
+  }
+
+ private:
+  std::function<void(const std::string&)> on_line_;
+};
+
+}  // namespace
+
+bool IsFinal(v1::Job::State state) {
+  return state == v1::Job::SUCCEEDED || state == v1::Job::FAILED || state == v1::Job::CANCELLED;
+}
+
+absl::StatusOr<std::unique_ptr<JobManager>> JobManager::Create(JobManagerOptions options) {
+  if (options.max_running < 1 || options.max_queued < 0) {
+    return absl::InvalidArgumentError("--max-jobs must be >= 1 and --max-queued >= 0");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir + "/jobs", ec);
+  if (ec) return absl::FailedPreconditionError(absl::StrCat(options.data_dir, ": ", ec.message()));
+  std::unique_ptr<JobManager> m(new JobManager(std::move(options)));
+  auto store = JobStore::Open(m->options_.data_dir + "/jobs.sqlite");
+  if (!store.ok()) return store.status();
+  m->store_ = *std::move(store);
+  auto jobs = m->store_->List();
+  if (!jobs.ok()) return jobs.status();
+  m->next_id_ = static_cast<int64_t>(jobs->size());
+  // Unfinished jobs of an earlier run go back in the queue, in their original order.
+  for (v1::Job& job : *jobs) {
+    if (IsFinal(job.state())) continue;
+    job.set_state(v1::Job::QUEUED);
+    job.set_progress(absl::StrCat("resuming after a server restart; ", job.progress()));
+    job.set_updated_unix(NowUnix());
+    if (absl::Status s = m->store_->Put(job); !s.ok()) return s;
+    m->queue_.push_back(job.id());
+  }
+  for (int i = 0; i < m->options_.max_running; ++i) m->workers_.emplace_back([p = m.get()] { p->Worker(); });
+  return m;
+}
+
+JobManager::~JobManager() { Shutdown(); }
+
+void JobManager::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shutting_down_ && workers_.empty()) return;
+    shutting_down_ = true;
+    for (auto& [id, running] : running_) {
+      running->cancel = true;
+      if (running->stop_training) running->stop_training();
+    }
+  }
+  queue_cv_.notify_all();
+  change_cv_.notify_all();
+  for (std::thread& t : workers_) t.join();
+  workers_.clear();
+}
+
+absl::Status JobManager::Update(const v1::Job& job) {
+  absl::Status s = store_->Put(job);
+  change_cv_.notify_all();
+  return s;
+}
+
+absl::StatusOr<v1::Job> JobManager::Submit(v1::Job job) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (shutting_down_) return absl::UnavailableError("the server is shutting down");
+  if (!job.request_id().empty()) {
+    auto existing = store_->FindByRequestId(job.request_id());
+    if (!existing.ok()) return existing.status();
+    if (existing->has_value()) return **existing;
+  }
+  const int idle_workers = options_.max_running - static_cast<int>(running_.size());
+  if (static_cast<int>(queue_.size()) >= options_.max_queued + std::max(0, idle_workers)) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "the job queue is full (%d running, %d queued; limit %d queued)", running_.size(), queue_.size(),
+        options_.max_queued));
+  }
+  job.set_id(absl::StrFormat("job-%06d", ++next_id_));
+  job.set_state(v1::Job::QUEUED);
+  job.set_created_unix(NowUnix());
+  job.set_updated_unix(job.created_unix());
+  job.set_output_dir(absl::StrCat(options_.data_dir, "/jobs/", job.id()));
+  if (absl::Status s = Update(job); !s.ok()) return s;
+  queue_.push_back(job.id());
+  queue_cv_.notify_one();
+  return job;
+}
+
+absl::StatusOr<v1::Job> JobManager::Get(const std::string& id) const {
+  auto job = store_->Get(id);
+  if (!job.ok()) return job.status();
+  if (!job->has_value()) return absl::NotFoundError(absl::StrCat("id: no job '", id, "'"));
+  return **job;
+}
+
+absl::StatusOr<std::vector<v1::Job>> JobManager::List() const { return store_->List(); }
+
+absl::StatusOr<v1::Job> JobManager::Cancel(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto job = Get(id);
+  if (!job.ok()) return job.status();
+  if (IsFinal(job->state())) return *job;
+  if (auto it = running_.find(id); it != running_.end()) {
+    it->second->cancel = true;
+    if (it->second->stop_training) it->second->stop_training();
+    job->set_progress(absl::StrCat("cancelling; ", job->progress()));
+  } else {
+    queue_.erase(std::remove(queue_.begin(), queue_.end(), id), queue_.end());
+    job->set_state(v1::Job::CANCELLED);
+  }
+  job->set_updated_unix(NowUnix());
+  if (absl::Status s = Update(*job); !s.ok()) return s;
+  return *job;
+}
+
+absl::StatusOr<v1::Job> JobManager::WaitForChange(const std::string& id, const v1::Job& last,
+                                                  absl::Duration timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    auto job = Get(id);
+    if (!job.ok()) return job.status();
+    if (!google::protobuf::util::MessageDifferencer::Equals(*job, last) || shutting_down_) return job;
+    if (change_cv_.wait_until(lock, deadline) == std::cv_status::timeout) return Get(id);
+  }
+}
+
+void JobManager::Worker() {
+  while (true) {
+    std::string id;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      queue_cv_.wait(lock, [&] { return shutting_down_ || !queue_.empty(); });
+      if (shutting_down_) return;
+      id = queue_.front();
+      queue_.pop_front();
+      running_[id] = std::make_shared<Running>();
+    }
+    absl::StatusOr<v1::Job> job = Get(id);
+    if (job.ok()) Execute(*std::move(job));
+    std::lock_guard<std::mutex> lock(mu_);
+    running_.erase(id);
+  }
+}
+
+void JobManager::Execute(v1::Job job) {
+  std::shared_ptr<Running> running;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    running = running_[job.id()];
+  }
+  job.set_state(v1::Job::RUNNING);
+  job.set_updated_unix(NowUnix());
+  Update(job).IgnoreError();
+  std::mutex job_mu;  // Guards `job` between the progress callback and this thread.
+  LineBuf buf([&](const std::string& line) {
+    std::lock_guard<std::mutex> lock(job_mu);
+    job.set_progress(line);
+    job.set_updated_unix(NowUnix());
+    Update(job).IgnoreError();
+  });
+  std::ostream log(&buf);
+  std::ostringstream out;
+  absl::Status status;
+  std::string result_file;
+  if (job.kind() == "search") {
+    const v1::SearchSpec& spec = job.search();
+    SearchCommandOptions o;
+    o.space = spec.space();
+    o.evaluator = spec.evaluator();
+    if (!spec.algorithm().empty()) o.algorithm = spec.algorithm();
+    o.objectives.assign(spec.objectives().begin(), spec.objectives().end());
+    o.constraints.assign(spec.constraints().begin(), spec.constraints().end());
+    if (spec.budget() > 0) o.budget = spec.budget();
+    o.seed = spec.seed();
+    if (spec.population() > 0) o.population = spec.population();
+    if (spec.parents() > 0) o.parents = spec.parents();
+    if (spec.mutation_probability() > 0) o.mutation_probability = spec.mutation_probability();
+    if (!spec.predictor().empty()) o.predictor = spec.predictor();
+    o.latency = spec.latency();
+    o.archive = options_.data_dir + "/evaluations.sqlite";
+    o.threads = options_.threads;
+    o.out = job.output_dir();
+    o.should_stop = [running] { return running->cancel.load(); };
+    status = RunSearchCommand(o, out, log);
+    result_file = o.out + "/result.json";
+  } else {
+    const v1::TrainingSpec& spec = job.training();
+    TrainCommandOptions o;
+    o.config = options_.config_dir + "/" + spec.config();
+    o.out = job.output_dir();
+    o.resume = std::filesystem::exists(o.out + "/checkpoint.nasckpt");
+    o.threads = options_.threads;
+    o.steps = spec.steps();
+    o.batch_size = spec.batch_size();
+    o.register_stop = [&](std::function<void()> stop) {
+      std::lock_guard<std::mutex> lock(mu_);
+      const bool stop_now = stop && running->cancel;  // Cancelled while starting up.
+      running->stop_training = std::move(stop);
+      if (stop_now) running->stop_training();
+    };
+    if (!running->cancel) status = RunTrain(o, out, log);
+    result_file = o.out + "/summary.json";
+  }
+  log.flush();
+  std::lock_guard<std::mutex> lock(job_mu);
+  bool shutting_down;
+  {
+    std::lock_guard<std::mutex> manager_lock(mu_);
+    shutting_down = shutting_down_;
+  }
+  if (running->cancel && shutting_down) {
+    // Unfinished: the next start resumes it.
+    job.set_state(v1::Job::QUEUED);
+    job.set_progress(absl::StrCat("interrupted by shutdown; ", job.progress()));
+  } else if (!status.ok()) {
+    job.set_state(v1::Job::FAILED);
+    job.set_error(std::string(status.message()));
+  } else {
+    if (absl::StatusOr<std::string> result = ReadFileBytes(result_file); result.ok()) job.set_result_json(*result);
+    job.set_state(running->cancel ? v1::Job::CANCELLED : v1::Job::SUCCEEDED);
+  }
+  job.set_updated_unix(NowUnix());
+  Update(job).IgnoreError();
+}
+
+}  // namespace nas::service

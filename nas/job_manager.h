@@ -1,0 +1,82 @@
+#ifndef NAS_NAS_JOB_MANAGER_H_
+#define NAS_NAS_JOB_MANAGER_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "nas/job_store.h"
+#include "proto/nas.pb.h"
+
+namespace nas::service {
+
+struct JobManagerOptions {
+  std::string data_dir;    // jobs.sqlite, evaluations.sqlite and jobs/<id>/ live here.
+  std::string config_dir;  // Where training configs named by TrainingSpec.config live.
+  int max_running = 1;     // Jobs run at once.
+  int max_queued = 16;     // Waiting jobs; past this, submissions are RESOURCE_EXHAUSTED.
+  int threads = 0;         // Intra-op threads per job (0: one per core).
+};
+
+// Runs search and training jobs on worker threads with a bounded queue. Every state change
+// is written to the job store first, so a restarted manager lists earlier jobs and requeues
+// the unfinished ones: a search replays its finished generations from the evaluation
+// archive, a training run resumes from its checkpoint. Thread-safe.
+class JobManager {
+ public:
+  static absl::StatusOr<std::unique_ptr<JobManager>> Create(JobManagerOptions options);
+  ~JobManager();
+
+  // Queues a job whose spec the caller validated (kind "search" or "training"). With a
+  // request id seen before, returns that job instead of creating another.
+  absl::StatusOr<v1::Job> Submit(v1::Job job);
+  absl::StatusOr<v1::Job> Get(const std::string& id) const;
+  absl::StatusOr<std::vector<v1::Job>> List() const;
+  // A queued job is cancelled at once; a running one stops after its current training
+  // step (with a checkpoint) or search generation.
+  absl::StatusOr<v1::Job> Cancel(const std::string& id);
+  // Waits until the job's record differs from `last` (or `timeout` passes) and returns it.
+  absl::StatusOr<v1::Job> WaitForChange(const std::string& id, const v1::Job& last, absl::Duration timeout);
+  // Stops the workers; running jobs checkpoint and stay unfinished, to resume on the next
+  // start. Idempotent; also done by the destructor.
+  void Shutdown();
+
+  const JobManagerOptions& options() const { return options_; }
+
+ private:
+  explicit JobManager(JobManagerOptions options) : options_(std::move(options)) {}
+  void Worker();
+  // Runs one job to a final state (or leaves it unfinished on shutdown).
+  void Execute(v1::Job job);
+  absl::Status Update(const v1::Job& job);  // Store, then wake watchers.
+
+  JobManagerOptions options_;
+  std::unique_ptr<JobStore> store_;
+  mutable std::mutex mu_;
+  std::condition_variable queue_cv_, change_cv_;
+  std::deque<std::string> queue_;
+  // Running jobs: a flag the job polls, and how to stop a training run at once.
+  struct Running {
+    std::atomic<bool> cancel{false};
+    std::function<void()> stop_training;
+  };
+  std::map<std::string, std::shared_ptr<Running>> running_;
+  std::vector<std::thread> workers_;
+  bool shutting_down_ = false;
+  std::atomic<int64_t> next_id_{0};
+};
+
+bool IsFinal(v1::Job::State state);
+
+}  // namespace nas::service
+
+#endif  // NAS_NAS_JOB_MANAGER_H_

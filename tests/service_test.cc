@@ -1,0 +1,308 @@
+// End to end: a real server on a free loopback port and a real gRPC client. Train a tiny
+// supernet, search (table and supernet evaluators), watch, cancel, bounded queue, bad
+// requests, a client that disconnects mid-stream, restart and resume, authentication.
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "nas/service.h"
+#include "proto/nas.grpc.pb.h"
+#include "supernet/file_util.h"
+#include "supernet/search_space.h"
+#include "tests/test_paths.h"
+
+namespace nas::service {
+namespace {
+
+using ::testing::HasSubstr;
+namespace fs = std::filesystem;
+
+constexpr char kTinySpace[] = R"(name: tiny
+type: shufflenet_oneshot
+input: {size: 28, channels: 1}
+num_classes: 10
+stem: {channels: 8, kernel_size: 3, stride: 2}
+stages:
+  - {layers: 2, channels: 16, stride: 2}
+head: {channels: 32}
+)";
+
+constexpr char kTinyTrain[] = R"(space: tiny.yaml
+data: {dataset: fashion_mnist, validation_size: 64, train_limit: 128}
+training: {seed: 1, batch_size: 32, steps: 6, checkpoint_every: 3, log_every: 1}
+evaluation: {calibration_batches: 1, calibration_batch_size: 32, batch_size: 64}
+)";
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = nas::testing::FreshTempDir("service");
+    options_.data_dir = root_ + "/data";
+    options_.config_dir = root_ + "/configs";
+    options_.port = 0;
+    options_.threads = 1;
+    options_.max_running = 1;
+    options_.max_queued = 1;
+    options_.allowed_dirs = {nas::testing::SharedDataDir()};
+    fs::create_directories(options_.config_dir);
+    fs::copy_file("configs/nb201.yaml", options_.config_dir + "/nb201.yaml");
+    ASSERT_TRUE(WriteFileAtomically(options_.config_dir + "/tiny.yaml", kTinySpace).ok());
+    ASSERT_TRUE(WriteFileAtomically(options_.config_dir + "/train_tiny.yaml", kTinyTrain).ok());
+    StartServer();
+  }
+
+  void StartServer() {
+    auto server = NasServer::Start(options_);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    stub_ = v1::NasService::NewStub(
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+  }
+
+  std::unique_ptr<grpc::ClientContext> Context(absl::Duration deadline = absl::Seconds(60)) {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() + absl::ToChronoSeconds(deadline));
+    if (!token_.empty()) context->AddMetadata("authorization", "Bearer " + token_);
+    return context;
+  }
+
+  // Watches a job to its end; returns the last event's job.
+  v1::Job Watch(const std::string& id, int* events = nullptr) {
+    v1::WatchJobRequest request;
+    request.set_id(id);
+    auto context = Context(absl::Seconds(120));
+    auto reader = stub_->WatchJob(context.get(), request);
+    v1::JobEvent event;
+    v1::Job last;
+    int n = 0;
+    while (reader->Read(&event)) {
+      last = event.job();
+      ++n;
+    }
+    EXPECT_TRUE(reader->Finish().ok());
+    if (events) *events = n;
+    return last;
+  }
+
+  v1::Job StartTraining(int64_t steps, const std::string& request_id = "") {
+    v1::StartTrainingRequest request;
+    request.set_request_id(request_id);
+    request.mutable_spec()->set_config("train_tiny.yaml");
+    request.mutable_spec()->set_steps(steps);
+    v1::Job job;
+    auto context = Context();
+    const grpc::Status s = stub_->StartTraining(context.get(), request, &job);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return job;
+  }
+
+  grpc::Status Search(const v1::SearchSpec& spec, v1::Job* job, const std::string& request_id = "") {
+    v1::StartSearchRequest request;
+    request.set_request_id(request_id);
+    *request.mutable_spec() = spec;
+    auto context = Context();
+    return stub_->StartSearch(context.get(), request, job);
+  }
+
+  v1::SearchSpec TableSearch() {
+    v1::SearchSpec spec;
+    spec.set_space("nb201");
+    spec.set_evaluator("table:" + nas::testing::SharedDataDir() + "/nb201_test_acc_200ep.csv");
+    spec.set_budget(30);
+    spec.set_population(10);
+    spec.add_constraints("flops<=100M");
+    return spec;
+  }
+
+  std::string root_;
+  ServerOptions options_;
+  std::string token_;
+  std::unique_ptr<NasServer> server_;
+  std::unique_ptr<v1::NasService::Stub> stub_;
+};
+
+TEST_F(ServiceTest, DescribeAndEvaluateWithFieldNamedErrors) {
+  v1::DescribeSpaceRequest describe;
+  describe.set_space("nb201");
+  v1::SpaceDescription description;
+  ASSERT_TRUE(stub_->DescribeSpace(Context().get(), describe, &description).ok());
+  EXPECT_EQ(description.genes_size(), 6);
+  describe.set_space("nope");
+  grpc::Status s = stub_->DescribeSpace(Context().get(), describe, &description);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("space: unknown space 'nope'"));
+
+  v1::EvaluateArchitectureRequest request;
+  v1::EvaluateArchitectureResponse response;
+  s = stub_->EvaluateArchitecture(Context().get(), request, &response);
+  EXPECT_THAT(s.error_message(), HasSubstr("architecture.space: required"));
+  request.mutable_architecture()->set_space("nb201");
+  request.mutable_architecture()->set_arch("|nor_conv_3x3~0|");
+  s = stub_->EvaluateArchitecture(Context().get(), request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("architecture.arch"));
+  const std::string arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
+  request.mutable_architecture()->set_arch(arch);
+  ASSERT_TRUE(stub_->EvaluateArchitecture(Context().get(), request, &response).ok());
+  auto space = supernet::LoadSearchSpace("configs/nb201.yaml");
+  EXPECT_EQ(response.cost().flops(), (*space)->Cost(*(*space)->Parse(arch)).flops);
+  EXPECT_FALSE(response.has_accuracy());
+  request.set_checkpoint("../../../etc/passwd");
+  s = stub_->EvaluateArchitecture(Context().get(), request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+}
+
+TEST_F(ServiceTest, SearchJobsAreValidatedWatchedAndIdempotent) {
+  v1::Job job;
+  v1::SearchSpec bad = TableSearch();
+  bad.set_budget(-5);
+  grpc::Status s = Search(bad, &job);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("spec.budget"));
+  bad = TableSearch();
+  bad.set_algorithm("magic");
+  EXPECT_THAT(Search(bad, &job).error_message(), HasSubstr("spec.algorithm: 'magic'"));
+  bad = TableSearch();
+  bad.add_constraints("flops=<3");
+  EXPECT_THAT(Search(bad, &job).error_message(), HasSubstr("spec.constraints"));
+  bad = TableSearch();
+  bad.set_evaluator("table:/etc/passwd");
+  EXPECT_EQ(Search(bad, &job).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  bad = TableSearch();
+  bad.clear_space();
+  EXPECT_THAT(Search(bad, &job).error_message(), HasSubstr("spec.space: required"));
+
+  ASSERT_TRUE(Search(TableSearch(), &job, "request-1").ok());
+  v1::Job again;
+  ASSERT_TRUE(Search(TableSearch(), &again, "request-1").ok());
+  EXPECT_EQ(again.id(), job.id()) << "a repeated request id made a second job";
+  int events = 0;
+  const v1::Job done = Watch(job.id(), &events);
+  EXPECT_EQ(done.state(), v1::Job::SUCCEEDED) << done.error();
+  EXPECT_GE(events, 2);
+  EXPECT_THAT(done.result_json(), HasSubstr("\"best\""));
+  EXPECT_TRUE(fs::exists(done.output_dir() + "/plot.svg"));
+  // An identical search pays nothing: the server shares one evaluation archive.
+  ASSERT_TRUE(Search(TableSearch(), &job, "request-2").ok());
+  EXPECT_THAT(Watch(job.id()).result_json(), HasSubstr("\"paid_evaluations\": 0"));
+}
+
+TEST_F(ServiceTest, TrainThenSearchTheSupernetThenEvaluateWithIt) {
+  const v1::Job trained = Watch(StartTraining(6).id());
+  ASSERT_EQ(trained.state(), v1::Job::SUCCEEDED) << trained.error();
+  const std::string checkpoint = "jobs/" + trained.id() + "/checkpoint.nasckpt";  // Relative to the data dir.
+  v1::SearchSpec spec;
+  spec.set_evaluator("supernet:" + checkpoint);
+  spec.set_algorithm("random");
+  spec.set_budget(3);
+  v1::Job job;
+  ASSERT_TRUE(Search(spec, &job).ok());
+  const v1::Job searched = Watch(job.id());
+  EXPECT_EQ(searched.state(), v1::Job::SUCCEEDED) << searched.error();
+  EXPECT_THAT(searched.result_json(), HasSubstr("\"paid_evaluations\": 3"));
+
+  v1::EvaluateArchitectureRequest request;
+  request.mutable_architecture()->set_space("tiny");
+  request.mutable_architecture()->set_arch("shuffle3x3,xception");
+  request.set_checkpoint(checkpoint);
+  v1::EvaluateArchitectureResponse response;
+  const grpc::Status s = stub_->EvaluateArchitecture(Context().get(), request, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(response.has_accuracy());
+  EXPECT_GE(response.accuracy(), 0);
+  EXPECT_LE(response.accuracy(), 100);
+}
+
+TEST_F(ServiceTest, CancelQueueBoundDisconnectAndRestartResume) {
+  const v1::Job running = StartTraining(1'000'000);
+  // Wait until it runs.
+  for (int i = 0; i < 200; ++i) {
+    v1::GetJobRequest get;
+    get.set_id(running.id());
+    v1::Job j;
+    ASSERT_TRUE(stub_->GetJob(Context().get(), get, &j).ok());
+    if (j.state() == v1::Job::RUNNING && !j.progress().empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const v1::Job queued = StartTraining(10);
+  v1::StartTrainingRequest over;
+  over.mutable_spec()->set_config("train_tiny.yaml");
+  v1::Job ignored;
+  grpc::Status s = stub_->StartTraining(Context().get(), over, &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+  over.mutable_spec()->set_config("../../etc/passwd");
+  EXPECT_EQ(stub_->StartTraining(Context().get(), over, &ignored).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // A client that walks away from a stream: the server keeps serving.
+  {
+    v1::WatchJobRequest request;
+    request.set_id(running.id());
+    auto context = Context();
+    auto reader = stub_->WatchJob(context.get(), request);
+    v1::JobEvent event;
+    ASSERT_TRUE(reader->Read(&event));
+    context->TryCancel();
+    while (reader->Read(&event)) {
+    }
+    reader->Finish();
+  }
+
+  v1::CancelJobRequest cancel;
+  cancel.set_id(queued.id());
+  v1::Job cancelled;
+  ASSERT_TRUE(stub_->CancelJob(Context().get(), cancel, &cancelled).ok());
+  EXPECT_EQ(cancelled.state(), v1::Job::CANCELLED);
+
+  // Restart while the long job runs: it checkpoints, and the new server resumes it.
+  server_->Shutdown();
+  server_.reset();
+  StartServer();
+  v1::ListJobsResponse list;
+  ASSERT_TRUE(stub_->ListJobs(Context().get(), v1::ListJobsRequest(), &list).ok());
+  ASSERT_EQ(list.jobs_size(), 2);
+  EXPECT_EQ(list.jobs(0).id(), running.id());
+  EXPECT_EQ(list.jobs(1).state(), v1::Job::CANCELLED);
+  EXPECT_TRUE(fs::exists(running.output_dir() + "/checkpoint.nasckpt"));
+  v1::Job resumed;
+  for (int i = 0; i < 200; ++i) {
+    v1::GetJobRequest get;
+    get.set_id(running.id());
+    ASSERT_TRUE(stub_->GetJob(Context().get(), get, &resumed).ok());
+    if (resumed.state() == v1::Job::RUNNING && absl::StrContains(resumed.progress(), "step")) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(resumed.state(), v1::Job::RUNNING);
+  cancel.set_id(running.id());
+  ASSERT_TRUE(stub_->CancelJob(Context().get(), cancel, &cancelled).ok());
+  const v1::Job final_job = Watch(running.id());
+  EXPECT_EQ(final_job.state(), v1::Job::CANCELLED);
+  EXPECT_THAT(final_job.result_json(), HasSubstr("\"resumed_from_step\": "));
+  EXPECT_THAT(final_job.result_json(), ::testing::Not(HasSubstr("\"resumed_from_step\": 0,")));
+}
+
+TEST_F(ServiceTest, TokenAndRemoteBinding) {
+  server_->Shutdown();
+  server_.reset();
+  options_.token = "s3cret";
+  StartServer();
+  v1::ListJobsResponse list;
+  EXPECT_EQ(stub_->ListJobs(Context().get(), v1::ListJobsRequest(), &list).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  token_ = "s3cret";
+  EXPECT_TRUE(stub_->ListJobs(Context().get(), v1::ListJobsRequest(), &list).ok());
+
+  ServerOptions remote = options_;
+  remote.host = "0.0.0.0";
+  remote.data_dir = root_ + "/other";
+  auto refused = NasServer::Start(remote);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("needs --tls-cert/--tls-key and --token"));
+}
+
+}  // namespace
+}  // namespace nas::service
