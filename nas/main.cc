@@ -102,6 +102,21 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--threads", eval.threads, "Intra-op threads (default: one per core)");
   eval_cmd->add_flag("--json", eval.json, "Print JSON instead of text");
 
+  nas::service::ExportCommandOptions export_options;
+  CLI::App* export_cmd = app.add_subcommand(
+      "export", "Write a deployment bundle of one architecture: TorchScript subnet.pt (BN recalibrated), "
+                "bn_stats.pt, subnet.json; the export is reloaded, checked against the supernet and scored");
+  export_cmd->add_option("--checkpoint", export_options.checkpoint, "Supernet checkpoint (.nasckpt)")->required();
+  export_cmd->add_option("--arch", export_options.arch, "Architecture string, or largest / smallest")->required();
+  export_cmd->add_option("--out", export_options.out, "Output directory")->required();
+  export_cmd->add_option("--batch-size", export_options.batch_size, "Batch size the TorchScript module is traced for")
+      ->capture_default_str();
+  export_cmd->add_option("--verify-images", export_options.verify_images,
+                         "Test images the reloaded export is scored on (0: skip)")
+      ->capture_default_str();
+  export_cmd->add_option("--threads", export_options.threads, "Intra-op threads (default: one per core)");
+  export_cmd->add_flag("--json", export_options.json, "Print subnet.json instead of text");
+
   nas::service::SearchCommandOptions search;
   CLI::App* search_cmd = app.add_subcommand(
       "search", "Search a space for the best architectures under constraints; Ctrl-C stops after the "
@@ -223,6 +238,7 @@ int main(int argc, char** argv) {
     search.should_stop = [] { return search_stop.load(); };
     status = nas::service::RunSearchCommand(search, std::cout, std::cerr);
   }
+  if (export_cmd->parsed()) status = nas::service::RunExport(export_options, std::cout);
   if (jobs_cmd->parsed()) status = nas::service::RunListJobs(client, jobs_json, std::cout);
   if (watch_cmd->parsed()) status = nas::service::RunWatchJob(client, job_id, std::cout, std::cerr);
   if (cancel_cmd->parsed()) status = nas::service::RunCancelJob(client, job_id, std::cout);

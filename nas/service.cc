@@ -13,6 +13,7 @@
 #include "proto/nas.grpc.pb.h"
 #include "search/algorithms.h"
 #include "search/supernet_evaluator.h"
+#include "supernet/export.h"
 #include "supernet/file_util.h"
 
 namespace nas::service {
@@ -98,6 +99,45 @@ class Service final : public v1::NasService::Service {
       response->set_has_accuracy(true);
       response->set_accuracy(*accuracy);
     }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ExportSubnet(grpc::ServerContext* context, const v1::ExportSubnetRequest* request,
+                            v1::ExportSubnetResponse* response) override {
+    if (grpc::Status s = Authorize(context); !s.ok()) return s;
+    const std::string& name = request->name();
+    if (name.empty() || name == "." || name == ".." || name.size() > 128 ||
+        name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != std::string::npos) {
+      return Invalid("name: a bundle name of letters, digits, '.', '_' and '-' is required");
+    }
+    if (request->batch_size() < 0 || request->batch_size() > 4096) return Invalid("batch_size: must be in [0, 4096]");
+    if (request->checkpoint().empty()) return Invalid("checkpoint: required");
+    auto path = Confine(request->checkpoint(), "checkpoint");
+    if (!path.ok()) return ToGrpc(path.status());
+    auto evaluator = SupernetEvaluatorFor(*path);
+    if (!evaluator.ok()) return ToGrpc(evaluator.status());
+    const supernet::SearchSpace& space = (*evaluator)->space();
+    if (request->architecture().space() != space.name()) {
+      return Invalid(absl::StrCat("architecture.space: the checkpoint was trained on '", space.name(), "'"));
+    }
+    absl::StatusOr<supernet::Architecture> arch = space.Parse(request->architecture().arch());
+    if (!arch.ok()) return Invalid(absl::StrCat("architecture.arch: ", arch.status().message()));
+    supernet::ExportOptions eo;
+    eo.batch_size = request->batch_size() > 0 ? request->batch_size() : 1;
+    const std::string dir = absl::StrCat(options_.data_dir, "/exports/", name);
+    absl::StatusOr<nlohmann::json> j;
+    {
+      std::lock_guard<std::mutex> lock(export_mu_);  // One export at a time: they are heavy.
+      j = supernet::ExportSubnet((*evaluator)->trained(), *arch, dir, eo);
+    }
+    if (!j.ok()) return ToGrpc(j.status());
+    response->set_output_dir(dir);
+    for (const auto& f : (*j)["files"]) response->add_files(f.get<std::string>());
+    response->set_max_abs_diff((*j)["check"]["max_abs_diff_vs_supernet_path"].get<double>());
+    response->set_test_accuracy((*j)["test_accuracy"].get<double>());
+    response->set_flops((*j)["flops"].get<int64_t>());
+    response->set_params((*j)["params"].get<int64_t>());
+    response->set_metadata_json(j->dump(2));
     return grpc::Status::OK;
   }
 
@@ -316,7 +356,7 @@ class Service final : public v1::NasService::Service {
   JobManager* jobs_;
   std::map<std::string, Known> spaces_;
   std::vector<std::string> roots_;
-  std::mutex evaluators_mu_;
+  std::mutex evaluators_mu_, export_mu_;
   std::map<std::string, std::unique_ptr<search::SupernetEvaluator>> evaluators_;
 };
 

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "supernet/trained_supernet.h"
+#include "supernet/export.h"
 #include "supernet/trainer.h"
 
 namespace nas::service {
@@ -19,6 +20,43 @@ namespace {
 std::atomic<supernet::Trainer*> g_running_trainer{nullptr};
 
 }  // namespace
+
+absl::StatusOr<supernet::Architecture> ParseArchOrExtreme(const supernet::SearchSpace& space,
+                                                         const std::string& text) {
+  if (text == "largest") return space.MaxFlops().arch;
+  if (text == "smallest") return space.MinFlops().arch;
+  absl::StatusOr<supernet::Architecture> arch = space.Parse(text);
+  if (!arch.ok()) return absl::InvalidArgumentError(absl::StrCat("--arch: ", arch.status().message()));
+  return arch;
+}
+
+absl::Status RunExport(const ExportCommandOptions& options, std::ostream& out) {
+  if (options.out.empty()) return absl::InvalidArgumentError("--out: required");
+  torch::set_num_threads(options.threads > 0 ? options.threads
+                                            : std::max(1u, std::thread::hardware_concurrency()));
+  absl::StatusOr<supernet::TrainedSupernet> trained = supernet::LoadTrainedSupernet(options.checkpoint, torch::kCPU);
+  if (!trained.ok()) return trained.status();
+  absl::StatusOr<supernet::Architecture> arch = ParseArchOrExtreme(*trained->config.space, options.arch);
+  if (!arch.ok()) return arch.status();
+  supernet::ExportOptions eo;
+  eo.batch_size = options.batch_size;
+  eo.verify_images = options.verify_images;
+  absl::StatusOr<nlohmann::json> j = supernet::ExportSubnet(*trained, *arch, options.out, eo);
+  if (!j.ok()) return j.status();
+  if (options.json) {
+    out << j->dump(2) << "\n";
+  } else {
+    out << absl::StrFormat(
+        "exported %s of %s to %s (subnet.pt, bn_stats.pt, subnet.json) in %.1f s\n"
+        "  %.3f MFLOPs, %.4f M params; reloaded export vs supernet path: max |diff| %.2g; "
+        "test accuracy of the export %.2f %% on %d images\n",
+        (*j)["arch"].get<std::string>(), (*j)["space"].get<std::string>(), options.out, (*j)["seconds"].get<double>(),
+        (*j)["flops"].get<int64_t>() / 1e6, (*j)["params"].get<int64_t>() / 1e6,
+        (*j)["check"]["max_abs_diff_vs_supernet_path"].get<double>(), (*j)["test_accuracy"].get<double>(),
+        (*j)["test_images"].get<int64_t>());
+  }
+  return absl::OkStatus();
+}
 
 void RequestTrainStop() {
   if (supernet::Trainer* t = g_running_trainer.load()) t->RequestStop();
@@ -87,15 +125,9 @@ absl::Status RunEval(const EvalCommandOptions& options, std::ostream& out) {
   const supernet::SearchSpace& space = *trained->config.space;
   std::vector<std::pair<std::string, supernet::Architecture>> archs;
   for (const std::string& text : options.archs) {
-    if (text == "largest") {
-      archs.emplace_back("largest", space.MaxFlops().arch);
-    } else if (text == "smallest") {
-      archs.emplace_back("smallest", space.MinFlops().arch);
-    } else {
-      absl::StatusOr<supernet::Architecture> arch = space.Parse(text);
-      if (!arch.ok()) return arch.status();
-      archs.emplace_back("given", *arch);
-    }
+    absl::StatusOr<supernet::Architecture> arch = ParseArchOrExtreme(space, text);
+    if (!arch.ok()) return arch.status();
+    archs.emplace_back(text == "largest" || text == "smallest" ? text : "given", *arch);
   }
   Rng rng(options.seed);
   for (int64_t i = 0; i < options.random; ++i) archs.emplace_back("random", space.Sample(rng));

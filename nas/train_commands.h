@@ -39,6 +39,19 @@ struct EvalCommandOptions {
 };
 absl::Status RunEval(const EvalCommandOptions& options, std::ostream& out);
 
+// `nas export`: a deployment bundle (TorchScript subnet, BN statistics, metadata) of one
+// architecture of a trained supernet; see supernet/export.h.
+struct ExportCommandOptions {
+  std::string checkpoint;
+  std::string arch;  // String, or "largest" / "smallest".
+  std::string out;
+  int64_t batch_size = 1;
+  int64_t verify_images = 1000;
+  int threads = 0;
+  bool json = false;
+};
+absl::Status RunExport(const ExportCommandOptions& options, std::ostream& out);
+
 // Asks a running RunTrain to checkpoint and stop (safe to call from a signal handler).
 void RequestTrainStop();
 

@@ -8,6 +8,7 @@
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <torch/script.h>
 
 #include "absl/strings/match.h"
 #include "nas/service.h"
@@ -216,6 +217,26 @@ TEST_F(ServiceTest, TrainThenSearchTheSupernetThenEvaluateWithIt) {
   EXPECT_TRUE(response.has_accuracy());
   EXPECT_GE(response.accuracy(), 0);
   EXPECT_LE(response.accuracy(), 100);
+
+  // Export: a TorchScript bundle whose outputs equal the supernet path's; reloadable here.
+  v1::ExportSubnetRequest export_request;
+  *export_request.mutable_architecture() = request.architecture();
+  export_request.set_checkpoint(checkpoint);
+  export_request.set_name("../escape");
+  v1::ExportSubnetResponse exported;
+  grpc::Status es = stub_->ExportSubnet(Context().get(), export_request, &exported);
+  EXPECT_EQ(es.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(es.error_message(), HasSubstr("name:"));
+  export_request.set_name("tiny-best");
+  export_request.set_batch_size(4);
+  es = stub_->ExportSubnet(Context().get(), export_request, &exported);
+  ASSERT_TRUE(es.ok()) << es.error_message();
+  EXPECT_LE(exported.max_abs_diff(), 1e-5);
+  EXPECT_EQ(exported.output_dir(), options_.data_dir + "/exports/tiny-best");
+  torch::jit::Module module = torch::jit::load(exported.output_dir() + "/subnet.pt");
+  const torch::Tensor logits = module.forward({torch::zeros({4, 1, 28, 28})}).toTensor();
+  EXPECT_EQ(logits.sizes(), (std::vector<int64_t>{4, 10}));
+  EXPECT_THAT(exported.metadata_json(), HasSubstr("\"arch\": \"shuffle3x3,xception\""));
 }
 
 TEST_F(ServiceTest, CancelQueueBoundDisconnectAndRestartResume) {
