@@ -87,6 +87,7 @@ absl::Status RunWatchJob(const ClientOptions& client, const std::string& id, std
     nlohmann::json r = nlohmann::json::parse(job.result_json(), nullptr, false);
     if (r.is_object() && r.contains("best")) {
       out << "best: " << r["best"].dump() << "\n";
+      if (r["best"].contains("arch")) out << "best arch: " << r["best"]["arch"].get<std::string>() << "\n";
     } else if (r.is_object() && r.contains("checkpoint")) {
       out << "checkpoint: " << r["checkpoint"].get<std::string>() << "\n";
     }
