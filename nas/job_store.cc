@@ -3,40 +3,23 @@
 #include <sqlite3.h>
 
 #include "absl/strings/str_cat.h"
+#include "search/sqlite_db.h"
 
 namespace nas::service {
 namespace {
 
-struct Statement {
-  sqlite3_stmt* stmt = nullptr;
-  ~Statement() { sqlite3_finalize(stmt); }
-};
+using Statement = SqliteStatement;
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<JobStore>> JobStore::Open(const std::string& path) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    absl::Status s = absl::FailedPreconditionError(
-        absl::StrCat(path, ": cannot open the job store: ", db ? sqlite3_errmsg(db) : "out of memory"));
-    sqlite3_close(db);
-    return s;
-  }
-  std::unique_ptr<JobStore> store(new JobStore(path, db));
-  sqlite3_busy_timeout(db, 10000);
-  char* error = nullptr;
-  if (sqlite3_exec(db,
-                   "PRAGMA journal_mode=WAL;"
-                   "CREATE TABLE IF NOT EXISTS jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL,"
-                   " request_id TEXT, data BLOB NOT NULL);"
-                   "CREATE INDEX IF NOT EXISTS jobs_request ON jobs(request_id);",
-                   nullptr, nullptr, &error) != SQLITE_OK) {
-    absl::Status s = absl::FailedPreconditionError(absl::StrCat(path, ": not a job store: ", error ? error : ""));
-    sqlite3_free(error);
-    return s;
-  }
-  return store;
+  absl::StatusOr<sqlite3*> db = OpenSqlite(path,
+                                           "CREATE TABLE IF NOT EXISTS jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+                                           " id TEXT UNIQUE NOT NULL, request_id TEXT, data BLOB NOT NULL);"
+                                           "CREATE INDEX IF NOT EXISTS jobs_request ON jobs(request_id);",
+                                           "job store");
+  if (!db.ok()) return db.status();
+  return std::unique_ptr<JobStore>(new JobStore(path, *db));
 }
 
 JobStore::~JobStore() { sqlite3_close(db_); }

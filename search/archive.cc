@@ -3,18 +3,14 @@
 #include <sqlite3.h>
 
 #include <chrono>
-#include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "search/sqlite_db.h"
 
 namespace nas::search {
 namespace {
 
-// Finalizes a prepared statement when it goes out of scope.
-struct Statement {
-  sqlite3_stmt* stmt = nullptr;
-  ~Statement() { sqlite3_finalize(stmt); }
-};
+using Statement = SqliteStatement;
 
 absl::Status SqlError(sqlite3* db, const std::string& path, const std::string& what) {
   return absl::InternalError(absl::StrCat(path, ": ", what, ": ", sqlite3_errmsg(db)));
@@ -23,31 +19,15 @@ absl::Status SqlError(sqlite3* db, const std::string& path, const std::string& w
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EvaluationArchive>> EvaluationArchive::Open(const std::string& path) {
-  std::error_code ec;
-  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    absl::Status s = absl::FailedPreconditionError(
-        absl::StrCat(path, ": cannot open the evaluation archive: ", db ? sqlite3_errmsg(db) : "out of memory"));
-    sqlite3_close(db);
-    return s;
-  }
-  std::unique_ptr<EvaluationArchive> archive(new EvaluationArchive(path, db));
-  sqlite3_busy_timeout(db, 10000);
-  if (absl::Status s = archive->Exec(
-          "PRAGMA journal_mode=WAL;"
-          "PRAGMA synchronous=NORMAL;"
-          "CREATE TABLE IF NOT EXISTS evaluations ("
-          "  evaluator TEXT NOT NULL, space TEXT NOT NULL, arch TEXT NOT NULL,"
-          "  accuracy REAL NOT NULL, seconds REAL NOT NULL, created_unix REAL NOT NULL,"
-          "  PRIMARY KEY (evaluator, space, arch));");
-      !s.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(s.message(), " (is it an evaluation archive written by nas?)"));
-  }
-  return archive;
+  absl::StatusOr<sqlite3*> db = OpenSqlite(path,
+                                           "PRAGMA synchronous=NORMAL;"
+                                           "CREATE TABLE IF NOT EXISTS evaluations ("
+                                           "  evaluator TEXT NOT NULL, space TEXT NOT NULL, arch TEXT NOT NULL,"
+                                           "  accuracy REAL NOT NULL, seconds REAL NOT NULL, created_unix REAL NOT NULL,"
+                                           "  PRIMARY KEY (evaluator, space, arch));",
+                                           "evaluation archive");
+  if (!db.ok()) return db.status();
+  return std::unique_ptr<EvaluationArchive>(new EvaluationArchive(path, *db));
 }
 
 EvaluationArchive::~EvaluationArchive() { sqlite3_close(db_); }
