@@ -68,6 +68,8 @@ int main(int argc, char** argv) {
   app.add_option("--workers", workers, "Cells evaluated at once (one thread each)")->capture_default_str();
   app.add_option("--table", table_path, "NB201 CSV (default: $NAS_SHARED_DATA or ../shared/data)");
   app.add_option("--out", out, "Directory for ranking.json and scatter.svg");
+  bool rescore = false;
+  app.add_flag("--rescore", rescore, "Reuse the inherited accuracies of OUT/ranking.json (same cells) instead of evaluating");
   CLI11_PARSE(app, argc, argv);
   if (table_path.empty()) {
     const char* shared = std::getenv("NAS_SHARED_DATA");
@@ -93,10 +95,27 @@ int main(int argc, char** argv) {
     nas::supernet::Architecture a = space->Sample(rng);
     if (seen.insert(a).second) archs.push_back(a);
   }
-  std::vector<double> inherited(archs.size());
+  std::vector<double> inherited(archs.size(), NAN);
   std::atomic<int> done{0};
   const auto start = std::chrono::steady_clock::now();
-  tbb::parallel_for(size_t{0}, archs.size(), [&](size_t i) {
+  double eval_seconds = 0;
+  if (rescore) {
+    absl::StatusOr<std::string> text = nas::ReadFileBytes(out + "/ranking.json");
+    if (!text.ok()) {
+      std::cerr << "error: --rescore: " << text.status().message() << "\n";
+      return 1;
+    }
+    const nlohmann::json old = nlohmann::json::parse(*text);
+    eval_seconds = old.value("eval_seconds", 0.0);
+    for (size_t i = 0; i < archs.size() && i < old["cells"].size(); ++i) {
+      if (old["cells"][i]["arch"] != space->Format(archs[i])) {
+        std::cerr << "error: --rescore: " << out << "/ranking.json holds other cells (seed or n differ)\n";
+        return 1;
+      }
+      inherited[i] = old["cells"][i]["inherited"].get<double>();
+    }
+  }
+  if (!rescore) tbb::parallel_for(size_t{0}, archs.size(), [&](size_t i) {
     absl::StatusOr<double> acc = (*evaluator)->Accuracy(archs[i]);
     inherited[i] = acc.ok() ? *acc : NAN;
     const int d = ++done;
@@ -105,7 +124,7 @@ int main(int argc, char** argv) {
                                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
   });
-  const double eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!rescore) eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   // Only now: the benchmark table, for scoring.
   absl::StatusOr<nas::supernet::Nb201Table> table = nas::supernet::Nb201Table::Load(*space, table_path);
@@ -114,7 +133,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::vector<double> truth(archs.size());
-  std::vector<double> inherited_connected, truth_connected;
+  std::vector<double> inherited_connected, truth_connected, flops_connected;
   nlohmann::json cells = nlohmann::json::array();
   nas::search::ScatterPlot plot;
   for (size_t i = 0; i < archs.size(); ++i) {
@@ -123,12 +142,17 @@ int main(int argc, char** argv) {
     if (connected) {
       inherited_connected.push_back(inherited[i]);
       truth_connected.push_back(truth[i]);
+      flops_connected.push_back(static_cast<double>(space->Cost(archs[i]).flops));
     }
     plot.points.emplace_back(truth[i], inherited[i]);
     cells.push_back({{"arch", space->Format(archs[i])}, {"inherited", inherited[i]}, {"true", truth[i]},
                      {"connected", connected}});
   }
   const Scores all = Score(inherited, truth), connected = Score(inherited_connected, truth_connected);
+  // References on the same connected cells: how well FLOPs alone rank them, and how the
+  // supernet's ranking relates to FLOPs (a short-training bias shows as a negative tau).
+  const double flops_tau = nas::search::KendallTau(flops_connected, truth_connected);
+  const double inherited_flops_tau = nas::search::KendallTau(inherited_connected, flops_connected);
   const auto& train = (*evaluator)->trained();
   nlohmann::json j = {{"checkpoint", checkpoint},
                       {"sampler", train.config.sampler.kind},
@@ -141,12 +165,14 @@ int main(int argc, char** argv) {
                       {"all", {{"n", all.n}, {"kendall_tau", all.tau}, {"spearman_rho", all.rho}, {"top10_precision", all.top10}}},
                       {"connected", {{"n", connected.n}, {"kendall_tau", connected.tau}, {"spearman_rho", connected.rho},
                                      {"top10_precision", connected.top10}}},
+                      {"reference", {{"flops_vs_true_kendall_tau", flops_tau},
+                                     {"inherited_vs_flops_kendall_tau", inherited_flops_tau}}},
                       {"cells", cells}};
   std::cout << absl::StrFormat(
       "sampler %s, %d steps: all %d cells: tau %.3f rho %.3f top10 %.2f | connected %d: tau %.3f rho %.3f top10 "
-      "%.2f | eval %.0f s\n",
+      "%.2f | reference: FLOPs vs true tau %.3f, inherited vs FLOPs tau %.3f | eval %.0f s\n",
       train.config.sampler.kind, train.step, all.n, all.tau, all.rho, all.top10, connected.n, connected.tau,
-      connected.rho, connected.top10, eval_seconds);
+      connected.rho, connected.top10, flops_tau, inherited_flops_tau, eval_seconds);
   if (!out.empty()) {
     plot.title = absl::StrFormat("NB201 supernet (%s, %d steps): Kendall tau %.3f", train.config.sampler.kind,
                                  train.step, all.tau);
