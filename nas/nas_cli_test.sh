@@ -92,6 +92,16 @@ $NAS search --evaluator "supernet:$T/run/checkpoint.nasckpt" --space configs/nb2
 [ $? -eq 2 ] || fail "a space that differs from the checkpoint's should exit 2"
 grep -q "checkpoint was trained on 'tiny'" "$ERR" || fail "space mismatch: $(cat "$ERR")"
 
+# Export: a TorchScript bundle, reloaded and checked against the supernet path.
+out=$($NAS export --checkpoint "$T/run/checkpoint.nasckpt" --arch smallest --out "$T/export" --threads 1 \
+  --verify-images 64 --json 2>"$ERR") || fail "export failed: $(cat "$ERR")"
+for f in subnet.pt bn_stats.pt subnet.json; do [ -f "$T/export/$f" ] || fail "export lacks $f"; done
+echo "$out" | grep -q '"max_abs_diff_vs_supernet_path": 0' || fail "export check: $out"
+$NAS export --checkpoint "$T/run/checkpoint.nasckpt" --arch bogus --out "$T/export2" >/dev/null 2>"$ERR"
+[ $? -eq 2 ] || fail "a bad --arch should exit 2"
+[ -e "$T/export2/subnet.pt" ] && fail "a failed export wrote files"
+$NAS serve --help | grep -q -- "--allow-insecure-remote" || fail "serve --help"
+
 # The cost evaluator: the largest network under a FLOPs bound; accuracy needs an evaluator.
 out=$($NAS search --space configs/nb201.yaml --evaluator cost --objective max:flops \
   --constraint 'flops<=50M' --budget 100 --json 2>/dev/null) || fail "cost search failed"
