@@ -19,7 +19,11 @@ absl::StatusOr<std::unique_ptr<SupernetEvaluator>> SupernetEvaluator::Load(const
   if (options.calibration_batches >= 0) config.calibration_batches = options.calibration_batches;
   if (options.max_images >= 0) config.max_images = options.max_images;
   e->evaluator_ = supernet::MakeEvaluator(e->trained_, supernet::EvalSplit::kValidation, device);
-  e->id_ = absl::StrFormat("supernet:%08x-%d:val:cal%dx%d:n%d", Crc32(*bytes), bytes->size(),
+  // FNV-1a over the whole file. (Not CRC-32: a checkpoint ends with its own CRC-32, so the
+  // CRC-32 of the whole file is the same constant for every checkpoint.)
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const char c : *bytes) hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  e->id_ = absl::StrFormat("supernet:%016x-%d:val:cal%dx%d:n%d", hash, bytes->size(),
                            config.calibration_batches, config.calibration_batch_size, config.max_images);
   return e;
 }
