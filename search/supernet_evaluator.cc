@@ -23,7 +23,7 @@ absl::StatusOr<std::unique_ptr<SupernetEvaluator>> SupernetEvaluator::Load(const
   // CRC-32 of the whole file is the same constant for every checkpoint.)
   uint64_t hash = 0xcbf29ce484222325ULL;
   for (const char c : *bytes) hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
-  e->id_ = absl::StrFormat("supernet:%016x-%d:val:cal%dx%d:n%d", hash, bytes->size(),
+  e->id_ = absl::StrFormat("supernet:%016x-%d:val:cal%dx%d:spread%d", hash, bytes->size(),
                            config.calibration_batches, config.calibration_batch_size, config.max_images);
   return e;
 }

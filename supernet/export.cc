@@ -106,8 +106,9 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
   // The export's own test accuracy.
   int64_t correct = 0, seen = 0;
   if (options.verify_images > 0) {
-    std::vector<int64_t> test(std::min<int64_t>(options.verify_images, trained.data.test_set->size()));
+    std::vector<int64_t> test(trained.data.test_set->size());
     for (size_t i = 0; i < test.size(); ++i) test[i] = static_cast<int64_t>(i);
+    test = SpreadSubset(std::move(test), options.verify_images);
     BatchLoader test_loader(trained.data.test_set, test, options.batch_size, AugmentOptions{}, false, 0);
     for (int64_t b = 0; b < test_loader.batches_per_epoch(); ++b) {
       const Batch batch = test_loader.Get(0, b);

@@ -38,6 +38,14 @@ absl::StatusOr<TrainedSupernet> LoadTrainedSupernet(const std::string& checkpoin
   return trained;
 }
 
+std::vector<int64_t> SpreadSubset(std::vector<int64_t> indices, int64_t max_images) {
+  const int64_t n = static_cast<int64_t>(indices.size());
+  if (max_images <= 0 || n <= max_images) return indices;
+  std::vector<int64_t> subset(max_images);
+  for (int64_t i = 0; i < max_images; ++i) subset[i] = indices[i * n / max_images];
+  return subset;
+}
+
 std::unique_ptr<Evaluator> MakeEvaluator(const TrainedSupernet& trained, EvalSplit split,
                                          torch::Device device) {
   const EvaluationConfig& e = trained.config.evaluation;
@@ -52,7 +60,7 @@ std::unique_ptr<Evaluator> MakeEvaluator(const TrainedSupernet& trained, EvalSpl
   }
   std::vector<int64_t> indices =
       split == EvalSplit::kTest ? std::move(test_indices) : trained.data.validation_indices;
-  if (e.max_images > 0 && static_cast<int64_t>(indices.size()) > e.max_images) indices.resize(e.max_images);
+  indices = SpreadSubset(std::move(indices), e.max_images);
   BatchLoader evaluation(split == EvalSplit::kTest ? trained.data.test_set : trained.data.train_set, indices,
                          e.batch_size, AugmentOptions{}, /*shuffle=*/false, 0);
   return std::make_unique<Evaluator>(trained.net, calibration, e.calibration_batches, evaluation,

@@ -26,6 +26,11 @@ struct TrainedSupernet {
 absl::StatusOr<TrainedSupernet> LoadTrainedSupernet(const std::string& checkpoint,
                                                     torch::Device device);
 
+// At most `max_images` of `indices`, evenly spread over them (every (n/max)-th), so that a
+// subset of a class-ordered dataset (CIFAR-10's files are) keeps every class; all when
+// `max_images` <= 0.
+std::vector<int64_t> SpreadSubset(std::vector<int64_t> indices, int64_t max_images);
+
 enum class EvalSplit { kValidation, kTest };
 
 // An evaluator over the validation split (held out of training; for search decisions)
