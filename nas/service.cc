@@ -312,9 +312,8 @@ class Service final : public v1::NasService::Service {
       if (!path.ok()) return path.status();
       spec->set_latency("table:" + *path);
     }
-    const std::string& a = spec->algorithm();
-    if (!a.empty() && a != "random" && a != "evolution" && a != "aging" && a != "nsga2" && a != "predictor") {
-      return absl::InvalidArgumentError(absl::StrCat("spec.algorithm: '", a, "' is not one of random, evolution, aging, nsga2, predictor"));
+    if (!spec->algorithm().empty()) {  // Empty: the default.
+      if (absl::Status s = search::CheckAlgorithmName(spec->algorithm(), "spec.algorithm"); !s.ok()) return s;
     }
     if (spec->budget() < 0 || spec->budget() > 1'000'000) {
       return absl::InvalidArgumentError(absl::StrCat("spec.budget: ", spec->budget(), " is out of range [1, 1000000] (0: default 100)"));
@@ -326,9 +325,8 @@ class Service final : public v1::NasService::Service {
     if (!(spec->mutation_probability() >= 0 && spec->mutation_probability() <= 1)) {
       return absl::InvalidArgumentError("spec.mutation_probability: must be in [0, 1]");
     }
-    const std::string& p = spec->predictor();
-    if (!p.empty() && p != "mlp_ensemble" && p != "ridge") {
-      return absl::InvalidArgumentError(absl::StrCat("spec.predictor: '", p, "' is not one of mlp_ensemble, ridge"));
+    if (!spec->predictor().empty()) {
+      if (absl::Status s = search::CheckPredictorName(spec->predictor(), "spec.predictor"); !s.ok()) return s;
     }
     for (const std::string& c : spec->constraints()) {
       if (auto parsed = search::ParseConstraint(c); !parsed.ok()) {

@@ -391,6 +391,20 @@ absl::StatusOr<SearchResult> RunSearch(const supernet::SearchSpace& space, const
   return RunSearch(MetricModel(space), &evaluator, options);
 }
 
+absl::Status CheckAlgorithmName(const std::string& algorithm, const std::string& field) {
+  if (algorithm == "random" || algorithm == "evolution" || algorithm == "aging" || algorithm == "nsga2" ||
+      algorithm == "predictor") {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, ": '", algorithm, "' is not one of random, evolution, aging, nsga2, predictor"));
+}
+
+absl::Status CheckPredictorName(const std::string& predictor, const std::string& field) {
+  if (predictor == "mlp_ensemble" || predictor == "ridge") return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(field, ": '", predictor, "' is not one of mlp_ensemble, ridge"));
+}
+
 absl::Status ValidateSearch(const MetricModel& metrics, const AccuracyEvaluator* evaluator,
                             const SearchOptions& options) {
   if (options.budget < 1) return absl::InvalidArgumentError("--budget: must be at least 1");
@@ -415,16 +429,9 @@ absl::Status ValidateSearch(const MetricModel& metrics, const AccuracyEvaluator*
     }
   }
   if (absl::Status s = CheckReachable(metrics, options.constraints); !s.ok()) return s;
-  if (options.algorithm != "random" && options.algorithm != "evolution" && options.algorithm != "aging" &&
-      options.algorithm != "nsga2" && options.algorithm != "predictor") {
-    return absl::InvalidArgumentError(absl::StrCat("--algorithm: '", options.algorithm,
-                                                   "' is not one of random, evolution, aging, nsga2, predictor"));
-  }
+  if (absl::Status s = CheckAlgorithmName(options.algorithm, "--algorithm"); !s.ok()) return s;
   if (options.algorithm == "predictor") {
-    if (options.predictor != "mlp_ensemble" && options.predictor != "ridge") {
-      return absl::InvalidArgumentError(absl::StrCat("--predictor: '", options.predictor,
-                                                     "' is not one of mlp_ensemble, ridge"));
-    }
+    if (absl::Status s = CheckPredictorName(options.predictor, "--predictor"); !s.ok()) return s;
     if (options.initial < 2 || options.batch < 1 || options.candidates < 1) {
       return absl::InvalidArgumentError("predictor search needs initial >= 2, batch >= 1, candidates >= 1");
     }
