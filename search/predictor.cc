@@ -5,6 +5,19 @@
 #include <numeric>
 
 namespace nas::search {
+
+RidgeSolution SolveRidge(const torch::Tensor& x, const torch::Tensor& y, double lambda) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor xd = x.to(torch::kFloat64), yd = y.to(torch::kFloat64);
+  RidgeSolution s;
+  s.x_mean = xd.mean(0);
+  s.y_mean = yd.mean().item<double>();
+  const torch::Tensor xc = xd - s.x_mean;
+  const torch::Tensor a = xc.t().mm(xc) + lambda * torch::eye(x.size(1), torch::kFloat64);
+  s.weights = torch::linalg::solve(a, xc.t().mv(yd - s.y_mean), /*left=*/true);
+  return s;
+}
+
 namespace {
 
 class Ridge : public Predictor {
@@ -12,13 +25,10 @@ class Ridge : public Predictor {
   explicit Ridge(double lambda) : lambda_(lambda) {}
   std::string name() const override { return "ridge"; }
   void Fit(const torch::Tensor& x, const torch::Tensor& y) override {
-    torch::NoGradGuard no_grad;
-    const torch::Tensor xd = x.to(torch::kFloat64), yd = y.to(torch::kFloat64);
-    x_mean_ = xd.mean(0);
-    y_mean_ = yd.mean().item<double>();
-    const torch::Tensor xc = xd - x_mean_;
-    const torch::Tensor a = xc.t().mm(xc) + lambda_ * torch::eye(x.size(1), torch::kFloat64);
-    weights_ = torch::linalg::solve(a, xc.t().mv(yd - y_mean_), /*left=*/true);
+    RidgeSolution solution = SolveRidge(x, y, lambda_);
+    x_mean_ = solution.x_mean;
+    weights_ = solution.weights;
+    y_mean_ = solution.y_mean;
   }
   torch::Tensor Predict(const torch::Tensor& x) const override {
     torch::NoGradGuard no_grad;

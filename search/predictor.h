@@ -30,6 +30,15 @@ class Predictor {
   virtual torch::Tensor PredictStd(const torch::Tensor& x) const { return torch::zeros({x.size(0)}); }
 };
 
+// Ridge regression on centred data, solved in closed form in float64:
+// y ~ (x - x_mean) . weights + y_mean, the intercept not penalised.
+struct RidgeSolution {
+  torch::Tensor x_mean;   // float64 [D]
+  torch::Tensor weights;  // float64 [D]
+  double y_mean = 0;
+};
+RidgeSolution SolveRidge(const torch::Tensor& x, const torch::Tensor& y, double lambda);
+
 // Ridge regression (closed form, float64 solve), intercept not penalised.
 std::unique_ptr<Predictor> MakeRidge(double lambda = 1.0);
 // An ensemble of small MLPs (two hidden ReLU layers), each trained full-batch with Adam

@@ -8,6 +8,8 @@
 
 #include <torch/torch.h>
 
+#include "kernels/profiler.h"
+
 namespace nas::supernet {
 
 // How BatchNorm layers behave in one forward pass.
@@ -58,6 +60,13 @@ struct ForwardContext {
   BnStatistics* stats = nullptr;      // Not owned. Needed for kCalibrate.
   std::vector<TracedOp>* trace = nullptr;  // Not owned. When set, ops are recorded.
   std::string block;                  // Current network part, for the trace.
+  kernels::BlockTimer* timer = nullptr;  // Not owned. When set, parts are timed.
+
+  // Networks call this as they enter each part ("stem", "layers[3]", "head", ...).
+  void EnterBlock(std::string name) {
+    if (timer != nullptr) timer->Mark(name);
+    block = std::move(name);
+  }
 };
 
 }  // namespace nas::supernet

@@ -68,17 +68,17 @@ class MobileNetV2NetworkImpl : public SupernetImpl {
   torch::Tensor Forward(const torch::Tensor& input, const Architecture& arch,
                         ForwardContext& ctx) override {
     CheckArchitecture(arch);
-    ctx.block = "stem";
+    ctx.EnterBlock("stem");
     torch::Tensor x = stem_->forward(input, 0, ctx);
     for (int l = 0; l < static_cast<int>(candidates_.size()); ++l) {
-      ctx.block = absl::StrCat("layers[", l, "]");
+      ctx.EnterBlock(absl::StrCat("layers[", l, "]"));
       const int slot = slots_[l][arch.genes[l]];
       if (slot < 0) continue;  // Identity with matching shapes.
       torch::Tensor y = candidates_[l][slot]->forward(x, 0, ctx);
       const bool residual = !s_.choices()[arch.genes[l]].identity && s_.HasResidual(l);
       x = residual ? x + y : y;
     }
-    ctx.block = "head";
+    ctx.EnterBlock("head");
     x = head_->forward(x, 0, ctx).mean({2, 3});
     return classifier_->forward(x, ctx);
   }

@@ -80,23 +80,23 @@ class Nb201NetworkImpl : public SupernetImpl {
   torch::Tensor Forward(const torch::Tensor& input, const Architecture& arch,
                         ForwardContext& ctx) override {
     CheckArchitecture(arch);
-    ctx.block = "stem";
+    ctx.EnterBlock("stem");
     torch::Tensor x = stem_->forward(input, 0, ctx);
     int cell = 0;
     for (int stage = 0; stage < s_.num_stages(); ++stage) {
       if (stage > 0) {
-        ctx.block = absl::StrCat("reductions[", stage - 1, "]");
+        ctx.EnterBlock(absl::StrCat("reductions[", stage - 1, "]"));
         Reduction& r = reductions_[stage - 1];
         torch::Tensor y = r.conv_b->forward(r.conv_a->forward(x, 0, ctx), 0, ctx);
         torch::Tensor shortcut = r.shortcut->forward(torch::avg_pool2d(x, 2, 2), 0, ctx);
         x = shortcut + y;
       }
       for (int i = 0; i < s_.cells_per_stage(); ++i, ++cell) {
-        ctx.block = absl::StrCat("cells[", cell, "]");
+        ctx.EnterBlock(absl::StrCat("cells[", cell, "]"));
         x = Cell(x, arch, cell, ctx);
       }
     }
-    ctx.block = "head";
+    ctx.EnterBlock("head");
     x = torch::relu(last_norm_->forward(x, ctx)).mean({2, 3});
     return classifier_->forward(x, ctx);
   }

@@ -105,10 +105,10 @@ class ShuffleNetNetworkImpl : public SupernetImpl {
   torch::Tensor Forward(const torch::Tensor& input, const Architecture& arch,
                         ForwardContext& ctx) override {
     CheckArchitecture(arch);
-    ctx.block = "stem";
+    ctx.EnterBlock("stem");
     torch::Tensor x = stem_->forward(input, 0, ctx);
     for (int l = 0; l < static_cast<int>(mains_.size()); ++l) {
-      ctx.block = absl::StrCat("layers[", l, "]");
+      ctx.EnterBlock(absl::StrCat("layers[", l, "]"));
       const int slot = Slot(arch, l);
       const int width = Width(arch, l);
       if (s_.layers()[l].index_in_stage == 0) {
@@ -123,7 +123,7 @@ class ShuffleNetNetworkImpl : public SupernetImpl {
         x = torch::cat({passthrough, mains_[l][slot]->forward(branch, width, ctx)}, 1);
       }
     }
-    ctx.block = "head";
+    ctx.EnterBlock("head");
     x = head_->forward(x, 0, ctx);
     x = x.mean({2, 3});
     return classifier_->forward(x, ctx);

@@ -1,0 +1,421 @@
+#include "supernet/latency_profile.h"
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <map>
+#include <numeric>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "supernet/file_util.h"
+#include "supernet/random.h"
+
+namespace nas::supernet {
+namespace {
+
+constexpr char kFormat[] = "nas-latency-lut/1";
+constexpr size_t kMaxChoicesPerBlock = 512;
+
+std::string UtcNow() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+nlohmann::json StatsToJson(const kernels::TimingStats& s) {
+  return {{"median_ms", s.median_ms}, {"mean_ms", s.mean_ms}, {"std_ms", s.std_ms},
+          {"min_ms", s.min_ms},       {"max_ms", s.max_ms},   {"count", s.count}};
+}
+
+// Reads json[key] as T; errors name source and field.
+template <typename T>
+absl::StatusOr<T> Field(const nlohmann::json& json, const std::string& key,
+                        const std::string& field, const std::string& source) {
+  if (!json.is_object() || !json.contains(key)) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": missing field ", field));
+  }
+  try {
+    return json.at(key).get<T>();
+  } catch (const nlohmann::json::exception&) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": field ", field, " has the wrong type"));
+  }
+}
+
+absl::StatusOr<double> Milliseconds(const nlohmann::json& json, const std::string& key,
+                                    const std::string& field, const std::string& source) {
+  absl::StatusOr<double> v = Field<double>(json, key, field, source);
+  if (!v.ok()) return v.status();
+  if (!std::isfinite(*v) || *v < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": field ", field, " must be a finite number >= 0, got ", *v));
+  }
+  return *v;
+}
+
+// The genes of each cost group and the number of their option combinations.
+struct GroupGenes {
+  std::vector<int> genes;
+  size_t combinations = 1;
+};
+
+std::vector<GroupGenes> GenesByGroup(const SearchSpace& space) {
+  std::vector<GroupGenes> groups(space.group_names().size());
+  for (size_t g = 0; g < space.genes().size(); ++g) {
+    GroupGenes& group = groups[space.genes()[g].group];
+    group.genes.push_back(static_cast<int>(g));
+    group.combinations *= space.genes()[g].options.size();
+  }
+  return groups;
+}
+
+// Sets the genes of `group` in `arch` to the mixed-radix combination `code`.
+void SetCombination(const SearchSpace& space, const GroupGenes& group, size_t code,
+                    Architecture* arch) {
+  for (int g : group.genes) {
+    const size_t n = space.genes()[g].options.size();
+    arch->genes[g] = static_cast<int>(code % n);
+    code /= n;
+  }
+}
+
+// Runs `fn` with every forward pass timed; on an asynchronous device each mark waits for
+// the work queued so far.
+struct TimedNetwork {
+  Supernet net;
+  Architecture arch;
+  torch::Tensor input;
+  torch::Tensor probe;  // A one-element tensor on the device, read back to synchronize.
+  bool synchronize = false;
+};
+
+void Synchronize(const TimedNetwork& t) {
+  if (t.synchronize) (void)t.probe.add(0).cpu();
+}
+
+absl::StatusOr<TimedNetwork> PrepareNetwork(SupernetImpl& supernet, const Architecture& arch,
+                                            int64_t batch_size, const torch::Device& device) {
+  absl::StatusOr<Supernet> net = ExtractSubnet(supernet, arch, nullptr);
+  if (!net.ok()) return net.status();
+  (*net)->to(device);
+  (*net)->eval();
+  const SearchSpace& space = supernet.space();
+  TimedNetwork t;
+  t.net = *net;
+  t.arch = arch;
+  torch::manual_seed(0);
+  t.input = torch::randn({batch_size, space.input_channels(), space.input_size(), space.input_size()})
+                .to(device);
+  t.probe = torch::zeros({1}).to(device);
+  t.synchronize = !device.is_cpu();
+  return t;
+}
+
+}  // namespace
+
+const LatencyBatchTable* LatencyLut::Table(int64_t batch_size) const {
+  for (const LatencyBatchTable& t : tables) {
+    if (t.batch_size == batch_size) return &t;
+  }
+  return nullptr;
+}
+
+std::string GroupChoice(const SearchSpace& space, const Architecture& arch, int group) {
+  std::vector<std::string> options;
+  for (size_t g = 0; g < space.genes().size(); ++g) {
+    if (space.genes()[g].group == group) options.push_back(space.genes()[g].options[arch.genes[g]]);
+  }
+  return absl::StrJoin(options, ":");
+}
+
+nlohmann::json LatencyLutToJson(const LatencyLut& lut) {
+  nlohmann::json tables = nlohmann::json::array();
+  for (const LatencyBatchTable& t : lut.tables) {
+    nlohmann::json entries = nlohmann::json::array();
+    for (const LatencyEntry& e : t.entries) {
+      nlohmann::json entry = StatsToJson(e.stats);
+      entry["block"] = e.block;
+      entry["choice"] = e.choice;
+      entries.push_back(entry);
+    }
+    tables.push_back({{"batch_size", t.batch_size}, {"entries", entries}});
+  }
+  nlohmann::json json = {
+      {"format", kFormat},
+      {"space", {{"name", lut.space_name}, {"source", lut.space_source}, {"input_size", lut.input_size}}},
+      {"device", lut.device},
+      {"measured_on",
+       {{"torch_device", lut.torch_device},
+        {"cpu_model", lut.machine.cpu_model},
+        {"hostname", lut.machine.hostname},
+        {"library", lut.machine.library_version},
+        {"hardware_threads", lut.machine.hardware_threads},
+        {"threads", lut.threads}}},
+      {"protocol",
+       {{"warmup", lut.warmup}, {"runs", lut.runs}, {"rounds", lut.rounds}, {"seed", lut.seed},
+        {"created", lut.created}}},
+      {"tables", tables},
+  };
+  if (lut.has_correction) {
+    const LatencyCorrection& c = lut.correction;
+    json["correction"] = {{"features", c.features}, {"weights", c.weights},
+                          {"intercept", c.intercept}, {"lambda", c.lambda},
+                          {"samples", c.samples},     {"cv_mape", c.cv_mape},
+                          {"cv_mape_table_sum", c.cv_mape_sum}};
+  }
+  if (!lut.validation.is_null()) json["validation"] = lut.validation;
+  return json;
+}
+
+absl::StatusOr<LatencyLut> LatencyLutFromJson(const nlohmann::json& json, const std::string& source) {
+  absl::StatusOr<std::string> format = Field<std::string>(json, "format", "format", source);
+  if (!format.ok()) return format.status();
+  if (*format != kFormat) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": field format is \"", *format, "\"; expected \"", kFormat, "\""));
+  }
+  LatencyLut lut;
+#define NAS_READ(target, type, object, key, field)                             \
+  {                                                                           \
+    absl::StatusOr<type> v = Field<type>(object, key, field, source);         \
+    if (!v.ok()) return v.status();                                           \
+    target = *v;                                                              \
+  }
+  if (!json.contains("space")) return absl::InvalidArgumentError(source + ": missing field space");
+  NAS_READ(lut.space_name, std::string, json["space"], "name", "space.name");
+  NAS_READ(lut.space_source, std::string, json["space"], "source", "space.source");
+  NAS_READ(lut.input_size, int64_t, json["space"], "input_size", "space.input_size");
+  NAS_READ(lut.device, std::string, json, "device", "device");
+  if (lut.device.empty()) return absl::InvalidArgumentError(source + ": field device is empty");
+  if (!json.contains("measured_on")) {
+    return absl::InvalidArgumentError(source + ": missing field measured_on");
+  }
+  const nlohmann::json& on = json["measured_on"];
+  NAS_READ(lut.torch_device, std::string, on, "torch_device", "measured_on.torch_device");
+  NAS_READ(lut.machine.cpu_model, std::string, on, "cpu_model", "measured_on.cpu_model");
+  NAS_READ(lut.machine.hostname, std::string, on, "hostname", "measured_on.hostname");
+  NAS_READ(lut.machine.library_version, std::string, on, "library", "measured_on.library");
+  NAS_READ(lut.machine.hardware_threads, int, on, "hardware_threads", "measured_on.hardware_threads");
+  NAS_READ(lut.threads, int, on, "threads", "measured_on.threads");
+  if (!json.contains("protocol")) return absl::InvalidArgumentError(source + ": missing field protocol");
+  const nlohmann::json& p = json["protocol"];
+  NAS_READ(lut.warmup, int, p, "warmup", "protocol.warmup");
+  NAS_READ(lut.runs, int, p, "runs", "protocol.runs");
+  NAS_READ(lut.rounds, int, p, "rounds", "protocol.rounds");
+  NAS_READ(lut.seed, uint64_t, p, "seed", "protocol.seed");
+  NAS_READ(lut.created, std::string, p, "created", "protocol.created");
+  if (!json.contains("tables") || !json["tables"].is_array() || json["tables"].empty()) {
+    return absl::InvalidArgumentError(source + ": field tables must be a non-empty array");
+  }
+  for (size_t i = 0; i < json["tables"].size(); ++i) {
+    const nlohmann::json& t = json["tables"][i];
+    const std::string tf = absl::StrCat("tables[", i, "]");
+    LatencyBatchTable table;
+    NAS_READ(table.batch_size, int64_t, t, "batch_size", tf + ".batch_size");
+    if (table.batch_size < 1) {
+      return absl::InvalidArgumentError(absl::StrCat(source, ": field ", tf, ".batch_size must be >= 1"));
+    }
+    if (!t.contains("entries") || !t["entries"].is_array()) {
+      return absl::InvalidArgumentError(absl::StrCat(source, ": field ", tf, ".entries must be an array"));
+    }
+    for (size_t k = 0; k < t["entries"].size(); ++k) {
+      const nlohmann::json& e = t["entries"][k];
+      const std::string ef = absl::StrCat(tf, ".entries[", k, "]");
+      LatencyEntry entry;
+      NAS_READ(entry.block, std::string, e, "block", ef + ".block");
+      NAS_READ(entry.choice, std::string, e, "choice", ef + ".choice");
+      NAS_READ(entry.stats.count, int, e, "count", ef + ".count");
+      for (auto [key, target] : {std::pair<const char*, double*>{"median_ms", &entry.stats.median_ms},
+                                 {"mean_ms", &entry.stats.mean_ms}, {"std_ms", &entry.stats.std_ms},
+                                 {"min_ms", &entry.stats.min_ms}, {"max_ms", &entry.stats.max_ms}}) {
+        absl::StatusOr<double> v = Milliseconds(e, key, absl::StrCat(ef, ".", key), source);
+        if (!v.ok()) return v.status();
+        *target = *v;
+      }
+      table.entries.push_back(std::move(entry));
+    }
+    lut.tables.push_back(std::move(table));
+  }
+  if (json.contains("correction")) {
+    const nlohmann::json& c = json["correction"];
+    lut.has_correction = true;
+    NAS_READ(lut.correction.features, std::vector<std::string>, c, "features", "correction.features");
+    NAS_READ(lut.correction.weights, std::vector<double>, c, "weights", "correction.weights");
+    NAS_READ(lut.correction.intercept, double, c, "intercept", "correction.intercept");
+    NAS_READ(lut.correction.lambda, double, c, "lambda", "correction.lambda");
+    NAS_READ(lut.correction.samples, int, c, "samples", "correction.samples");
+    NAS_READ(lut.correction.cv_mape, double, c, "cv_mape", "correction.cv_mape");
+    NAS_READ(lut.correction.cv_mape_sum, double, c, "cv_mape_table_sum", "correction.cv_mape_table_sum");
+    if (lut.correction.features.size() != lut.correction.weights.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": correction.features has ", lut.correction.features.size(),
+                       " names but correction.weights ", lut.correction.weights.size(), " values"));
+    }
+    for (double w : lut.correction.weights) {
+      if (!std::isfinite(w)) {
+        return absl::InvalidArgumentError(source + ": correction.weights holds a non-finite value");
+      }
+    }
+  }
+#undef NAS_READ
+  if (json.contains("validation")) lut.validation = json["validation"];
+  return lut;
+}
+
+absl::Status SaveLatencyLut(const LatencyLut& lut, const std::string& path) {
+  return WriteFileAtomically(path, LatencyLutToJson(lut).dump(1) + "\n");
+}
+
+absl::StatusOr<LatencyLut> LoadLatencyLut(const std::string& path) {
+  absl::StatusOr<std::string> bytes = ReadFileBytes(path);
+  if (!bytes.ok()) return bytes.status();
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(*bytes);
+  } catch (const nlohmann::json::parse_error& e) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not valid JSON (", e.what(), ")"));
+  }
+  return LatencyLutFromJson(json, path);
+}
+
+absl::StatusOr<LatencyLut> ProfileBlocks(SupernetImpl& supernet, const ProfileOptions& options) {
+  const SearchSpace& space = supernet.space();
+  if (options.batch_sizes.empty()) return absl::InvalidArgumentError("batch sizes: none given");
+  for (int64_t b : options.batch_sizes) {
+    if (b < 1 || b > 4096) {
+      return absl::InvalidArgumentError(absl::StrCat("batch size: must be in [1, 4096], got ", b));
+    }
+  }
+  if (options.runs < 1 || options.warmup < 0 || options.rounds < 1 || options.threads < 1) {
+    return absl::InvalidArgumentError("runs, rounds and threads must be >= 1 and warmup >= 0");
+  }
+  const std::vector<GroupGenes> groups = GenesByGroup(space);
+  size_t networks_per_round = 1;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    if (groups[g].combinations > kMaxChoicesPerBlock) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "space ", space.name(), ": block ", space.group_names()[g], " has ",
+          groups[g].combinations, " choices (its genes are shared or combined); a block lookup "
+          "table needs at most ", kMaxChoicesPerBlock,
+          ". Use a per-architecture latency table (CSV) for this space."));
+    }
+    networks_per_round = std::max(networks_per_round, groups[g].combinations);
+  }
+
+  // The profiling architectures: in each round, each group's choices in a random order,
+  // cycled up to the round's length, so every choice of every block appears.
+  Rng rng(options.seed);
+  std::vector<Architecture> archs;
+  for (int r = 0; r < options.rounds; ++r) {
+    std::vector<std::vector<size_t>> orders(groups.size());
+    for (size_t g = 0; g < groups.size(); ++g) {
+      orders[g].resize(groups[g].combinations);
+      std::iota(orders[g].begin(), orders[g].end(), 0);
+      for (size_t i = orders[g].size(); i > 1; --i) {  // Fisher-Yates with the spec'd Rng.
+        std::swap(orders[g][i - 1], orders[g][rng.UniformInt(i)]);
+      }
+    }
+    for (size_t j = 0; j < networks_per_round; ++j) {
+      Architecture arch;
+      arch.genes.assign(space.genes().size(), 0);
+      for (size_t g = 0; g < groups.size(); ++g) {
+        SetCombination(space, groups[g], orders[g][j % orders[g].size()], &arch);
+      }
+      archs.push_back(std::move(arch));
+    }
+  }
+
+  // Block name -> cost group, from the skeleton.
+  std::map<std::string, int> block_group;
+  for (const PlanBlock& b : space.BuildPlan(archs.front()).blocks) block_group[b.name] = b.group;
+
+  kernels::ScopedThreads threads(options.threads);
+  c10::InferenceMode inference;
+  // [batch index][(block, choice)] -> samples.
+  std::vector<std::map<std::pair<std::string, std::string>, std::vector<double>>> samples(
+      options.batch_sizes.size());
+  const int total = static_cast<int>(archs.size() * options.batch_sizes.size());
+  int done = 0;
+  for (const Architecture& arch : archs) {
+    for (size_t bi = 0; bi < options.batch_sizes.size(); ++bi) {
+      if (options.should_stop && options.should_stop()) {
+        return absl::CancelledError("profiling stopped");
+      }
+      absl::StatusOr<TimedNetwork> t =
+          PrepareNetwork(supernet, arch, options.batch_sizes[bi], options.device);
+      if (!t.ok()) return t.status();
+      kernels::BlockTimer timer;
+      ForwardContext ctx;
+      ctx.mode = BnMode::kEval;
+      ctx.timer = &timer;
+      for (int i = 0; i < options.warmup + options.runs; ++i) {
+        Synchronize(*t);
+        timer.Start();
+        torch::Tensor y = t->net->Forward(t->input, arch, ctx);
+        Synchronize(*t);
+        timer.Finish();
+        if (i < options.warmup) continue;
+        for (const auto& [block, ms] : timer.intervals()) {
+          auto it = block_group.find(block);
+          const int group = it == block_group.end() ? -1 : it->second;
+          const std::string choice = group < 0 ? "" : GroupChoice(space, arch, group);
+          samples[bi][{block, choice}].push_back(ms);
+        }
+      }
+      if (options.progress) options.progress(++done, total);
+    }
+  }
+
+  LatencyLut lut;
+  lut.space_name = space.name();
+  lut.space_source = space.source();
+  lut.input_size = space.input_size();
+  lut.device = options.device_name;
+  lut.torch_device = options.device.str();
+  lut.machine = kernels::DescribeMachine();
+  lut.threads = options.threads;
+  lut.warmup = options.warmup;
+  lut.runs = options.runs;
+  lut.rounds = options.rounds;
+  lut.seed = options.seed;
+  lut.created = UtcNow();
+  for (size_t bi = 0; bi < options.batch_sizes.size(); ++bi) {
+    LatencyBatchTable table;
+    table.batch_size = options.batch_sizes[bi];
+    for (auto& [key, values] : samples[bi]) {
+      table.entries.push_back(LatencyEntry{key.first, key.second, kernels::Summarize(values)});
+    }
+    lut.tables.push_back(std::move(table));
+  }
+  return lut;
+}
+
+absl::StatusOr<kernels::TimingStats> MeasureSubnetLatency(SupernetImpl& supernet,
+                                                          const Architecture& arch,
+                                                          const MeasureOptions& options) {
+  if (options.runs < 1 || options.warmup < 0 || options.threads < 1 || options.batch_size < 1) {
+    return absl::InvalidArgumentError("runs, threads and batch size must be >= 1 and warmup >= 0");
+  }
+  absl::StatusOr<TimedNetwork> t = PrepareNetwork(supernet, arch, options.batch_size, options.device);
+  if (!t.ok()) return t.status();
+  kernels::ScopedThreads threads(options.threads);
+  c10::InferenceMode inference;
+  ForwardContext ctx;
+  ctx.mode = BnMode::kEval;
+  std::vector<double> ms;
+  for (int i = 0; i < options.warmup + options.runs; ++i) {
+    Synchronize(*t);
+    const auto start = std::chrono::steady_clock::now();
+    torch::Tensor y = t->net->Forward(t->input, arch, ctx);
+    Synchronize(*t);
+    const double elapsed = kernels::MillisecondsSince(start);
+    if (i >= options.warmup) ms.push_back(elapsed);
+  }
+  return kernels::Summarize(std::move(ms));
+}
+
+}  // namespace nas::supernet

@@ -1,0 +1,123 @@
+#ifndef NAS_SUPERNET_LATENCY_PROFILE_H_
+#define NAS_SUPERNET_LATENCY_PROFILE_H_
+
+// Latency lookup tables: every (block, choice) of a search space measured on this machine
+// inside real stand-alone subnets, and end-to-end measurements of extracted subnets.
+// docs/latency.md describes the method and the file format.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "absl/status/statusor.h"
+#include "kernels/profiler.h"
+#include "supernet/architecture.h"
+#include "supernet/search_space.h"
+#include "supernet/supernet.h"
+
+namespace nas::supernet {
+
+// One measured block: a fixed part of the skeleton ("stem", "head"; choice "") or one
+// choice of a searchable block ("layers[3]", choice "shuffle5x5" or "xception:0.6": the
+// options of the block's genes joined by ':').
+struct LatencyEntry {
+  std::string block;
+  std::string choice;
+  kernels::TimingStats stats;
+};
+
+struct LatencyBatchTable {
+  int64_t batch_size = 1;
+  std::vector<LatencyEntry> entries;
+};
+
+// The learned correction added to the table sum (see search/latency_predictor.h):
+// predicted = sum + intercept + sum_k weights[k] * feature_k(arch).
+struct LatencyCorrection {
+  std::vector<std::string> features;
+  std::vector<double> weights;
+  double intercept = 0;
+  double lambda = 0;       // Ridge penalty chosen by cross-validation.
+  int samples = 0;         // End-to-end measurements it was fitted on.
+  double cv_mape = 0;      // Cross-validated MAPE (%) of the corrected prediction.
+  double cv_mape_sum = 0;  // The same for the plain table sum.
+};
+
+// A latency lookup table file ("nas-latency-lut/1", JSON).
+struct LatencyLut {
+  std::string space_name;
+  std::string space_source;
+  int64_t input_size = 0;
+  std::string device = "cpu";  // The name searches use: latency@DEVICE.
+  std::string torch_device = "cpu";
+  kernels::MachineInfo machine;
+  int threads = 1;
+  int warmup = 0;
+  int runs = 0;
+  int rounds = 0;
+  uint64_t seed = 0;
+  std::string created;  // UTC, ISO 8601.
+  std::vector<LatencyBatchTable> tables;
+  bool has_correction = false;
+  LatencyCorrection correction;
+  nlohmann::json validation;  // Held-out check written by `nas profile --holdout` (or null).
+
+  // The table of `batch_size`, or null.
+  const LatencyBatchTable* Table(int64_t batch_size) const;
+};
+
+nlohmann::json LatencyLutToJson(const LatencyLut& lut);
+// Errors name `source` and the bad field.
+absl::StatusOr<LatencyLut> LatencyLutFromJson(const nlohmann::json& json, const std::string& source);
+// Written atomically.
+absl::Status SaveLatencyLut(const LatencyLut& lut, const std::string& path);
+absl::StatusOr<LatencyLut> LoadLatencyLut(const std::string& path);
+
+// The options of the genes of cost group `group` in `arch`, joined by ':'.
+std::string GroupChoice(const SearchSpace& space, const Architecture& arch, int group);
+
+struct ProfileOptions {
+  std::vector<int64_t> batch_sizes = {1};
+  int warmup = 5;    // Untimed passes per network and batch size.
+  int runs = 20;     // Timed passes per network and batch size.
+  int rounds = 3;    // Every choice of every block is measured in `rounds` networks.
+  int threads = 1;   // LibTorch intra-op threads, fixed while measuring.
+  uint64_t seed = 0;
+  torch::Device device = torch::kCPU;
+  std::string device_name = "cpu";
+  // Called after each network with (done, total).
+  std::function<void(int, int)> progress;
+  // Polled between networks; when it returns true profiling stops with Cancelled.
+  std::function<bool()> should_stop;
+};
+
+// Measures every block of `supernet`'s space: builds `rounds` x (largest number of
+// choices of any block) stand-alone subnets, extracted from `supernet`, in which every
+// choice of every block appears once per round (random pairing, seeded), and times each
+// block inside the full forward pass (batch of random inputs, inference mode). Entries
+// hold the median over all passes of all networks containing them. Blocks whose genes
+// have more than 512 combinations (nb201's shared cell) cannot be tabulated:
+// InvalidArgument.
+absl::StatusOr<LatencyLut> ProfileBlocks(SupernetImpl& supernet, const ProfileOptions& options);
+
+struct MeasureOptions {
+  int64_t batch_size = 1;
+  int warmup = 5;
+  int runs = 30;
+  int threads = 1;
+  torch::Device device = torch::kCPU;
+};
+
+// End-to-end latency of `arch`'s stand-alone network extracted from `supernet`: `runs`
+// timed forward passes after `warmup`, inference mode, fixed thread count.
+absl::StatusOr<kernels::TimingStats> MeasureSubnetLatency(SupernetImpl& supernet,
+                                                          const Architecture& arch,
+                                                          const MeasureOptions& options);
+
+}  // namespace nas::supernet
+
+#endif  // NAS_SUPERNET_LATENCY_PROFILE_H_
