@@ -20,6 +20,10 @@ TimingStats Summarize(std::vector<double> samples_ms) {
   std::sort(samples_ms.begin(), samples_ms.end());
   const size_t n = samples_ms.size();
   s.median_ms = n % 2 == 1 ? samples_ms[n / 2] : 0.5 * (samples_ms[n / 2 - 1] + samples_ms[n / 2]);
+  const double pos = 0.1 * static_cast<double>(n - 1);
+  const size_t lo = static_cast<size_t>(pos);
+  const size_t hi = std::min(lo + 1, n - 1);
+  s.p10_ms = samples_ms[lo] + (pos - static_cast<double>(lo)) * (samples_ms[hi] - samples_ms[lo]);
   s.mean_ms = std::accumulate(samples_ms.begin(), samples_ms.end(), 0.0) / n;
   double ss = 0;
   for (double v : samples_ms) ss += (v - s.mean_ms) * (v - s.mean_ms);
@@ -27,6 +31,17 @@ TimingStats Summarize(std::vector<double> samples_ms) {
   s.min_ms = samples_ms.front();
   s.max_ms = samples_ms.back();
   return s;
+}
+
+bool IsLatencyStatistic(const std::string& name) {
+  return name == "p10" || name == "median" || name == "min" || name == "mean";
+}
+
+double StatisticValue(const TimingStats& stats, const std::string& name) {
+  if (name == "median") return stats.median_ms;
+  if (name == "min") return stats.min_ms;
+  if (name == "mean") return stats.mean_ms;
+  return stats.p10_ms;
 }
 
 void BlockTimer::Start() {

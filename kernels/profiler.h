@@ -14,6 +14,7 @@ namespace nas::kernels {
 
 struct TimingStats {
   double median_ms = 0;
+  double p10_ms = 0;  // 10th percentile (linear interpolation between order statistics).
   double mean_ms = 0;
   double std_ms = 0;  // Sample standard deviation (0 for one sample).
   double min_ms = 0;
@@ -23,6 +24,12 @@ struct TimingStats {
 
 // Summarizes samples in milliseconds; all zero for no samples.
 TimingStats Summarize(std::vector<double> samples_ms);
+
+// The statistic a latency figure is read as: "p10" (default: on a shared or virtual
+// machine, interference only ever adds time, and the low percentile is the stable
+// estimate of the network's own cost; see docs/latency.md), "median", "min" or "mean".
+bool IsLatencyStatistic(const std::string& name);
+double StatisticValue(const TimingStats& stats, const std::string& name);
 
 // Splits one pass into consecutive named intervals: Mark(name) closes the open interval
 // (if any) and opens `name`; Finish() closes the last. Times come from steady_clock, so

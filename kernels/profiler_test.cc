@@ -16,6 +16,12 @@ TEST(SummarizeTest, MedianMeanStd) {
   EXPECT_NEAR(s.std_ms, 1.2909944, 1e-6);
   EXPECT_DOUBLE_EQ(s.min_ms, 1);
   EXPECT_DOUBLE_EQ(s.max_ms, 4);
+  EXPECT_DOUBLE_EQ(s.p10_ms, 1.3);  // 1 + 0.3 * (2 - 1).
+  EXPECT_DOUBLE_EQ(StatisticValue(s, "p10"), 1.3);
+  EXPECT_DOUBLE_EQ(StatisticValue(s, "median"), 2.5);
+  EXPECT_DOUBLE_EQ(StatisticValue(s, "min"), 1);
+  EXPECT_TRUE(IsLatencyStatistic("median"));
+  EXPECT_FALSE(IsLatencyStatistic("p50"));
   EXPECT_DOUBLE_EQ(Summarize({5, 1, 9}).median_ms, 5);
   EXPECT_EQ(Summarize({}).count, 0);
 }

@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "nas/client_commands.h"
+#include "nas/latency_commands.h"
 #include "nas/search_commands.h"
 #include "nas/service.h"
 #include "nas/space_commands.h"
@@ -117,6 +118,55 @@ int main(int argc, char** argv) {
   export_cmd->add_option("--threads", export_options.threads, "Intra-op threads (default: one per core)");
   export_cmd->add_flag("--json", export_options.json, "Print subnet.json instead of text");
 
+  nas::service::ProfileCommandOptions profile;
+  CLI::App* profile_cmd = app.add_subcommand(
+      "profile", "Measure a latency lookup table of a search space on this machine: every block's choices "
+                 "timed inside real subnets, plus a correction fitted on end-to-end subnet latencies "
+                 "(docs/latency.md)");
+  profile_cmd->add_option("--space", profile.space, "Search space YAML file")->required();
+  profile_cmd->add_option("--out", profile.out, "Lookup table to write (JSON)")->required();
+  profile_cmd->add_flag("--force", profile.force, "Replace an existing --out");
+  profile_cmd->add_option("--device-name", profile.device_name, "Device name searches use: latency@NAME")
+      ->capture_default_str();
+  profile_cmd->add_option("--statistic", profile.statistic,
+                          "Statistic of the timed passes latencies are read as: p10, median, min, mean "
+                          "(p10 resists interference on shared machines; docs/latency.md)")
+      ->capture_default_str();
+  profile_cmd->add_option("--batch-size", profile.batch_size, "Also profile this batch size (batch 1 always)");
+  profile_cmd->add_option("--warmup", profile.warmup, "Untimed passes per network")->capture_default_str();
+  profile_cmd->add_option("--runs", profile.runs, "Timed passes per network")->capture_default_str();
+  profile_cmd->add_option("--rounds", profile.rounds, "Networks each block choice is timed in")
+      ->capture_default_str();
+  profile_cmd->add_option("--threads", profile.threads, "Intra-op threads, fixed while measuring")
+      ->capture_default_str();
+  profile_cmd->add_option("--seed", profile.seed, "Seed for the profiled and measured subnets")
+      ->capture_default_str();
+  profile_cmd->add_option("--calibrate", profile.calibrate,
+                          "Random subnets measured end to end to fit the correction (0: table sum only)")
+      ->capture_default_str();
+  profile_cmd->add_option("--holdout", profile.holdout,
+                          "Further random subnets measured to report MAPE, RMSE and Kendall tau")
+      ->capture_default_str();
+  profile_cmd->add_option("--measure-runs", profile.measure_runs, "Timed passes per end-to-end measurement")
+      ->capture_default_str();
+  profile_cmd->add_option("--measure-warmup", profile.measure_warmup, "Untimed passes before them")
+      ->capture_default_str();
+  profile_cmd->add_flag("--json", profile.json, "Print a JSON summary instead of text");
+
+  nas::service::LatencyCommandOptions latency;
+  CLI::App* latency_cmd = app.add_subcommand(
+      "latency", "Predicted latency of architectures from a lookup table (nas profile); --measure also times "
+                 "them here");
+  latency_cmd->add_option("--table", latency.table, "Lookup table written by nas profile")->required();
+  latency_cmd->add_option("--space", latency.space, "Search space YAML (default: the one the table records)");
+  latency_cmd->add_option("--arch", latency.archs, "Architecture string, or largest / smallest (repeatable)");
+  latency_cmd->add_option("--random", latency.random, "Also N uniformly sampled architectures");
+  latency_cmd->add_option("--seed", latency.seed, "Seed for --random")->capture_default_str();
+  latency_cmd->add_flag("--measure", latency.measure,
+                        "Also measure each architecture's extracted subnet end to end (batch 1, the table's threads)");
+  latency_cmd->add_option("--runs", latency.runs, "Timed passes for --measure")->capture_default_str();
+  latency_cmd->add_flag("--json", latency.json, "Print JSON instead of text");
+
   nas::service::SearchCommandOptions search;
   CLI::App* search_cmd = app.add_subcommand(
       "search", "Search a space for the best architectures under constraints; Ctrl-C stops after the "
@@ -138,8 +188,8 @@ int main(int argc, char** argv) {
   search_cmd->add_option("--constraint", search.constraints,
                          "Bound on a cost, e.g. flops<=100M, params>=0.5M, latency@cpu<=12ms (repeatable)");
   search_cmd->add_option("--latency", search.latency,
-                         "table:PATH: latency CSV with header arch,DEVICE1,... (milliseconds), for "
-                         "latency@DEVICE objectives and constraints");
+                         "table:PATH: latency CSV with header arch,DEVICE1,... (milliseconds); lut:PATH: a "
+                         "lookup table from nas profile. For latency@DEVICE objectives and constraints");
   search_cmd->add_option("--budget", search.budget, "Distinct architectures to evaluate")
       ->capture_default_str();
   search_cmd->add_option("--seed", search.seed, "Random seed")->capture_default_str();
@@ -238,6 +288,13 @@ int main(int argc, char** argv) {
     search.should_stop = [] { return search_stop.load(); };
     status = nas::service::RunSearchCommand(search, std::cout, std::cerr);
   }
+  if (profile_cmd->parsed()) {
+    std::signal(SIGINT, OnSignal);
+    std::signal(SIGTERM, OnSignal);
+    profile.should_stop = [] { return search_stop.load(); };
+    status = nas::service::RunProfile(profile, std::cout, std::cerr);
+  }
+  if (latency_cmd->parsed()) status = nas::service::RunLatency(latency, std::cout);
   if (export_cmd->parsed()) status = nas::service::RunExport(export_options, std::cout);
   if (jobs_cmd->parsed()) status = nas::service::RunListJobs(client, jobs_json, std::cout);
   if (watch_cmd->parsed()) status = nas::service::RunWatchJob(client, job_id, std::cout, std::cerr);

@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "search/algorithms.h"
+#include "search/latency_predictor.h"
 #include "search/supernet_evaluator.h"
 #include "search/svg_plot.h"
 #include "supernet/file_util.h"
@@ -123,12 +124,9 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
 
   std::unique_ptr<search::LatencyModel> latency;
   if (!options.latency.empty()) {
-    if (!absl::StartsWith(options.latency, "table:")) {
-      return absl::InvalidArgumentError(absl::StrCat("--latency: '", options.latency, "' is not table:PATH"));
-    }
-    auto table = search::LatencyTable::Load(*space, options.latency.substr(6));
-    if (!table.ok()) return absl::Status(table.status().code(), absl::StrCat("--latency: ", table.status().message()));
-    latency = *std::move(table);
+    auto model = search::LoadLatencyModel(*space, options.latency, "--latency");
+    if (!model.ok()) return model.status();
+    latency = *std::move(model);
   }
   const search::MetricModel metrics(*space, latency.get());
 

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "proto/nas.grpc.pb.h"
 #include "search/algorithms.h"
+#include "search/latency_predictor.h"
 #include "search/supernet_evaluator.h"
 #include "supernet/export.h"
 #include "supernet/file_util.h"
@@ -307,10 +308,11 @@ class Service final : public v1::NasService::Service {
       return absl::InvalidArgumentError("spec.space: required unless the evaluator is supernet:CHECKPOINT");
     }
     if (!spec->latency().empty()) {
-      if (!absl::StartsWith(spec->latency(), "table:")) return absl::InvalidArgumentError("spec.latency: expected table:PATH");
-      auto path = Confine(spec->latency().substr(6), "spec.latency");
+      auto parsed = search::ParseLatencySpec(spec->latency(), "spec.latency");
+      if (!parsed.ok()) return parsed.status();
+      auto path = Confine(parsed->second, "spec.latency");
       if (!path.ok()) return path.status();
-      spec->set_latency("table:" + *path);
+      spec->set_latency(parsed->first + ":" + *path);
     }
     if (!spec->algorithm().empty()) {  // Empty: the default.
       if (absl::Status s = search::CheckAlgorithmName(spec->algorithm(), "spec.algorithm"); !s.ok()) return s;

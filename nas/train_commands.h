@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "supernet/search_space.h"
 
 namespace nas::service {
 
@@ -51,6 +53,10 @@ struct ExportCommandOptions {
   bool json = false;
 };
 absl::Status RunExport(const ExportCommandOptions& options, std::ostream& out);
+
+// Parses --arch: an architecture string of `space`, or "largest" / "smallest" (by FLOPs).
+absl::StatusOr<supernet::Architecture> ParseArchOrExtreme(const supernet::SearchSpace& space,
+                                                         const std::string& text);
 
 // Asks a running RunTrain to checkpoint and stop (safe to call from a signal handler).
 void RequestTrainStop();

@@ -62,7 +62,9 @@ absl::Status LutLatencyModel::BuildTables() {
   const supernet::LatencyBatchTable* table = lut_.Table(1);
   if (table == nullptr) return absl::InvalidArgumentError(source_ + ": no batch-size-1 table");
   std::map<std::pair<std::string, std::string>, double> medians;
-  for (const supernet::LatencyEntry& e : table->entries) medians[{e.block, e.choice}] = e.stats.median_ms;
+  for (const supernet::LatencyEntry& e : table->entries) {
+    medians[{e.block, e.choice}] = kernels::StatisticValue(e.stats, lut_.statistic);
+  }
 
   group_genes_.assign(space_.group_names().size(), {});
   for (size_t g = 0; g < space_.genes().size(); ++g) {

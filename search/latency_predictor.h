@@ -13,7 +13,7 @@
 namespace nas::search {
 
 // Latency predicted from a block lookup table (supernet/latency_profile.h): the sum of the
-// architecture's batch-1 block medians, plus an optional learned correction fitted on
+// architecture's batch-1 block figures (the table's statistic, p10 by default), plus an optional learned correction fitted on
 // end-to-end measurements of extracted subnets:
 //   predicted = sum + intercept + w_sum * sum + sum_k w_k * count_k(arch)
 // where count_k is how many layers use option k of a dimension ("count:block=xception").
@@ -63,7 +63,7 @@ class LutLatencyModel : public LatencyModel {
   supernet::LatencyLut lut_;
   std::string source_;
   std::vector<std::vector<int>> group_genes_;
-  // Batch-1 medians: fixed blocks, and [group][combination code].
+  // Batch-1 block figures: fixed blocks, and [group][combination code].
   double fixed_ms_ = 0;
   std::vector<std::vector<double>> group_ms_;
   // Per-gene dimension feature index ("count:DIM=OPTION" block start) and names.

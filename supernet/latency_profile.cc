@@ -28,7 +28,7 @@ std::string UtcNow() {
 }
 
 nlohmann::json StatsToJson(const kernels::TimingStats& s) {
-  return {{"median_ms", s.median_ms}, {"mean_ms", s.mean_ms}, {"std_ms", s.std_ms},
+  return {{"median_ms", s.median_ms}, {"p10_ms", s.p10_ms}, {"mean_ms", s.mean_ms}, {"std_ms", s.std_ms},
           {"min_ms", s.min_ms},       {"max_ms", s.max_ms},   {"count", s.count}};
 }
 
@@ -115,6 +115,52 @@ absl::StatusOr<TimedNetwork> PrepareNetwork(SupernetImpl& supernet, const Archit
   return t;
 }
 
+// Times `runs` passes of each network. After `warmup` untimed passes each, the networks
+// take turns in bursts of kBurst timed passes, each burst after one untimed pass (to warm
+// the caches the previous network took), so slow drift of the machine's speed falls on
+// all networks alike instead of on whichever was measured last.
+constexpr int kBurst = 10;
+
+absl::Status TimeInterleaved(std::vector<TimedNetwork>& nets, int warmup, int runs, int threads,
+                             bool block_timing,
+                             const std::function<void(size_t, const kernels::BlockTimer&)>& on_pass,
+                             const std::function<void(int, int)>& progress,
+                             const std::function<bool()>& should_stop) {
+  kernels::ScopedThreads scoped_threads(threads);
+  c10::InferenceMode inference;
+  kernels::BlockTimer timer;
+  ForwardContext ctx;
+  ctx.mode = BnMode::kEval;
+  ctx.timer = block_timing ? &timer : nullptr;
+  auto pass = [&](TimedNetwork& t) {
+    Synchronize(t);
+    timer.Start();
+    torch::Tensor y = t.net->Forward(t.input, t.arch, ctx);
+    Synchronize(t);
+    timer.Finish();
+  };
+  for (TimedNetwork& t : nets) {
+    for (int i = 0; i < warmup; ++i) pass(t);
+  }
+  const int bursts = (runs + kBurst - 1) / kBurst;
+  for (int b = 0; b < bursts; ++b) {
+    if (should_stop && should_stop()) return absl::CancelledError("profiling stopped");
+    const int in_burst = std::min(kBurst, runs - b * kBurst);
+    for (size_t k = 0; k < nets.size(); ++k) {
+      // Alternate the order so no network always follows the same one.
+      const size_t n = b % 2 == 0 ? k : nets.size() - 1 - k;
+      pass(nets[n]);
+      pass(nets[n]);
+      for (int i = 0; i < in_burst; ++i) {
+        pass(nets[n]);
+        on_pass(n, timer);
+      }
+    }
+    if (progress) progress(b + 1, bursts);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 const LatencyBatchTable* LatencyLut::Table(int64_t batch_size) const {
@@ -148,6 +194,7 @@ nlohmann::json LatencyLutToJson(const LatencyLut& lut) {
       {"format", kFormat},
       {"space", {{"name", lut.space_name}, {"source", lut.space_source}, {"input_size", lut.input_size}}},
       {"device", lut.device},
+      {"statistic", lut.statistic},
       {"measured_on",
        {{"torch_device", lut.torch_device},
         {"cpu_model", lut.machine.cpu_model},
@@ -191,6 +238,11 @@ absl::StatusOr<LatencyLut> LatencyLutFromJson(const nlohmann::json& json, const 
   NAS_READ(lut.input_size, int64_t, json["space"], "input_size", "space.input_size");
   NAS_READ(lut.device, std::string, json, "device", "device");
   if (lut.device.empty()) return absl::InvalidArgumentError(source + ": field device is empty");
+  NAS_READ(lut.statistic, std::string, json, "statistic", "statistic");
+  if (!kernels::IsLatencyStatistic(lut.statistic)) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": field statistic is '", lut.statistic,
+                                                   "'; expected p10, median, min or mean"));
+  }
   if (!json.contains("measured_on")) {
     return absl::InvalidArgumentError(source + ": missing field measured_on");
   }
@@ -230,6 +282,7 @@ absl::StatusOr<LatencyLut> LatencyLutFromJson(const nlohmann::json& json, const 
       NAS_READ(entry.choice, std::string, e, "choice", ef + ".choice");
       NAS_READ(entry.stats.count, int, e, "count", ef + ".count");
       for (auto [key, target] : {std::pair<const char*, double*>{"median_ms", &entry.stats.median_ms},
+                                 {"p10_ms", &entry.stats.p10_ms},
                                  {"mean_ms", &entry.stats.mean_ms}, {"std_ms", &entry.stats.std_ms},
                                  {"min_ms", &entry.stats.min_ms}, {"max_ms", &entry.stats.max_ms}}) {
         absl::StatusOr<double> v = Milliseconds(e, key, absl::StrCat(ef, ".", key), source);
@@ -290,6 +343,10 @@ absl::StatusOr<LatencyLut> ProfileBlocks(SupernetImpl& supernet, const ProfileOp
       return absl::InvalidArgumentError(absl::StrCat("batch size: must be in [1, 4096], got ", b));
     }
   }
+  if (!kernels::IsLatencyStatistic(options.statistic)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("statistic: '", options.statistic, "' is not p10, median, min or mean"));
+  }
   if (options.runs < 1 || options.warmup < 0 || options.rounds < 1 || options.threads < 1) {
     return absl::InvalidArgumentError("runs, rounds and threads must be >= 1 and warmup >= 0");
   }
@@ -333,40 +390,33 @@ absl::StatusOr<LatencyLut> ProfileBlocks(SupernetImpl& supernet, const ProfileOp
   std::map<std::string, int> block_group;
   for (const PlanBlock& b : space.BuildPlan(archs.front()).blocks) block_group[b.name] = b.group;
 
-  kernels::ScopedThreads threads(options.threads);
-  c10::InferenceMode inference;
   // [batch index][(block, choice)] -> samples.
   std::vector<std::map<std::pair<std::string, std::string>, std::vector<double>>> samples(
       options.batch_sizes.size());
-  const int total = static_cast<int>(archs.size() * options.batch_sizes.size());
-  int done = 0;
-  for (const Architecture& arch : archs) {
-    for (size_t bi = 0; bi < options.batch_sizes.size(); ++bi) {
-      if (options.should_stop && options.should_stop()) {
-        return absl::CancelledError("profiling stopped");
-      }
+  for (size_t bi = 0; bi < options.batch_sizes.size(); ++bi) {
+    std::vector<TimedNetwork> nets;
+    for (const Architecture& arch : archs) {
       absl::StatusOr<TimedNetwork> t =
           PrepareNetwork(supernet, arch, options.batch_sizes[bi], options.device);
       if (!t.ok()) return t.status();
-      kernels::BlockTimer timer;
-      ForwardContext ctx;
-      ctx.mode = BnMode::kEval;
-      ctx.timer = &timer;
-      for (int i = 0; i < options.warmup + options.runs; ++i) {
-        Synchronize(*t);
-        timer.Start();
-        torch::Tensor y = t->net->Forward(t->input, arch, ctx);
-        Synchronize(*t);
-        timer.Finish();
-        if (i < options.warmup) continue;
-        for (const auto& [block, ms] : timer.intervals()) {
-          auto it = block_group.find(block);
-          const int group = it == block_group.end() ? -1 : it->second;
-          const std::string choice = group < 0 ? "" : GroupChoice(space, arch, group);
-          samples[bi][{block, choice}].push_back(ms);
-        }
+      nets.push_back(*std::move(t));
+    }
+    auto on_pass = [&](size_t n, const kernels::BlockTimer& timer) {
+      for (const auto& [block, ms] : timer.intervals()) {
+        auto it = block_group.find(block);
+        const int group = it == block_group.end() ? -1 : it->second;
+        const std::string choice = group < 0 ? "" : GroupChoice(space, archs[n], group);
+        samples[bi][{block, choice}].push_back(ms);
       }
-      if (options.progress) options.progress(++done, total);
+    };
+    auto progress = [&](int done, int total) {
+      if (options.progress) options.progress(static_cast<int>(bi) * total + done,
+                                             static_cast<int>(options.batch_sizes.size()) * total);
+    };
+    if (absl::Status s = TimeInterleaved(nets, options.warmup, options.runs, options.threads,
+                                         /*block_timing=*/true, on_pass, progress, options.should_stop);
+        !s.ok()) {
+      return s;
     }
   }
 
@@ -375,6 +425,7 @@ absl::StatusOr<LatencyLut> ProfileBlocks(SupernetImpl& supernet, const ProfileOp
   lut.space_source = space.source();
   lut.input_size = space.input_size();
   lut.device = options.device_name;
+  lut.statistic = options.statistic;
   lut.torch_device = options.device.str();
   lut.machine = kernels::DescribeMachine();
   lut.threads = options.threads;
@@ -394,28 +445,36 @@ absl::StatusOr<LatencyLut> ProfileBlocks(SupernetImpl& supernet, const ProfileOp
   return lut;
 }
 
-absl::StatusOr<kernels::TimingStats> MeasureSubnetLatency(SupernetImpl& supernet,
-                                                          const Architecture& arch,
-                                                          const MeasureOptions& options) {
+absl::StatusOr<std::vector<kernels::TimingStats>> MeasureSubnetLatencies(
+    SupernetImpl& supernet, const std::vector<Architecture>& archs, const MeasureOptions& options) {
   if (options.runs < 1 || options.warmup < 0 || options.threads < 1 || options.batch_size < 1) {
     return absl::InvalidArgumentError("runs, threads and batch size must be >= 1 and warmup >= 0");
   }
-  absl::StatusOr<TimedNetwork> t = PrepareNetwork(supernet, arch, options.batch_size, options.device);
-  if (!t.ok()) return t.status();
-  kernels::ScopedThreads threads(options.threads);
-  c10::InferenceMode inference;
-  ForwardContext ctx;
-  ctx.mode = BnMode::kEval;
-  std::vector<double> ms;
-  for (int i = 0; i < options.warmup + options.runs; ++i) {
-    Synchronize(*t);
-    const auto start = std::chrono::steady_clock::now();
-    torch::Tensor y = t->net->Forward(t->input, arch, ctx);
-    Synchronize(*t);
-    const double elapsed = kernels::MillisecondsSince(start);
-    if (i >= options.warmup) ms.push_back(elapsed);
+  std::vector<TimedNetwork> nets;
+  for (const Architecture& arch : archs) {
+    absl::StatusOr<TimedNetwork> t = PrepareNetwork(supernet, arch, options.batch_size, options.device);
+    if (!t.ok()) return t.status();
+    nets.push_back(*std::move(t));
   }
-  return kernels::Summarize(std::move(ms));
+  std::vector<std::vector<double>> ms(archs.size());
+  auto on_pass = [&](size_t n, const kernels::BlockTimer& timer) { ms[n].push_back(timer.total_ms()); };
+  if (absl::Status s = TimeInterleaved(nets, options.warmup, options.runs, options.threads,
+                                       /*block_timing=*/false, on_pass, options.progress,
+                                       options.should_stop);
+      !s.ok()) {
+    return s;
+  }
+  std::vector<kernels::TimingStats> stats;
+  for (std::vector<double>& m : ms) stats.push_back(kernels::Summarize(std::move(m)));
+  return stats;
+}
+
+absl::StatusOr<kernels::TimingStats> MeasureSubnetLatency(SupernetImpl& supernet,
+                                                          const Architecture& arch,
+                                                          const MeasureOptions& options) {
+  absl::StatusOr<std::vector<kernels::TimingStats>> stats = MeasureSubnetLatencies(supernet, {arch}, options);
+  if (!stats.ok()) return stats.status();
+  return stats->front();
 }
 
 }  // namespace nas::supernet

@@ -53,6 +53,8 @@ struct LatencyLut {
   std::string space_source;
   int64_t input_size = 0;
   std::string device = "cpu";  // The name searches use: latency@DEVICE.
+  // Which statistic of the timed passes predictions use (kernels::StatisticValue).
+  std::string statistic = "p10";
   std::string torch_device = "cpu";
   kernels::MachineInfo machine;
   int threads = 1;
@@ -89,17 +91,20 @@ struct ProfileOptions {
   uint64_t seed = 0;
   torch::Device device = torch::kCPU;
   std::string device_name = "cpu";
-  // Called after each network with (done, total).
+  std::string statistic = "p10";  // Recorded in the table; see kernels::StatisticValue.
+  // Called after each round of timed bursts with (done, total).
   std::function<void(int, int)> progress;
-  // Polled between networks; when it returns true profiling stops with Cancelled.
+  // Polled between rounds; when it returns true profiling stops with Cancelled.
   std::function<bool()> should_stop;
 };
 
 // Measures every block of `supernet`'s space: builds `rounds` x (largest number of
 // choices of any block) stand-alone subnets, extracted from `supernet`, in which every
 // choice of every block appears once per round (random pairing, seeded), and times each
-// block inside the full forward pass (batch of random inputs, inference mode). Entries
-// hold the median over all passes of all networks containing them. Blocks whose genes
+// block inside the full forward pass (batch of random inputs, inference mode). The
+// networks are timed interleaved, in short bursts taking turns, so drift of the machine
+// falls on all alike. Entries hold the median over all passes of all networks containing
+// them. Blocks whose genes
 // have more than 512 combinations (nb201's shared cell) cannot be tabulated:
 // InvalidArgument.
 absl::StatusOr<LatencyLut> ProfileBlocks(SupernetImpl& supernet, const ProfileOptions& options);
@@ -110,10 +115,17 @@ struct MeasureOptions {
   int runs = 30;
   int threads = 1;
   torch::Device device = torch::kCPU;
+  std::function<void(int, int)> progress;  // After each round of bursts: (done, total).
+  std::function<bool()> should_stop;       // Polled between rounds: Cancelled.
 };
 
-// End-to-end latency of `arch`'s stand-alone network extracted from `supernet`: `runs`
-// timed forward passes after `warmup`, inference mode, fixed thread count.
+// End-to-end latencies of the stand-alone networks of `archs` extracted from `supernet`:
+// `runs` timed forward passes each after `warmup`, inference mode, fixed thread count,
+// the networks interleaved in short bursts as in ProfileBlocks. All networks are held
+// at once.
+absl::StatusOr<std::vector<kernels::TimingStats>> MeasureSubnetLatencies(
+    SupernetImpl& supernet, const std::vector<Architecture>& archs, const MeasureOptions& options);
+// The same for one architecture.
 absl::StatusOr<kernels::TimingStats> MeasureSubnetLatency(SupernetImpl& supernet,
                                                           const Architecture& arch,
                                                           const MeasureOptions& options);
