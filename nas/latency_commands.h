@@ -26,7 +26,7 @@ struct ProfileCommandOptions {
   int rounds = 3;
   int threads = 1;
   uint64_t seed = 0;
-  int calibrate = 30;         // Subnets measured end to end to fit the correction (0: none).
+  int calibrate = 60;         // Subnets measured end to end to fit the correction (0: none).
   int holdout = 0;            // Further subnets measured to report the predictor's error.
   int measure_warmup = 5;
   int measure_runs = 30;

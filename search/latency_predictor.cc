@@ -135,6 +135,11 @@ absl::Status LutLatencyModel::BuildTables() {
     }
     gene_feature_offset_.push_back(it->second);
   }
+  gene_onehot_offset_.clear();
+  for (const supernet::Gene& gene : space_.genes()) {
+    gene_onehot_offset_.push_back(static_cast<int>(feature_names_.size()));
+    for (const std::string& option : gene.options) feature_names_.push_back(absl::StrCat(gene.name, "=", option));
+  }
   if (lut_.has_correction && lut_.correction.features != feature_names_) {
     return absl::InvalidArgumentError(absl::StrCat(
         source_, ": correction.features [", absl::StrJoin(lut_.correction.features, ", "),
@@ -160,7 +165,7 @@ void LutLatencyModel::FoldCorrection() {
       size_t rest = code;
       for (int gene : group_genes_[g]) {
         const size_t n = space_.genes()[gene].options.size();
-        v += w[gene_feature_offset_[gene] + rest % n];
+        v += w[gene_feature_offset_[gene] + rest % n] + w[gene_onehot_offset_[gene] + rest % n];
         rest /= n;
       }
       predicted_[g][code] = v;
@@ -173,7 +178,10 @@ std::vector<std::string> LutLatencyModel::FeatureNames() const { return feature_
 std::vector<double> LutLatencyModel::Features(const supernet::Architecture& arch) const {
   std::vector<double> f(feature_names_.size(), 0.0);
   f[0] = TableSumMs(arch);
-  for (size_t gene = 0; gene < arch.genes.size(); ++gene) f[gene_feature_offset_[gene] + arch.genes[gene]] += 1;
+  for (size_t gene = 0; gene < arch.genes.size(); ++gene) {
+    f[gene_feature_offset_[gene] + arch.genes[gene]] += 1;
+    f[gene_onehot_offset_[gene] + arch.genes[gene]] = 1;
+  }
   return f;
 }
 

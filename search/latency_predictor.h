@@ -16,7 +16,10 @@ namespace nas::search {
 // architecture's batch-1 block figures (the table's statistic, p10 by default), plus an optional learned correction fitted on
 // end-to-end measurements of extracted subnets:
 //   predicted = sum + intercept + w_sum * sum + sum_k w_k * count_k(arch)
-// where count_k is how many layers use option k of a dimension ("count:block=xception").
+//               + sum_{gene g, option o} v_{g,o} * [arch uses o at g]
+// where count_k is how many layers use option k of a dimension ("count:block=xception")
+// and the indicators ("layers[3].block=xception") let the data adjust single entries
+// whose cost in a real network differs from the table's (neighbour and cache effects).
 // Both terms are additive over blocks, so the prediction is a per-block table lookup and
 // the exact minimum and maximum over the whole space are found block by block.
 class LutLatencyModel : public LatencyModel {
@@ -68,6 +71,8 @@ class LutLatencyModel : public LatencyModel {
   std::vector<std::vector<double>> group_ms_;
   // Per-gene dimension feature index ("count:DIM=OPTION" block start) and names.
   std::vector<int> gene_feature_offset_;
+  // Per-gene start of its option indicators ("layers[3].block=OPTION").
+  std::vector<int> gene_onehot_offset_;
   std::vector<std::string> feature_names_;
   // The prediction folded per group: base + sum_g predicted_[g][code].
   double base_ms_ = 0;

@@ -213,10 +213,11 @@ TEST(LatencyPredictorTest, LatencyConstraintFiltersCandidates) {
   int above = 0;
   for (const Evaluation& e : unconstrained->history) above += e.latency_ms.at("cpu") > bound;
   EXPECT_GT(above, 0);  // The bound does cut the space.
-  for (const std::string& algorithm : {"random", "evolution", "nsga2"}) {
+  for (const std::string& algorithm : {"random", "evolution", "aging", "nsga2", "predictor"}) {
     o.algorithm = algorithm;
     o.population = 10;
     o.parents = 4;
+    o.candidates = 500;
     o.constraints = {*ParseConstraint(absl::StrCat("latency@cpu<=", bound, "ms"))};
     auto r = RunSearch(metrics, nullptr, o);
     ASSERT_TRUE(r.ok()) << algorithm << ": " << r.status();
