@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "proto/nas.grpc.pb.h"
 #include "supernet/file_util.h"
 #include "supernet/search_space.h"
@@ -106,6 +108,36 @@ absl::Status RunCancelJob(const ClientOptions& client, const std::string& id, st
   if (absl::Status s = FromGrpc((*stub)->CancelJob(context.get(), request, &job)); !s.ok()) return s;
   out << absl::StrFormat("%s: %s%s\n", job.id(), StateName(job.state()),
                          job.state() == v1::Job::RUNNING ? " (stops after the current step or generation)" : "");
+  return absl::OkStatus();
+}
+
+absl::Status RunRemoteExport(const ClientOptions& client, const ExportCommandOptions& o, std::ostream& out) {
+  auto stub = Connect(client);
+  if (!stub.ok()) return stub.status();
+  v1::ExportSubnetRequest request;
+  request.set_name(o.out);
+  request.set_checkpoint(o.checkpoint);
+  request.mutable_architecture()->set_arch(o.arch);
+  request.set_batch_size(o.batch_size);
+  v1::ExportSubnetResponse response;
+  auto context = Context(client);
+  absl::Status s = FromGrpc((*stub)->ExportSubnet(context.get(), request, &response));
+  if (!s.ok()) {
+    if (absl::StartsWith(s.message(), "name:")) {
+      return absl::Status(s.code(), absl::StrCat("--out (with --server, a bundle name on the server)",
+                                                 s.message().substr(4)));
+    }
+    return s;
+  }
+  if (o.json) {
+    out << response.metadata_json() << "\n";
+    return absl::OkStatus();
+  }
+  out << absl::StrFormat(
+      "exported on %s to %s (%s)\n  %.3f MFLOPs, %.4f M params; reloaded export vs supernet path: max |diff| %.2g; "
+      "test accuracy of the export %.2f %%\n",
+      client.server, response.output_dir(), absl::StrJoin(response.files(), ", "), response.flops() / 1e6,
+      response.params() / 1e6, response.max_abs_diff(), response.test_accuracy());
   return absl::OkStatus();
 }
 

@@ -30,6 +30,10 @@ absl::Status RunRemoteSearch(const ClientOptions& client, const SearchCommandOpt
 absl::Status RunRemoteTrain(const ClientOptions& client, const TrainCommandOptions& options,
                             const std::string& request_id, std::ostream& out, std::ostream& log);
 
+// `nas export --server`: the server exports from a checkpoint it can read into
+// DATA_DIR/exports/NAME, where NAME is --out (a bare name).
+absl::Status RunRemoteExport(const ClientOptions& client, const ExportCommandOptions& options, std::ostream& out);
+
 }  // namespace nas::service
 
 #endif  // NAS_NAS_CLIENT_COMMANDS_H_

@@ -109,7 +109,10 @@ int main(int argc, char** argv) {
                 "bn_stats.pt, subnet.json; the export is reloaded, checked against the supernet and scored");
   export_cmd->add_option("--checkpoint", export_options.checkpoint, "Supernet checkpoint (.nasckpt)")->required();
   export_cmd->add_option("--arch", export_options.arch, "Architecture string, or largest / smallest")->required();
-  export_cmd->add_option("--out", export_options.out, "Output directory")->required();
+  export_cmd->add_option("--out", export_options.out,
+                         "Output directory (with --server: a bundle name, written to DATA_DIR/exports/NAME on the "
+                         "server; --checkpoint is then a path the server can read)")
+      ->required();
   export_cmd->add_option("--batch-size", export_options.batch_size, "Batch size the TorchScript module is traced for")
       ->capture_default_str();
   export_cmd->add_option("--verify-images", export_options.verify_images,
@@ -229,6 +232,7 @@ int main(int argc, char** argv) {
   search_cmd->add_option("--request-id", request_id, "With --server: makes a retried submission idempotent");
   add_client_flags(train_cmd, false);
   train_cmd->add_option("--request-id", request_id, "With --server: makes a retried submission idempotent");
+  add_client_flags(export_cmd, false);
 
   CLI::App* jobs_cmd = app.add_subcommand("jobs", "List a server's jobs");
   add_client_flags(jobs_cmd, true);
@@ -295,7 +299,11 @@ int main(int argc, char** argv) {
     status = nas::service::RunProfile(profile, std::cout, std::cerr);
   }
   if (latency_cmd->parsed()) status = nas::service::RunLatency(latency, std::cout);
-  if (export_cmd->parsed()) status = nas::service::RunExport(export_options, std::cout);
+  if (export_cmd->parsed() && !client.server.empty()) {
+    status = nas::service::RunRemoteExport(client, export_options, std::cout);
+  } else if (export_cmd->parsed()) {
+    status = nas::service::RunExport(export_options, std::cout);
+  }
   if (jobs_cmd->parsed()) status = nas::service::RunListJobs(client, jobs_json, std::cout);
   if (watch_cmd->parsed()) status = nas::service::RunWatchJob(client, job_id, std::cout, std::cerr);
   if (cancel_cmd->parsed()) status = nas::service::RunCancelJob(client, job_id, std::cout);

@@ -10,6 +10,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "nas/request_validation.h"
+#include "nas/train_commands.h"
 #include "proto/nas.grpc.pb.h"
 #include "search/algorithms.h"
 #include "search/latency_predictor.h"
@@ -33,22 +36,13 @@ grpc::Status ToGrpc(const absl::Status& s) {
 
 class Service final : public v1::NasService::Service {
  public:
-  Service(const ServerOptions& options, JobManager* jobs) : options_(options), jobs_(jobs) {
-    // The spaces the server knows: every YAML in the config directory that is a space.
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(options.config_dir, ec)) {
-      if (entry.path().extension() != ".yaml") continue;
-      auto space = supernet::LoadSearchSpace(entry.path().string());
-      if (space.ok()) spaces_.emplace((*space)->name(), Known{*space, entry.path().string()});
-    }
-    roots_.push_back(fs::weakly_canonical(options.data_dir, ec).string());
-    for (const std::string& d : options.allowed_dirs) roots_.push_back(fs::weakly_canonical(d, ec).string());
-  }
+  Service(const ServerOptions& options, JobManager* jobs)
+      : options_(options), jobs_(jobs), validator_(options.data_dir, options.config_dir, options.allowed_dirs) {}
 
   grpc::Status DescribeSpace(grpc::ServerContext* context, const v1::DescribeSpaceRequest* request,
                              v1::SpaceDescription* response) override {
     if (grpc::Status s = Authorize(context); !s.ok()) return s;
-    auto space = FindSpace(request->space(), "space");
+    auto space = validator_.FindSpace(request->space(), "space");
     if (!space.ok()) return ToGrpc(space.status());
     const supernet::SearchSpace& sp = *space->space;
     response->set_name(sp.name());
@@ -71,10 +65,9 @@ class Service final : public v1::NasService::Service {
   grpc::Status EvaluateArchitecture(grpc::ServerContext* context, const v1::EvaluateArchitectureRequest* request,
                                     v1::EvaluateArchitectureResponse* response) override {
     if (grpc::Status s = Authorize(context); !s.ok()) return s;
-    auto space = FindSpace(request->architecture().space(), "architecture.space");
-    if (!space.ok()) return ToGrpc(space.status());
-    absl::StatusOr<supernet::Architecture> arch = space->space->Parse(request->architecture().arch());
-    if (!arch.ok()) return Invalid(absl::StrCat("architecture.arch: ", arch.status().message()));
+    absl::StatusOr<supernet::Architecture> arch = validator_.ParseArchitecture(request->architecture(), "architecture");
+    if (!arch.ok()) return ToGrpc(arch.status());
+    auto space = validator_.FindSpace(request->architecture().space(), "architecture.space");
     const supernet::CostSummary cost = space->space->Cost(*arch);
     response->mutable_cost()->set_flops(cost.flops);
     response->mutable_cost()->set_params(cost.params);
@@ -87,7 +80,7 @@ class Service final : public v1::NasService::Service {
       layer->set_params(c.params);
     }
     if (!request->checkpoint().empty()) {
-      auto path = Confine(request->checkpoint(), "checkpoint");
+      auto path = validator_.Confine(request->checkpoint(), "checkpoint");
       if (!path.ok()) return ToGrpc(path.status());
       auto evaluator = SupernetEvaluatorFor(*path);
       if (!evaluator.ok()) return ToGrpc(evaluator.status());
@@ -107,22 +100,18 @@ class Service final : public v1::NasService::Service {
                             v1::ExportSubnetResponse* response) override {
     if (grpc::Status s = Authorize(context); !s.ok()) return s;
     const std::string& name = request->name();
-    if (name.empty() || name == "." || name == ".." || name.size() > 128 ||
-        name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != std::string::npos) {
-      return Invalid("name: a bundle name of letters, digits, '.', '_' and '-' is required");
-    }
-    if (request->batch_size() < 0 || request->batch_size() > 4096) return Invalid("batch_size: must be in [0, 4096]");
-    if (request->checkpoint().empty()) return Invalid("checkpoint: required");
-    auto path = Confine(request->checkpoint(), "checkpoint");
+    auto path = validator_.ValidateExport(*request);
     if (!path.ok()) return ToGrpc(path.status());
     auto evaluator = SupernetEvaluatorFor(*path);
     if (!evaluator.ok()) return ToGrpc(evaluator.status());
     const supernet::SearchSpace& space = (*evaluator)->space();
-    if (request->architecture().space() != space.name()) {
+    if (!request->architecture().space().empty() && request->architecture().space() != space.name()) {
       return Invalid(absl::StrCat("architecture.space: the checkpoint was trained on '", space.name(), "'"));
     }
-    absl::StatusOr<supernet::Architecture> arch = space.Parse(request->architecture().arch());
-    if (!arch.ok()) return Invalid(absl::StrCat("architecture.arch: ", arch.status().message()));
+    absl::StatusOr<supernet::Architecture> arch = ParseArchOrExtreme(space, request->architecture().arch());
+    if (!arch.ok()) {
+      return Invalid(absl::StrCat("architecture.arch: ", absl::StripPrefix(arch.status().message(), "--arch: ")));
+    }
     supernet::ExportOptions eo;
     eo.batch_size = request->batch_size() > 0 ? request->batch_size() : 1;
     const std::string dir = absl::StrCat(options_.data_dir, "/exports/", name);
@@ -149,7 +138,7 @@ class Service final : public v1::NasService::Service {
     job.set_kind("search");
     job.set_request_id(request->request_id());
     *job.mutable_search() = request->spec();
-    if (absl::Status s = ValidateSearch(job.mutable_search()); !s.ok()) return ToGrpc(s);
+    if (absl::Status s = validator_.ValidateSearch(job.mutable_search()); !s.ok()) return ToGrpc(s);
     auto submitted = jobs_->Submit(std::move(job));
     if (!submitted.ok()) return ToGrpc(submitted.status());
     *response = *submitted;
@@ -160,15 +149,9 @@ class Service final : public v1::NasService::Service {
                              v1::Job* response) override {
     if (grpc::Status s = Authorize(context); !s.ok()) return s;
     const v1::TrainingSpec& spec = request->spec();
-    if (spec.config().empty()) return Invalid("spec.config: required (a training config in the server's config directory)");
-    if (absl::StrContains(spec.config(), "/") || absl::StrContains(spec.config(), "..") ||
-        !fs::is_regular_file(fs::path(options_.config_dir) / spec.config())) {
-      return Invalid(absl::StrCat("spec.config: '", spec.config(), "' is not a file name in the server's config directory"));
-    }
+    if (absl::Status s = validator_.ValidateTraining(spec); !s.ok()) return ToGrpc(s);
     auto config = supernet::LoadTrainConfig((fs::path(options_.config_dir) / spec.config()).string());
     if (!config.ok()) return Invalid(absl::StrCat("spec.config: ", config.status().message()));
-    if (spec.steps() < 0 || spec.steps() > 100'000'000) return Invalid("spec.steps: must be in [0, 100000000]");
-    if (spec.batch_size() < 0 || spec.batch_size() > 65536) return Invalid("spec.batch_size: must be in [0, 65536]");
     v1::Job job;
     job.set_kind("training");
     job.set_request_id(request->request_id());
@@ -234,11 +217,6 @@ class Service final : public v1::NasService::Service {
   }
 
  private:
-  struct Known {
-    std::shared_ptr<const supernet::SearchSpace> space;
-    std::string path;
-  };
-
   grpc::Status Authorize(grpc::ServerContext* context) const {
     if (options_.token.empty()) return grpc::Status::OK;
     const auto& metadata = context->client_metadata();
@@ -247,100 +225,6 @@ class Service final : public v1::NasService::Service {
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "a valid 'authorization: Bearer TOKEN' is required");
     }
     return grpc::Status::OK;
-  }
-
-  absl::StatusOr<Known> FindSpace(const std::string& name, const std::string& field) const {
-    if (name.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
-    auto it = spaces_.find(name);
-    if (it == spaces_.end()) {
-      std::string known;
-      for (const auto& [n, k] : spaces_) absl::StrAppend(&known, known.empty() ? "" : ", ", n);
-      return absl::InvalidArgumentError(absl::StrCat(field, ": unknown space '", name, "' (known: ", known, ")"));
-    }
-    return it->second;
-  }
-
-  // `path` (relative to the data directory, or absolute) if it lies under an allowed
-  // directory and exists; never a way out of them.
-  absl::StatusOr<std::string> Confine(const std::string& path, const std::string& field) const {
-    std::error_code ec;
-    fs::path p = fs::path(path).is_absolute() ? fs::path(path) : fs::path(options_.data_dir) / path;
-    const std::string resolved = fs::weakly_canonical(p, ec).string();
-    bool inside = false;
-    for (const std::string& root : roots_) {
-      if (resolved == root || absl::StartsWith(resolved, root + "/")) inside = true;
-    }
-    if (ec || !inside) {
-      return absl::PermissionDeniedError(
-          absl::StrCat(field, ": '", path, "' is outside the server's data and allowed directories"));
-    }
-    if (!fs::is_regular_file(resolved)) return absl::InvalidArgumentError(absl::StrCat(field, ": '", path, "' does not exist"));
-    return resolved;
-  }
-
-  absl::Status ValidateSearch(v1::SearchSpec* spec) const {
-    const std::string& e = spec->evaluator();
-    if (e.empty()) return absl::InvalidArgumentError("spec.evaluator: required (table:PATH[:COLUMN], supernet:CHECKPOINT or cost)");
-    if (absl::StartsWith(e, "supernet:")) {
-      auto path = Confine(e.substr(9), "spec.evaluator");
-      if (!path.ok()) return path.status();
-      spec->set_evaluator("supernet:" + *path);
-    } else if (absl::StartsWith(e, "table:")) {
-      std::string path = e.substr(6), column;
-      if (!fs::exists(fs::path(options_.data_dir) / path) && !fs::exists(path)) {
-        if (const size_t colon = path.rfind(':'); colon != std::string::npos) {
-          column = path.substr(colon);
-          path = path.substr(0, colon);
-        }
-      }
-      auto confined = Confine(path, "spec.evaluator");
-      if (!confined.ok()) return confined.status();
-      spec->set_evaluator("table:" + *confined + column);
-    } else if (e != "cost") {
-      return absl::InvalidArgumentError(
-          absl::StrCat("spec.evaluator: '", e, "' is not one of table:PATH[:COLUMN], supernet:CHECKPOINT, cost"));
-    }
-    if (!spec->space().empty()) {
-      auto space = FindSpace(spec->space(), "spec.space");
-      if (!space.ok()) return space.status();
-      spec->set_space(space->path);
-    } else if (!absl::StartsWith(e, "supernet:")) {
-      return absl::InvalidArgumentError("spec.space: required unless the evaluator is supernet:CHECKPOINT");
-    }
-    if (!spec->latency().empty()) {
-      auto parsed = search::ParseLatencySpec(spec->latency(), "spec.latency");
-      if (!parsed.ok()) return parsed.status();
-      auto path = Confine(parsed->second, "spec.latency");
-      if (!path.ok()) return path.status();
-      spec->set_latency(parsed->first + ":" + *path);
-    }
-    if (!spec->algorithm().empty()) {  // Empty: the default.
-      if (absl::Status s = search::CheckAlgorithmName(spec->algorithm(), "spec.algorithm"); !s.ok()) return s;
-    }
-    if (spec->budget() < 0 || spec->budget() > 1'000'000) {
-      return absl::InvalidArgumentError(absl::StrCat("spec.budget: ", spec->budget(), " is out of range [1, 1000000] (0: default 100)"));
-    }
-    if (spec->population() < 0 || spec->population() == 1 || spec->population() > 100000) {
-      return absl::InvalidArgumentError("spec.population: must be 0 (default) or in [2, 100000]");
-    }
-    if (spec->parents() < 0 || spec->parents() > 100000) return absl::InvalidArgumentError("spec.parents: must be in [0, 100000]");
-    if (!(spec->mutation_probability() >= 0 && spec->mutation_probability() <= 1)) {
-      return absl::InvalidArgumentError("spec.mutation_probability: must be in [0, 1]");
-    }
-    if (!spec->predictor().empty()) {
-      if (absl::Status s = search::CheckPredictorName(spec->predictor(), "spec.predictor"); !s.ok()) return s;
-    }
-    for (const std::string& c : spec->constraints()) {
-      if (auto parsed = search::ParseConstraint(c); !parsed.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat("spec.constraints: ", parsed.status().message()));
-      }
-    }
-    for (const std::string& o : spec->objectives()) {
-      if (auto parsed = search::ParseObjective(o); !parsed.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat("spec.objectives: ", parsed.status().message()));
-      }
-    }
-    return absl::OkStatus();
   }
 
   absl::StatusOr<const search::SupernetEvaluator*> SupernetEvaluatorFor(const std::string& path) {
@@ -354,8 +238,7 @@ class Service final : public v1::NasService::Service {
 
   const ServerOptions options_;
   JobManager* jobs_;
-  std::map<std::string, Known> spaces_;
-  std::vector<std::string> roots_;
+  RequestValidator validator_;
   std::mutex evaluators_mu_, export_mu_;
   std::map<std::string, std::unique_ptr<search::SupernetEvaluator>> evaluators_;
 };

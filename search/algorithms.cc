@@ -391,20 +391,6 @@ absl::StatusOr<SearchResult> RunSearch(const supernet::SearchSpace& space, const
   return RunSearch(MetricModel(space), &evaluator, options);
 }
 
-absl::Status CheckAlgorithmName(const std::string& algorithm, const std::string& field) {
-  if (algorithm == "random" || algorithm == "evolution" || algorithm == "aging" || algorithm == "nsga2" ||
-      algorithm == "predictor") {
-    return absl::OkStatus();
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat(field, ": '", algorithm, "' is not one of random, evolution, aging, nsga2, predictor"));
-}
-
-absl::Status CheckPredictorName(const std::string& predictor, const std::string& field) {
-  if (predictor == "mlp_ensemble" || predictor == "ridge") return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(field, ": '", predictor, "' is not one of mlp_ensemble, ridge"));
-}
-
 absl::Status ValidateSearch(const MetricModel& metrics, const AccuracyEvaluator* evaluator,
                             const SearchOptions& options) {
   if (options.budget < 1) return absl::InvalidArgumentError("--budget: must be at least 1");

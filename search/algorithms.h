@@ -97,9 +97,6 @@ std::vector<int> ParetoFront(const std::vector<Evaluation>& history, const Objec
 double FrontHypervolume(const std::vector<Evaluation>& history, const Objective& a, const Objective& b,
                         const MetricModel& metrics);
 
-// InvalidArgument "FIELD: 'X' is not one of ..." for an unknown algorithm / predictor name.
-absl::Status CheckAlgorithmName(const std::string& algorithm, const std::string& field);
-absl::Status CheckPredictorName(const std::string& predictor, const std::string& field);
 
 // Checks options, objectives and constraints (InvalidArgument naming the flag) without
 // evaluating anything.

@@ -153,6 +153,20 @@ absl::StatusOr<supernet::Architecture> Repair(const MetricModel& metrics,
   return arch;
 }
 
+absl::Status CheckAlgorithmName(const std::string& algorithm, const std::string& field) {
+  if (algorithm == "random" || algorithm == "evolution" || algorithm == "aging" || algorithm == "nsga2" ||
+      algorithm == "predictor") {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, ": '", algorithm, "' is not one of random, evolution, aging, nsga2, predictor"));
+}
+
+absl::Status CheckPredictorName(const std::string& predictor, const std::string& field) {
+  if (predictor == "mlp_ensemble" || predictor == "ridge") return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(field, ": '", predictor, "' is not one of mlp_ensemble, ridge"));
+}
+
 absl::StatusOr<supernet::Architecture> SampleFeasible(const MetricModel& metrics,
                                                       const std::vector<Constraint>& constraints, Rng& rng) {
   const supernet::SearchSpace& space = metrics.space();

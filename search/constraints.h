@@ -34,6 +34,10 @@ struct Objective {
 };
 absl::StatusOr<Objective> ParseObjective(const std::string& text);
 
+// InvalidArgument "FIELD: 'X' is not one of ..." for an unknown algorithm / predictor name.
+absl::Status CheckAlgorithmName(const std::string& algorithm, const std::string& field);
+absl::Status CheckPredictorName(const std::string& predictor, const std::string& field);
+
 // Checks that each constraint's metric exists and that each constraint, and all of them
 // together as a window, can be met; otherwise an InvalidArgument error naming the bound
 // and the space's reachable minimum (or maximum) with its architecture.

@@ -265,31 +265,53 @@ absl::Status LutLatencyModel::FitCorrection(const std::vector<supernet::Architec
   std = torch::where(std > 1e-12, std, torch::ones_like(std));
   const torch::Tensor xs = (x - mean) / std;
 
-  // Predictions of the residual for rows in `test` by a ridge fitted on the others.
-  auto cross_validated_mape = [&](double lambda) {
+  // Candidate feature sets: the sum and the counts, and those plus the per-layer
+  // indicators. Each is fitted with every penalty of the grid, scored by 5-fold
+  // cross-validated MAPE, and the best wins, unless the plain sum does better.
+  std::vector<int64_t> small_set, full_set;
+  for (int64_t k = 0; k < d; ++k) {
+    full_set.push_back(k);
+    if (k == 0 || absl::StartsWith(feature_names_[k], "count:")) small_set.push_back(k);
+  }
+  auto cross_validated_mape = [&](const torch::Tensor& columns, double lambda) {
+    const torch::Tensor xc = xs.index_select(1, columns);
     std::vector<double> predicted(n);
     for (int fold = 0; fold < kFolds; ++fold) {
       std::vector<int64_t> train, test;
       for (int64_t i = 0; i < n; ++i) (i % kFolds == fold ? test : train).push_back(i);
       const torch::Tensor tr = torch::tensor(train), te = torch::tensor(test);
-      const RidgeSolution s = SolveRidge(xs.index_select(0, tr), residual.index_select(0, tr), lambda);
-      const torch::Tensor p = (xs.index_select(0, te) - s.x_mean).mv(s.weights) + s.y_mean;
+      const RidgeSolution s = SolveRidge(xc.index_select(0, tr), residual.index_select(0, tr), lambda);
+      const torch::Tensor p = (xc.index_select(0, te) - s.x_mean).mv(s.weights) + s.y_mean;
       for (size_t j = 0; j < test.size(); ++j) predicted[test[j]] = sums[test[j]] + p[j].item<double>();
     }
     return ScorePredictions(predicted, measured_ms).mape;
   };
-  double best_lambda = 0, best_mape = INFINITY;
-  for (double lambda : {0.01, 0.1, 1.0, 10.0, 100.0, 1000.0}) {
-    const double mape = cross_validated_mape(lambda);
-    if (mape < best_mape) {
-      best_mape = mape;
-      best_lambda = lambda;
+  const double sum_mape = ScorePredictions(sums, measured_ms).mape;
+  double best_lambda = 0, best_mape = sum_mape;
+  const std::vector<int64_t>* best_set = nullptr;
+  for (const std::vector<int64_t>* set : {&small_set, &full_set}) {
+    const torch::Tensor columns = torch::tensor(*set);
+    for (double lambda : {0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0}) {
+      const double mape = cross_validated_mape(columns, lambda);
+      if (mape < best_mape) {
+        best_mape = mape;
+        best_lambda = lambda;
+        best_set = set;
+      }
     }
   }
-  const RidgeSolution s = SolveRidge(xs, residual, best_lambda);
-  // Back to raw features: w = w_std / std, intercept absorbs the means.
-  const torch::Tensor w = s.weights / std;
-  const double intercept = s.y_mean - ((mean + s.x_mean * std) * w).sum().item<double>();
+  // Back to raw features: w = w_std / std, the intercept absorbs the means.
+  torch::Tensor w = torch::zeros({d}, torch::kFloat64);
+  double intercept = 0;
+  if (best_set != nullptr) {
+    const torch::Tensor columns = torch::tensor(*best_set);
+    const RidgeSolution s = SolveRidge(xs.index_select(1, columns), residual, best_lambda);
+    const torch::Tensor wc = s.weights / std.index_select(0, columns);
+    w.index_copy_(0, columns, wc);
+    intercept = s.y_mean - ((mean.index_select(0, columns) + s.x_mean * std.index_select(0, columns)) * wc)
+                               .sum()
+                               .item<double>();
+  }
   supernet::LatencyCorrection& c = lut_.correction;
   c.features = feature_names_;
   c.weights.assign(w.data_ptr<double>(), w.data_ptr<double>() + d);
@@ -297,23 +319,10 @@ absl::Status LutLatencyModel::FitCorrection(const std::vector<supernet::Architec
   c.lambda = best_lambda;
   c.samples = static_cast<int>(n);
   c.cv_mape = best_mape;
-  c.cv_mape_sum = ScorePredictions(sums, measured_ms).mape;
+  c.cv_mape_sum = sum_mape;
   lut_.has_correction = true;
   FoldCorrection();
   return absl::OkStatus();
-}
-
-absl::StatusOr<std::pair<std::string, std::string>> ParseLatencySpec(const std::string& spec,
-                                                                     const std::string& field) {
-  for (const char* kind : {"table", "lut"}) {
-    const std::string prefix = absl::StrCat(kind, ":");
-    if (absl::StartsWith(spec, prefix) && spec.size() > prefix.size()) {
-      return std::make_pair(std::string(kind), spec.substr(prefix.size()));
-    }
-  }
-  return absl::InvalidArgumentError(absl::StrCat(
-      field, ": '", spec, "' is neither table:PATH (per-architecture latency CSV) nor lut:PATH "
-      "(lookup table written by nas profile)"));
 }
 
 absl::StatusOr<std::unique_ptr<LatencyModel>> LoadLatencyModel(const supernet::SearchSpace& space,

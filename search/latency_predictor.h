@@ -44,8 +44,10 @@ class LutLatencyModel : public LatencyModel {
   double PredictMs(const supernet::Architecture& arch) const;
 
   // Fits the correction on measured end-to-end latencies (at least 5): ridge regression of
-  // (measured - sum) on the standardized features, its penalty chosen by 5-fold
-  // cross-validation; stores it in lut(). InvalidArgument on too few or bad measurements.
+  // (measured - sum) on the standardized features, the feature set (sum and counts, or
+  // also the per-layer indicators) and penalty chosen by 5-fold cross-validated MAPE; when
+  // no fit beats the plain sum the correction stays zero. Stores it in lut().
+  // InvalidArgument on too few or bad measurements.
   absl::Status FitCorrection(const std::vector<supernet::Architecture>& archs,
                              const std::vector<double>& measured_ms);
 
@@ -84,11 +86,6 @@ class LutLatencyModel : public LatencyModel {
 absl::StatusOr<std::unique_ptr<LatencyModel>> LoadLatencyModel(const supernet::SearchSpace& space,
                                                                const std::string& spec,
                                                                const std::string& field);
-
-// Splits "table:PATH" / "lut:PATH" into kind and path; InvalidArgument (starting with
-// `field`) for anything else.
-absl::StatusOr<std::pair<std::string, std::string>> ParseLatencySpec(const std::string& spec,
-                                                                     const std::string& field);
 
 }  // namespace nas::search
 

@@ -137,4 +137,17 @@ absl::StatusOr<MetricModel::Extremes> MetricModel::Range(const std::string& metr
   return e;
 }
 
+absl::StatusOr<std::pair<std::string, std::string>> ParseLatencySpec(const std::string& spec,
+                                                                     const std::string& field) {
+  for (const char* kind : {"table", "lut"}) {
+    const std::string prefix = absl::StrCat(kind, ":");
+    if (absl::StartsWith(spec, prefix) && spec.size() > prefix.size()) {
+      return std::make_pair(std::string(kind), spec.substr(prefix.size()));
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, ": '", spec, "' is neither table:PATH (per-architecture latency CSV) nor lut:PATH "
+      "(lookup table written by nas profile)"));
+}
+
 }  // namespace nas::search

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -92,6 +93,12 @@ class MetricModel {
   const supernet::SearchSpace& space_;
   const LatencyModel* latency_;
 };
+
+// Splits a latency model spec, "table:PATH" (per-architecture CSV) or "lut:PATH" (a
+// `nas profile` lookup table), into kind and path; InvalidArgument (starting with `field`)
+// for anything else. search/latency_predictor.h loads both.
+absl::StatusOr<std::pair<std::string, std::string>> ParseLatencySpec(const std::string& spec,
+                                                                     const std::string& field);
 
 // "latency@cpu" -> "cpu"; empty for other metrics.
 std::string LatencyDevice(const std::string& metric);

@@ -237,6 +237,19 @@ TEST_F(ServiceTest, TrainThenSearchTheSupernetThenEvaluateWithIt) {
   const torch::Tensor logits = module.forward({torch::zeros({4, 1, 28, 28})}).toTensor();
   EXPECT_EQ(logits.sizes(), (std::vector<int64_t>{4, 10}));
   EXPECT_THAT(exported.metadata_json(), HasSubstr("\"arch\": \"shuffle3x3,xception\""));
+
+  // The space may be left out (the checkpoint's), the arch may be largest / smallest, and a
+  // bad arch names the field.
+  export_request.mutable_architecture()->clear_space();
+  export_request.mutable_architecture()->set_arch("shuffle3x3,nonsense");
+  es = stub_->ExportSubnet(Context().get(), export_request, &exported);
+  EXPECT_EQ(es.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(es.error_message(), HasSubstr("architecture.arch: "));
+  export_request.mutable_architecture()->set_arch("smallest");
+  export_request.set_name("tiny-smallest");
+  es = stub_->ExportSubnet(Context().get(), export_request, &exported);
+  ASSERT_TRUE(es.ok()) << es.error_message();
+  EXPECT_LE(exported.max_abs_diff(), 1e-5);
 }
 
 TEST_F(ServiceTest, CancelQueueBoundDisconnectAndRestartResume) {

@@ -1,0 +1,160 @@
+#include "nas/request_validation.h"
+
+#include <filesystem>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "search/constraints.h"
+#include "search/metrics.h"
+
+namespace nas::service {
+namespace {
+
+namespace fs = std::filesystem;
+
+absl::Status Invalid(const std::string& message) { return absl::InvalidArgumentError(message); }
+
+}  // namespace
+
+RequestValidator::RequestValidator(std::string data_dir, std::string config_dir,
+                                   std::vector<std::string> allowed_dirs)
+    : data_dir_(std::move(data_dir)), config_dir_(std::move(config_dir)) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(config_dir_, ec)) {
+    if (entry.path().extension() != ".yaml") continue;
+    auto space = supernet::LoadSearchSpace(entry.path().string());
+    if (space.ok()) spaces_.emplace((*space)->name(), Space{*space, entry.path().string()});
+  }
+  roots_.push_back(fs::weakly_canonical(data_dir_, ec).string());
+  for (const std::string& d : allowed_dirs) roots_.push_back(fs::weakly_canonical(d, ec).string());
+}
+
+absl::StatusOr<RequestValidator::Space> RequestValidator::FindSpace(const std::string& name,
+                                                                    const std::string& field) const {
+  if (name.empty()) return Invalid(absl::StrCat(field, ": required"));
+  auto it = spaces_.find(name);
+  if (it == spaces_.end()) {
+    std::string known;
+    for (const auto& [n, k] : spaces_) absl::StrAppend(&known, known.empty() ? "" : ", ", n);
+    return Invalid(absl::StrCat(field, ": unknown space '", name, "' (known: ", known, ")"));
+  }
+  return it->second;
+}
+
+absl::StatusOr<std::string> RequestValidator::Confine(const std::string& path, const std::string& field) const {
+  if (path.empty()) return Invalid(absl::StrCat(field, ": a path is required"));
+  if (path.find('\0') != std::string::npos) return Invalid(absl::StrCat(field, ": the path holds a NUL byte"));
+  std::error_code ec;
+  fs::path p = fs::path(path).is_absolute() ? fs::path(path) : fs::path(data_dir_) / path;
+  const std::string resolved = fs::weakly_canonical(p, ec).string();
+  bool inside = false;
+  for (const std::string& root : roots_) {
+    if (resolved == root || absl::StartsWith(resolved, root + "/")) inside = true;
+  }
+  if (ec || !inside) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(field, ": '", path, "' is outside the server's data and allowed directories"));
+  }
+  if (!fs::is_regular_file(resolved, ec)) return Invalid(absl::StrCat(field, ": '", path, "' does not exist"));
+  return resolved;
+}
+
+absl::StatusOr<supernet::Architecture> RequestValidator::ParseArchitecture(const v1::Architecture& arch,
+                                                                           const std::string& field) const {
+  auto space = FindSpace(arch.space(), field + ".space");
+  if (!space.ok()) return space.status();
+  absl::StatusOr<supernet::Architecture> parsed = space->space->Parse(arch.arch());
+  if (!parsed.ok()) return Invalid(absl::StrCat(field, ".arch: ", parsed.status().message()));
+  return parsed;
+}
+
+absl::Status RequestValidator::ValidateSearch(v1::SearchSpec* spec) const {
+  const std::string& e = spec->evaluator();
+  if (e.empty()) return Invalid("spec.evaluator: required (table:PATH[:COLUMN], supernet:CHECKPOINT or cost)");
+  if (absl::StartsWith(e, "supernet:")) {
+    auto path = Confine(e.substr(9), "spec.evaluator");
+    if (!path.ok()) return path.status();
+    spec->set_evaluator("supernet:" + *path);
+  } else if (absl::StartsWith(e, "table:")) {
+    std::string path = e.substr(6), column;
+    std::error_code ec;
+    if (!fs::exists(fs::path(data_dir_) / path, ec) && !fs::exists(path, ec)) {
+      if (const size_t colon = path.rfind(':'); colon != std::string::npos) {
+        column = path.substr(colon);
+        path = path.substr(0, colon);
+      }
+    }
+    auto confined = Confine(path, "spec.evaluator");
+    if (!confined.ok()) return confined.status();
+    spec->set_evaluator("table:" + *confined + column);
+  } else if (e != "cost") {
+    return Invalid(absl::StrCat("spec.evaluator: '", e, "' is not one of table:PATH[:COLUMN], supernet:CHECKPOINT, cost"));
+  }
+  if (!spec->space().empty()) {
+    auto space = FindSpace(spec->space(), "spec.space");
+    if (!space.ok()) return space.status();
+    spec->set_space(space->path);
+  } else if (!absl::StartsWith(e, "supernet:")) {
+    return Invalid("spec.space: required unless the evaluator is supernet:CHECKPOINT");
+  }
+  if (!spec->latency().empty()) {
+    auto parsed = search::ParseLatencySpec(spec->latency(), "spec.latency");
+    if (!parsed.ok()) return parsed.status();
+    auto path = Confine(parsed->second, "spec.latency");
+    if (!path.ok()) return path.status();
+    spec->set_latency(parsed->first + ":" + *path);
+  }
+  if (!spec->algorithm().empty()) {  // Empty: the default.
+    if (absl::Status s = search::CheckAlgorithmName(spec->algorithm(), "spec.algorithm"); !s.ok()) return s;
+  }
+  if (spec->budget() < 0 || spec->budget() > 1'000'000) {
+    return Invalid(absl::StrCat("spec.budget: ", spec->budget(), " is out of range [1, 1000000] (0: default 100)"));
+  }
+  if (spec->population() < 0 || spec->population() == 1 || spec->population() > 100000) {
+    return Invalid("spec.population: must be 0 (default) or in [2, 100000]");
+  }
+  if (spec->parents() < 0 || spec->parents() > 100000) return Invalid("spec.parents: must be in [0, 100000]");
+  if (!(spec->mutation_probability() >= 0 && spec->mutation_probability() <= 1)) {
+    return Invalid("spec.mutation_probability: must be in [0, 1]");
+  }
+  if (!spec->predictor().empty()) {
+    if (absl::Status s = search::CheckPredictorName(spec->predictor(), "spec.predictor"); !s.ok()) return s;
+  }
+  for (const std::string& c : spec->constraints()) {
+    if (auto parsed = search::ParseConstraint(c); !parsed.ok()) {
+      return Invalid(absl::StrCat("spec.constraints: ", parsed.status().message()));
+    }
+  }
+  for (const std::string& o : spec->objectives()) {
+    if (auto parsed = search::ParseObjective(o); !parsed.ok()) {
+      return Invalid(absl::StrCat("spec.objectives: ", parsed.status().message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RequestValidator::ValidateTraining(const v1::TrainingSpec& spec) const {
+  if (spec.config().empty()) return Invalid("spec.config: required (a training config in the server's config directory)");
+  std::error_code ec;
+  if (absl::StrContains(spec.config(), "/") || absl::StrContains(spec.config(), "..") ||
+      spec.config().find('\0') != std::string::npos ||
+      !fs::is_regular_file(fs::path(config_dir_) / spec.config(), ec)) {
+    return Invalid(absl::StrCat("spec.config: '", spec.config(), "' is not a file name in the server's config directory"));
+  }
+  if (spec.steps() < 0 || spec.steps() > 100'000'000) return Invalid("spec.steps: must be in [0, 100000000]");
+  if (spec.batch_size() < 0 || spec.batch_size() > 65536) return Invalid("spec.batch_size: must be in [0, 65536]");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> RequestValidator::ValidateExport(const v1::ExportSubnetRequest& request) const {
+  const std::string& name = request.name();
+  if (name.empty() || name == "." || name == ".." || name.size() > 128 ||
+      name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != std::string::npos) {
+    return Invalid("name: a bundle name of letters, digits, '.', '_' and '-' is required");
+  }
+  if (request.batch_size() < 0 || request.batch_size() > 4096) return Invalid("batch_size: must be in [0, 4096]");
+  if (request.checkpoint().empty()) return Invalid("checkpoint: required");
+  return Confine(request.checkpoint(), "checkpoint");
+}
+
+}  // namespace nas::service

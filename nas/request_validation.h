@@ -1,0 +1,62 @@
+#ifndef NAS_NAS_REQUEST_VALIDATION_H_
+#define NAS_NAS_REQUEST_VALIDATION_H_
+
+// Validation of NasService requests, apart from the service so that it can be tested and
+// fuzzed without a server, LibTorch or gRPC (tests/fuzz/request_fuzzer.cc). Every error is
+// InvalidArgument naming the field (or PermissionDenied for a path outside the allowed
+// directories).
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "proto/nas.pb.h"
+#include "supernet/search_space.h"
+
+namespace nas::service {
+
+class RequestValidator {
+ public:
+  struct Space {
+    std::shared_ptr<const supernet::SearchSpace> space;
+    std::string path;
+  };
+
+  // Knows every search space YAML in `config_dir`; request paths must resolve under
+  // `data_dir` or one of `allowed_dirs`.
+  RequestValidator(std::string data_dir, std::string config_dir, std::vector<std::string> allowed_dirs);
+
+  const std::string& data_dir() const { return data_dir_; }
+  const std::string& config_dir() const { return config_dir_; }
+  const std::map<std::string, Space>& spaces() const { return spaces_; }
+
+  // A known space by name.
+  absl::StatusOr<Space> FindSpace(const std::string& name, const std::string& field) const;
+  // `path` (relative to the data directory, or absolute), resolved, if it lies under an
+  // allowed directory and is an existing file; never a way out of them.
+  absl::StatusOr<std::string> Confine(const std::string& path, const std::string& field) const;
+  // An architecture message: its space must be known and its string parse.
+  absl::StatusOr<supernet::Architecture> ParseArchitecture(const v1::Architecture& arch,
+                                                           const std::string& field) const;
+
+  // Checks a search spec and rewrites its paths to confined absolute ones.
+  absl::Status ValidateSearch(v1::SearchSpec* spec) const;
+  // Checks a training spec: a bare file name in the config directory, sane numbers.
+  // (Whether the file is a valid training config is checked by the caller.)
+  absl::Status ValidateTraining(const v1::TrainingSpec& spec) const;
+  // Checks an export request's name, batch size and checkpoint; returns the confined
+  // checkpoint path.
+  absl::StatusOr<std::string> ValidateExport(const v1::ExportSubnetRequest& request) const;
+
+ private:
+  std::string data_dir_, config_dir_;
+  std::vector<std::string> roots_;
+  std::map<std::string, Space> spaces_;
+};
+
+}  // namespace nas::service
+
+#endif  // NAS_NAS_REQUEST_VALIDATION_H_
