@@ -2,11 +2,11 @@
 # Latency predictor accuracy (issue 5): for each search space, profile a block lookup
 # table on this machine, fit the correction on CALIBRATE subnets measured end to end, and
 # score table sum and predictor on HOLDOUT further random subnets, each measured end to
-# end on its extracted stand-alone network (batch 1, one thread, MEASURE_RUNS passes,
-# all subnets interleaved). Run it on a quiet machine: other processes add noise.
+# end on its extracted stand-alone network (batch 1, one thread, RUNS passes; profiling
+# and measured subnets all interleaved in one session). Run it on a quiet machine: other processes add noise.
 #
 #   bash bench/latency_predictor.sh [OUT=runs/latency]
-# Environment: SPACES, CALIBRATE (60), HOLDOUT (100), MEASURE_RUNS (50), STATISTIC (p10).
+# Environment: SPACES, CALIBRATE (60), HOLDOUT (100), RUNS (50), STATISTIC (p10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/latency}
@@ -17,7 +17,7 @@ export OMP_WAIT_POLICY=PASSIVE
 for space in $SPACES; do
   name=$(basename "$space" .yaml)
   bazel-bin/nas/nas profile --space "$space" --out "$OUT/$name.json" --force --threads 1 \
-    --calibrate "${CALIBRATE:-60}" --holdout "${HOLDOUT:-100}" --measure-runs "${MEASURE_RUNS:-50}" \
+    --calibrate "${CALIBRATE:-60}" --holdout "${HOLDOUT:-100}" --runs "${RUNS:-50}" \
     --statistic "${STATISTIC:-p10}" 2> "$OUT/$name.log" | sed "s|^|$name: |"
 done
 /usr/bin/env python3 - "$OUT" $SPACES <<'PY'

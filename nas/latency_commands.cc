@@ -61,9 +61,6 @@ absl::Status RunProfile(const ProfileCommandOptions& options, std::ostream& out,
   if (options.holdout < 0 || options.calibrate < 0) {
     return absl::InvalidArgumentError("--holdout and --calibrate must be >= 0");
   }
-  if (options.measure_runs < 1 || options.measure_warmup < 0) {
-    return absl::InvalidArgumentError("--measure-runs must be >= 1 and --measure-warmup >= 0");
-  }
   auto space = supernet::LoadSearchSpace(options.space);
   if (!space.ok()) return space.status();
 
@@ -81,43 +78,34 @@ absl::Status RunProfile(const ProfileCommandOptions& options, std::ostream& out,
   po.device_name = options.device_name;
   po.statistic = options.statistic;
   po.should_stop = options.should_stop;
-  ProgressLines block_progress(log, "profiling blocks: round");
+  ProgressLines block_progress(log, "timed round");
   po.progress = [&](int done, int total) { block_progress.Report(done, total); };
-  log << absl::StrFormat("profiling the blocks of %s on %s (%d thread(s), %d runs after %d warm-up)\n",
-                         (*space)->name(), kernels::DescribeMachine().cpu_model, options.threads,
-                         options.runs, options.warmup);
-  absl::StatusOr<supernet::LatencyLut> lut = supernet::ProfileBlocks(*net, po);
-  if (!lut.ok()) return lut.status();
-  auto model = search::LutLatencyModel::Create(**space, *lut, options.out);
-  if (!model.ok()) return model.status();
-
-  // End-to-end measurements of the calibration and held-out subnets, all interleaved so
-  // that drift of the machine affects both alike.
+  // The calibration and held-out subnets are measured end to end in the same interleaved
+  // session as the profiling networks.
   std::vector<supernet::Architecture> calibration, holdout, all;
   Rng calibration_rng(options.seed + 1), holdout_rng(options.seed + 2);
   for (int i = 0; i < options.calibrate; ++i) calibration.push_back((**space).Sample(calibration_rng));
   for (int i = 0; i < options.holdout; ++i) holdout.push_back((**space).Sample(holdout_rng));
   all = calibration;
   all.insert(all.end(), holdout.begin(), holdout.end());
+  log << absl::StrFormat(
+      "profiling the blocks of %s on %s, with %d subnets measured end to end (%d thread(s), %d runs after %d "
+      "warm-up)\n",
+      (*space)->name(), kernels::DescribeMachine().cpu_model, all.size(), options.threads, options.runs,
+      options.warmup);
+  std::vector<kernels::TimingStats> stats;
+  absl::StatusOr<supernet::LatencyLut> lut = supernet::ProfileBlocks(*net, po, all, &stats);
+  if (!lut.ok()) return lut.status();
+  auto model = search::LutLatencyModel::Create(**space, *lut, options.out);
+  if (!model.ok()) return model.status();
   std::vector<double> calibration_ms, holdout_ms, holdout_median, holdout_std;
-  if (!all.empty()) {
-    supernet::MeasureOptions mo;
-    mo.warmup = options.measure_warmup;
-    mo.runs = options.measure_runs;
-    mo.threads = options.threads;
-    mo.should_stop = options.should_stop;
-    ProgressLines measure_progress(log, absl::StrCat("measured ", all.size(), " subnets end to end: round"));
-    mo.progress = [&](int done, int total) { measure_progress.Report(done, total); };
-    absl::StatusOr<std::vector<kernels::TimingStats>> stats = supernet::MeasureSubnetLatencies(*net, all, mo);
-    if (!stats.ok()) return stats.status();
-    for (size_t i = 0; i < all.size(); ++i) {
-      if (i < calibration.size()) {
-        calibration_ms.push_back(kernels::StatisticValue((*stats)[i], options.statistic));
-      } else {
-        holdout_ms.push_back(kernels::StatisticValue((*stats)[i], options.statistic));
-        holdout_median.push_back((*stats)[i].median_ms);
-        holdout_std.push_back((*stats)[i].std_ms);
-      }
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (i < calibration.size()) {
+      calibration_ms.push_back(kernels::StatisticValue(stats[i], options.statistic));
+    } else {
+      holdout_ms.push_back(kernels::StatisticValue(stats[i], options.statistic));
+      holdout_median.push_back(stats[i].median_ms);
+      holdout_std.push_back(stats[i].std_ms);
     }
   }
   if (options.calibrate > 0) {
@@ -139,7 +127,7 @@ absl::Status RunProfile(const ProfileCommandOptions& options, std::ostream& out,
     }
     result.validation = {{"subnets", holdout.size()},
                          {"statistic", options.statistic},
-                         {"measure_runs", options.measure_runs},
+                         {"runs", options.runs},
                          {"table_sum", MetricsJson(search::ScorePredictions(sums, holdout_ms))},
                          {"predictor", MetricsJson(search::ScorePredictions(predicted, holdout_ms))},
                          {"archs", archs}};

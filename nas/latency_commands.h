@@ -22,14 +22,12 @@ struct ProfileCommandOptions {
   std::string statistic = "p10";  // p10 | median | min | mean (kernels::StatisticValue).
   int64_t batch_size = 0;     // Also profile this batch size (besides 1) when > 1.
   int warmup = 5;
-  int runs = 20;
+  int runs = 50;              // Timed passes of every network.
   int rounds = 3;
   int threads = 1;
   uint64_t seed = 0;
   int calibrate = 60;         // Subnets measured end to end to fit the correction (0: none).
   int holdout = 0;            // Further subnets measured to report the predictor's error.
-  int measure_warmup = 5;
-  int measure_runs = 30;
   bool json = false;
   std::function<bool()> should_stop;
 };

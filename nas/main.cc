@@ -137,7 +137,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   profile_cmd->add_option("--batch-size", profile.batch_size, "Also profile this batch size (batch 1 always)");
   profile_cmd->add_option("--warmup", profile.warmup, "Untimed passes per network")->capture_default_str();
-  profile_cmd->add_option("--runs", profile.runs, "Timed passes per network")->capture_default_str();
+  profile_cmd->add_option("--runs", profile.runs,
+                          "Timed passes of every network (profiling, calibration and held-out subnets, "
+                          "all interleaved)")
+      ->capture_default_str();
   profile_cmd->add_option("--rounds", profile.rounds, "Networks each block choice is timed in")
       ->capture_default_str();
   profile_cmd->add_option("--threads", profile.threads, "Intra-op threads, fixed while measuring")
@@ -149,10 +152,6 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   profile_cmd->add_option("--holdout", profile.holdout,
                           "Further random subnets measured to report MAPE, RMSE and Kendall tau")
-      ->capture_default_str();
-  profile_cmd->add_option("--measure-runs", profile.measure_runs, "Timed passes per end-to-end measurement")
-      ->capture_default_str();
-  profile_cmd->add_option("--measure-warmup", profile.measure_warmup, "Untimed passes before them")
       ->capture_default_str();
   profile_cmd->add_flag("--json", profile.json, "Print a JSON summary instead of text");
 

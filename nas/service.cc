@@ -295,12 +295,15 @@ absl::StatusOr<std::unique_ptr<NasServer>> NasServer::Start(const ServerOptions&
     server->jobs_->Shutdown();
     return absl::UnavailableError(absl::StrCat("cannot listen on ", host, ":", options.port));
   }
+  // Health: "" (the server) and the API are SERVING until shutdown begins.
+  server->server_->GetHealthCheckService()->SetServingStatus(v1::NasService::service_full_name(), true);
   return server;
 }
 
 void NasServer::Shutdown(std::chrono::milliseconds deadline) {
   if (shut_down_) return;
   shut_down_ = true;
+  server_->GetHealthCheckService()->Shutdown();  // Health checks answer NOT_SERVING from now on.
   jobs_->Shutdown();  // Jobs checkpoint; watchers see the shutdown and return.
   server_->Shutdown(std::chrono::system_clock::now() + deadline);
 }

@@ -244,8 +244,16 @@ TEST(ProfileTest, ProfilesEveryBlockOfRealSubnets) {
     EXPECT_EQ(total, 2);  // One burst of 3 runs per batch size.
     EXPECT_EQ(done, calls);
   };
-  auto lut = supernet::ProfileBlocks(*net, options);
+  Rng measure_rng(11);
+  const std::vector<supernet::Architecture> also = {space->Sample(measure_rng), space->Sample(measure_rng)};
+  std::vector<kernels::TimingStats> measured_together;
+  auto lut = supernet::ProfileBlocks(*net, options, also, &measured_together);
   ASSERT_TRUE(lut.ok()) << lut.status();
+  ASSERT_EQ(measured_together.size(), 2u);
+  for (const kernels::TimingStats& t : measured_together) {
+    EXPECT_EQ(t.count, 3);
+    EXPECT_GT(t.p10_ms, 0);
+  }
   EXPECT_EQ(calls, 2);
   ASSERT_EQ(lut->tables.size(), 2u);
   for (const supernet::LatencyBatchTable& t : lut->tables) {

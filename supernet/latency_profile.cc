@@ -335,9 +335,13 @@ absl::StatusOr<LatencyLut> LoadLatencyLut(const std::string& path) {
   return LatencyLutFromJson(json, path);
 }
 
-absl::StatusOr<LatencyLut> ProfileBlocks(SupernetImpl& supernet, const ProfileOptions& options) {
+absl::StatusOr<LatencyLut> ProfileBlocks(SupernetImpl& supernet, const ProfileOptions& options,
+                                         const std::vector<Architecture>& also_measure,
+                                         std::vector<kernels::TimingStats>* measured) {
   const SearchSpace& space = supernet.space();
-  if (options.batch_sizes.empty()) return absl::InvalidArgumentError("batch sizes: none given");
+  if (options.batch_sizes.empty() || options.batch_sizes[0] != 1) {
+    return absl::InvalidArgumentError("batch sizes: the first must be 1");
+  }
   for (int64_t b : options.batch_sizes) {
     if (b < 1 || b > 4096) {
       return absl::InvalidArgumentError(absl::StrCat("batch size: must be in [1, 4096], got ", b));
@@ -394,14 +398,24 @@ absl::StatusOr<LatencyLut> ProfileBlocks(SupernetImpl& supernet, const ProfileOp
   std::vector<std::map<std::pair<std::string, std::string>, std::vector<double>>> samples(
       options.batch_sizes.size());
   for (size_t bi = 0; bi < options.batch_sizes.size(); ++bi) {
+    // At batch 1 the architectures to measure end to end join the session: every
+    // network takes turns with the others, so the table and the end-to-end figures are
+    // measured under the same conditions, whatever the machine's speed does meanwhile.
+    std::vector<Architecture> session = archs;
+    if (bi == 0) session.insert(session.end(), also_measure.begin(), also_measure.end());
     std::vector<TimedNetwork> nets;
-    for (const Architecture& arch : archs) {
+    for (const Architecture& arch : session) {
       absl::StatusOr<TimedNetwork> t =
           PrepareNetwork(supernet, arch, options.batch_sizes[bi], options.device);
       if (!t.ok()) return t.status();
       nets.push_back(*std::move(t));
     }
+    std::vector<std::vector<double>> totals(also_measure.size());
     auto on_pass = [&](size_t n, const kernels::BlockTimer& timer) {
+      if (n >= archs.size()) {
+        totals[n - archs.size()].push_back(timer.total_ms());
+        return;
+      }
       for (const auto& [block, ms] : timer.intervals()) {
         auto it = block_group.find(block);
         const int group = it == block_group.end() ? -1 : it->second;
@@ -417,6 +431,10 @@ absl::StatusOr<LatencyLut> ProfileBlocks(SupernetImpl& supernet, const ProfileOp
                                          /*block_timing=*/true, on_pass, progress, options.should_stop);
         !s.ok()) {
       return s;
+    }
+    if (bi == 0 && measured != nullptr) {
+      measured->clear();
+      for (std::vector<double>& t : totals) measured->push_back(kernels::Summarize(std::move(t)));
     }
   }
 

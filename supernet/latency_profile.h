@@ -83,7 +83,7 @@ absl::StatusOr<LatencyLut> LoadLatencyLut(const std::string& path);
 std::string GroupChoice(const SearchSpace& space, const Architecture& arch, int group);
 
 struct ProfileOptions {
-  std::vector<int64_t> batch_sizes = {1};
+  std::vector<int64_t> batch_sizes = {1};  // The first must be 1.
   int warmup = 5;    // Untimed passes per network and batch size.
   int runs = 20;     // Timed passes per network and batch size.
   int rounds = 3;    // Every choice of every block is measured in `rounds` networks.
@@ -103,11 +103,17 @@ struct ProfileOptions {
 // choice of every block appears once per round (random pairing, seeded), and times each
 // block inside the full forward pass (batch of random inputs, inference mode). The
 // networks are timed interleaved, in short bursts taking turns, so drift of the machine
-// falls on all alike. Entries hold the median over all passes of all networks containing
-// them. Blocks whose genes
-// have more than 512 combinations (nb201's shared cell) cannot be tabulated:
-// InvalidArgument.
-absl::StatusOr<LatencyLut> ProfileBlocks(SupernetImpl& supernet, const ProfileOptions& options);
+// falls on all alike. Entries hold the statistics of all passes of all networks
+// containing them. Blocks whose genes have more than 512 combinations (nb201's shared
+// cell) cannot be tabulated: InvalidArgument.
+//
+// `also_measure` architectures are timed end to end in the same batch-1 session,
+// interleaved with the profiling networks (same passes), and their statistics stored in
+// `measured`: the table and the measurements it is corrected and checked against then
+// see the same machine conditions.
+absl::StatusOr<LatencyLut> ProfileBlocks(SupernetImpl& supernet, const ProfileOptions& options,
+                                         const std::vector<Architecture>& also_measure = {},
+                                         std::vector<kernels::TimingStats>* measured = nullptr);
 
 struct MeasureOptions {
   int64_t batch_size = 1;

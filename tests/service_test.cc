@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "nas/service.h"
 #include "proto/nas.grpc.pb.h"
+#include "tests/grpc_health.grpc.pb.h"
 #include "supernet/file_util.h"
 #include "supernet/search_space.h"
 #include "tests/test_paths.h"
@@ -126,6 +127,23 @@ class ServiceTest : public ::testing::Test {
   std::unique_ptr<NasServer> server_;
   std::unique_ptr<v1::NasService::Stub> stub_;
 };
+
+TEST_F(ServiceTest, HealthServiceAnswersAsGenericClientsAskIt) {
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+  auto check = [&](const std::string& service, grpc::health::v1::HealthCheckResponse* response) {
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    auto context = Context();
+    return health->Check(context.get(), request, response);
+  };
+  grpc::health::v1::HealthCheckResponse response;
+  ASSERT_TRUE(check("", &response).ok());
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  ASSERT_TRUE(check("nas.v1.NasService", &response).ok());
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(check("no.such.Service", &response).error_code(), grpc::StatusCode::NOT_FOUND);
+}
 
 TEST_F(ServiceTest, DescribeAndEvaluateWithFieldNamedErrors) {
   v1::DescribeSpaceRequest describe;
