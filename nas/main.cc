@@ -88,6 +88,17 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--stop-after", train.stop_after,
                         "Checkpoint and stop after this many steps of this run");
   train_cmd->add_flag("--json", train.json, "Print the summary as JSON");
+  train_cmd->add_option("--nproc", train.nproc,
+                        "Data-parallel training in N local processes (c10d/Gloo); for several machines set "
+                        "RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT instead (docs/distributed.md)")
+      ->capture_default_str();
+  train_cmd->add_option("--micro-batches", train.micro_batches,
+                        "Split each process's share of the batch into M accumulated micro-batches")
+      ->capture_default_str();
+  train_cmd->add_option("--dist-timeout", train.dist_timeout_s,
+                        "Seconds a rank waits for the others (rendezvous, each collective) before failing")
+      ->capture_default_str();
+  train.args.assign(argv, argv + argc);
 
   nas::service::EvalCommandOptions eval;
   CLI::App* eval_cmd = app.add_subcommand(

@@ -13,6 +13,8 @@
 #include "supernet/trained_supernet.h"
 #include "supernet/export.h"
 #include "supernet/trainer.h"
+#include "supernet/distributed.h"
+#include "nas/launcher.h"
 
 namespace nas::service {
 namespace {
@@ -69,7 +71,28 @@ absl::Status RunTrain(const TrainCommandOptions& options, std::ostream& out, std
   if (!config.ok()) return config.status();
   if (options.steps > 0) config->training.steps = options.steps;
   if (options.batch_size > 0) config->training.batch_size = options.batch_size;
+  if (options.micro_batches < 1) return absl::InvalidArgumentError("--micro-batches: must be >= 1");
+  if (options.dist_timeout_s < 1) return absl::InvalidArgumentError("--dist-timeout: must be >= 1 second");
+  absl::StatusOr<supernet::DistributedOptions> dist_options = supernet::DistributedOptionsFromEnvironment();
+  if (!dist_options.ok()) return dist_options.status();
+  if (options.nproc > 1) {
+    if (std::getenv("WORLD_SIZE") != nullptr) {
+      return absl::InvalidArgumentError("--nproc: WORLD_SIZE is set; use either --nproc or the environment");
+    }
+    return LaunchLocalRanks(options.nproc, WithoutNproc(options.args),
+                            std::chrono::seconds(options.dist_timeout_s + 10), log);
+  }
+  dist_options->timeout = std::chrono::seconds(options.dist_timeout_s);
+  std::unique_ptr<supernet::Distributed> dist;
+  if (dist_options->world_size > 1) {
+    absl::StatusOr<std::unique_ptr<supernet::Distributed>> connected = supernet::Distributed::Connect(*dist_options);
+    if (!connected.ok()) return connected.status();
+    dist = *std::move(connected);
+  }
+  const bool primary = dist == nullptr || dist->rank() == 0;
   supernet::TrainOptions train;
+  train.distributed = dist.get();
+  train.micro_batches = options.micro_batches;
   train.out_dir = options.out.empty()
                       ? absl::StrCat("runs/", std::filesystem::path(options.config).stem().string())
                       : options.out;
@@ -80,20 +103,27 @@ absl::Status RunTrain(const TrainCommandOptions& options, std::ostream& out, std
   train.tty = isatty(STDERR_FILENO) != 0;
   absl::StatusOr<std::unique_ptr<supernet::Trainer>> trainer =
       supernet::Trainer::Create(*std::move(config), train);
-  if (!trainer.ok()) return trainer.status();
-  log << absl::StrFormat("training %s on %s: %d steps (%s), sampler %s, %d threads, output %s\n",
+  if (!trainer.ok()) {
+    if (dist != nullptr) {
+      return absl::Status(trainer.status().code(), absl::StrCat("rank ", dist->rank(), ": ", trainer.status().message()));
+    }
+    return trainer.status();
+  }
+  if (primary) log << absl::StrFormat("training %s on %s: %d steps (%s), sampler %s, %d threads%s, output %s\n",
                          (*trainer)->config().space->name(), (*trainer)->config().data.dataset,
                          (*trainer)->total_steps(),
                          (*trainer)->step() > 0 ? absl::StrCat("resuming at step ", (*trainer)->step())
                                                 : "from scratch",
-                         (*trainer)->sampler().name(), torch::get_num_threads(), train.out_dir);
+                         (*trainer)->sampler().name(), torch::get_num_threads(),
+                         dist ? absl::StrCat(" x ", dist->world_size(), " ranks") : "", train.out_dir);
   g_running_trainer.store(trainer->get());
   supernet::Trainer* raw = trainer->get();
   if (options.register_stop) options.register_stop([raw] { raw->RequestStop(); });
   absl::StatusOr<nlohmann::json> summary = (*trainer)->Run();
   if (options.register_stop) options.register_stop(nullptr);
   g_running_trainer.store(nullptr);
-  if (!summary.ok()) return summary.status();
+  if (!summary.ok()) return summary.status();  // Collective failures name the rank already.
+  if (!primary) return absl::OkStatus();
   if (options.json) {
     out << summary->dump(2) << "\n";
   } else {

@@ -23,6 +23,12 @@ struct TrainCommandOptions {
   int64_t batch_size = 0;  // Overrides training.batch_size when positive.
   int64_t stop_after = -1;
   bool json = false;
+  // Data-parallel training: --nproc N starts N local ranks (docs/distributed.md); with
+  // RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT set this process is one rank.
+  int nproc = 1;
+  int micro_batches = 1;
+  int dist_timeout_s = 60;          // Bound on rendezvous and on each collective.
+  std::vector<std::string> args;    // This program's command line, for --nproc.
   // Called with a function that asks this run to checkpoint and stop (callable from any
   // thread) once training starts, and with nullptr when it ends. Optional (the job server).
   std::function<void(std::function<void()>)> register_stop;

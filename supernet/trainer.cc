@@ -79,6 +79,13 @@ absl::Status Trainer::Init() {
                                                    " training images"));
   }
   total_steps_ = t.steps > 0 ? t.steps : t.epochs * loader_->batches_per_epoch();
+  const int world = options_.distributed != nullptr ? options_.distributed->world_size() : 1;
+  const int64_t chunks = static_cast<int64_t>(world) * std::max(1, options_.micro_batches);
+  if (t.batch_size % chunks != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        config_.source, ": training.batch_size: ", t.batch_size, " does not split into ", world,
+        " process(es) x ", std::max(1, options_.micro_batches), " micro-batch(es)"));
+  }
 
   torch::manual_seed(t.seed);
   net_ = CreateSupernet(config_.space, config_.supernet);
@@ -105,7 +112,14 @@ absl::Status Trainer::Init() {
   if (!sampler.ok()) return sampler.status();
   sampler_ = *std::move(sampler);
 
-  if (has_checkpoint) return LoadCheckpoint();
+  if (has_checkpoint) {
+    if (absl::Status s = LoadCheckpoint(); !s.ok()) return s;
+  }
+  // Every rank starts from rank 0's weights (the same seed gives the same ones; this
+  // makes it a guarantee).
+  if (options_.distributed != nullptr) {
+    if (absl::Status s = options_.distributed->Broadcast(all_parameters_); !s.ok()) return s;
+  }
   return absl::OkStatus();
 }
 
@@ -120,9 +134,12 @@ double Trainer::LearningRate(int64_t step) const {
   return lr;
 }
 
-std::pair<double, double> Trainer::TrainStep(const Batch& batch) {
-  const torch::Tensor x = batch.images.to(options_.device);
-  const torch::Tensor y = batch.labels.to(options_.device);
+absl::Status Trainer::TrainStep(const Batch& batch, StepResult* result) {
+  Distributed* dist = options_.distributed;
+  const int world = dist != nullptr ? dist->world_size() : 1;
+  const int rank = dist != nullptr ? dist->rank() : 0;
+  const int micro = std::max(1, options_.micro_batches);
+  const int64_t per_chunk = batch.images.size(0) / (static_cast<int64_t>(world) * micro);
   const std::vector<Architecture> paths = sampler_->Sample(step_);
   // Undefined (not zero) gradients: parameters off this step's paths are skipped by SGD.
   for (torch::Tensor& p : all_parameters_) p.mutable_grad() = torch::Tensor();
@@ -133,26 +150,37 @@ std::pair<double, double> Trainer::TrainStep(const Batch& batch) {
   const auto ce = F::CrossEntropyFuncOptions().label_smoothing(config_.optimizer.label_smoothing);
   ForwardContext ctx;
   ctx.mode = BnMode::kTrain;
-  std::vector<double> losses;
-  double first_accuracy = 0;
-  torch::Tensor soft_labels;
-  for (size_t i = 0; i < paths.size(); ++i) {
-    const torch::Tensor logits = net_->Forward(x, paths[i], ctx);
-    torch::Tensor loss;
-    if (sampler_->distills() && i > 0) {
-      // In-place distillation (BigNAS): match the largest path's soft labels.
-      loss = F::kl_div(F::log_softmax(logits, F::LogSoftmaxFuncOptions(1)), soft_labels,
-                       F::KLDivFuncOptions().reduction(torch::kBatchMean));
-    } else {
-      loss = F::cross_entropy(logits, y, ce);
+  // Per-path losses and the first path's accuracy, then the stop request: averaged over
+  // micro-batches here and over ranks below, so every rank observes the same values.
+  std::vector<double> shared(paths.size() + 2, 0.0);
+  for (int m = 0; m < micro; ++m) {
+    const int64_t begin = (static_cast<int64_t>(rank) * micro + m) * per_chunk;
+    const torch::Tensor x = batch.images.narrow(0, begin, per_chunk).to(options_.device);
+    const torch::Tensor y = batch.labels.narrow(0, begin, per_chunk).to(options_.device);
+    torch::Tensor soft_labels;
+    for (size_t i = 0; i < paths.size(); ++i) {
+      const torch::Tensor logits = net_->Forward(x, paths[i], ctx);
+      torch::Tensor loss;
+      if (sampler_->distills() && i > 0) {
+        // In-place distillation (BigNAS): match the largest path's soft labels.
+        loss = F::kl_div(F::log_softmax(logits, F::LogSoftmaxFuncOptions(1)), soft_labels,
+                         F::KLDivFuncOptions().reduction(torch::kBatchMean));
+      } else {
+        loss = F::cross_entropy(logits, y, ce);
+      }
+      if (i == 0) {
+        shared[paths.size()] += logits.argmax(1).eq(y).to(torch::kFloat32).mean().item<double>() / micro;
+        if (sampler_->distills()) soft_labels = torch::softmax(logits.detach(), 1);
+      }
+      const double scale = (sampler_->distills() ? 1.0 : 1.0 / paths.size()) / micro;
+      (loss * scale).backward();
+      shared[i] += loss.item<double>() / micro;
     }
-    if (i == 0) {
-      first_accuracy = logits.argmax(1).eq(y).to(torch::kFloat32).mean().item<double>();
-      if (sampler_->distills()) soft_labels = torch::softmax(logits.detach(), 1);
-    }
-    const double scale = sampler_->distills() ? 1.0 : 1.0 / paths.size();
-    (loss * scale).backward();
-    losses.push_back(loss.item<double>());
+  }
+  shared.back() = stop_requested_.load() ? 1.0 : 0.0;
+  if (dist != nullptr) {
+    if (absl::Status s = dist->AverageGradients(all_parameters_); !s.ok()) return s;
+    if (absl::Status s = dist->AverageValues(&shared); !s.ok()) return s;
   }
   if (config_.optimizer.grad_clip_norm > 0) {
     std::vector<torch::Tensor> with_grad;
@@ -162,14 +190,17 @@ std::pair<double, double> Trainer::TrainStep(const Batch& batch) {
     torch::nn::utils::clip_grad_norm_(with_grad, config_.optimizer.grad_clip_norm);
   }
   optimizer_->step();
-  for (size_t i = 0; i < paths.size(); ++i) sampler_->Observe(step_, paths[i], losses[i]);
-  return {losses.front(), first_accuracy};
+  for (size_t i = 0; i < paths.size(); ++i) sampler_->Observe(step_, paths[i], shared[i]);
+  result->loss = shared[0];
+  result->accuracy = shared[paths.size()];
+  result->stop = shared.back() > 0;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<nlohmann::json> Trainer::Run() {
   std::filesystem::create_directories(options_.out_dir);
   const std::string metrics_path = options_.out_dir + "/metrics.jsonl";
-  TruncateMetrics(metrics_path, step_);
+  if (primary()) TruncateMetrics(metrics_path, step_);
   std::ofstream metrics(metrics_path, std::ios::app);
   const int64_t per_epoch = loader_->batches_per_epoch();
   const int64_t first_step = step_;
@@ -185,18 +216,22 @@ absl::StatusOr<nlohmann::json> Trainer::Run() {
   double loss_ema = 0, accuracy_ema = 0;
   bool interrupted = false;
   while (step_ < total_steps_) {
-    if (step_ >= last_step || stop_requested_.load()) {
+    // One process stops at once; ranks agree on stopping inside the step (TrainStep).
+    if (step_ >= last_step || (options_.distributed == nullptr && stop_requested_.load())) {
       interrupted = true;
       break;
     }
     const Batch batch = prefetcher.Next();
     const auto t0 = std::chrono::steady_clock::now();
-    std::pair<double, double> result;
+    StepResult step_result;
     try {
-      result = TrainStep(batch);
+      if (absl::Status s = TrainStep(batch, &step_result); !s.ok()) {
+        return absl::Status(s.code(), absl::StrCat("training step ", step_, ": ", s.message()));
+      }
     } catch (const c10::Error& e) {
       return absl::InternalError(absl::StrCat("training step ", step_, " failed: ", e.what_without_backtrace()));
     }
+    const std::pair<double, double> result = {step_result.loss, step_result.accuracy};
     const auto t1 = std::chrono::steady_clock::now();
     const double seconds = std::chrono::duration<double>(t1 - t0).count();
     images_per_second_.push_back(batch.images.size(0) / std::max(seconds, 1e-9));
@@ -208,12 +243,13 @@ absl::StatusOr<nlohmann::json> Trainer::Run() {
                                               " (loss is ", result.first, "); lower optimizer.lr"));
     }
     ++step_;
+    if (step_result.stop && step_ < total_steps_) interrupted = true;
     if (step_ - first_step == kWarmupSteps) warm_time = t1;
     last_step_time = t1;
     if (step_ - first_step > kWarmupSteps) warm_images += batch.images.size(0);
 
     const bool log_line = step_ % config_.training.log_every == 0 || step_ == total_steps_;
-    if (log_line) {
+    if (log_line && primary()) {
       nlohmann::json line = {{"step", step_},
                              {"epoch", static_cast<double>(step_) / per_epoch},
                              {"lr", LearningRate(step_ - 1)},
@@ -226,7 +262,7 @@ absl::StatusOr<nlohmann::json> Trainer::Run() {
       metrics << line.dump() << "\n";
       metrics.flush();
     }
-    if (options_.log != nullptr) {
+    if (options_.log != nullptr && primary()) {
       const double elapsed = std::chrono::duration<double>(t1 - start).count();
       const double rate = (step_ - first_step) / std::max(elapsed, 1e-9);
       const double eta = (total_steps_ - step_) / std::max(rate, 1e-9);
@@ -252,6 +288,7 @@ absl::StatusOr<nlohmann::json> Trainer::Run() {
     if (step_ % config_.training.checkpoint_every == 0 && step_ < total_steps_) {
       if (absl::Status s = SaveCheckpoint(); !s.ok()) return s;
     }
+    if (interrupted) break;
   }
   if (options_.tty && options_.log != nullptr) *options_.log << "\n";
   if (absl::Status s = SaveCheckpoint(); !s.ok()) return s;
@@ -276,6 +313,11 @@ absl::StatusOr<nlohmann::json> Trainer::Run() {
                             {"final_accuracy_ema", accuracy_ema},
                             {"sampler", sampler_->name()},
                             {"checkpoint", checkpoint_path()}};
+  if (options_.distributed != nullptr) {
+    summary["world_size"] = options_.distributed->world_size();
+    summary["rank"] = options_.distributed->rank();
+  }
+  if (!primary()) return summary;
   if (absl::Status s = WriteFileAtomically(options_.out_dir + "/summary.json", summary.dump(2) + "\n");
       !s.ok()) {
     return s;
@@ -284,6 +326,7 @@ absl::StatusOr<nlohmann::json> Trainer::Run() {
 }
 
 absl::Status Trainer::SaveCheckpoint() {
+  if (!primary()) return absl::OkStatus();  // Rank 0 writes; the weights are the same on all.
   const nlohmann::json meta = {{"format", kCheckpointFormat},
                                {"step", step_},
                                {"total_steps", total_steps_},

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "supernet/data_loader.h"
+#include "supernet/distributed.h"
 #include "supernet/samplers.h"
 #include "supernet/supernet.h"
 #include "supernet/train_config.h"
@@ -29,6 +30,14 @@ struct TrainOptions {
   // Stop (checkpointing, as on an interruption) after this many steps of this run;
   // negative: run to the end. For tests and time-boxed runs.
   int64_t stop_after_steps = -1;
+  // Data-parallel training (not owned; null: one process). Every rank samples the same
+  // path(s) each step, takes its shard of the global batch, and the path's gradients are
+  // averaged over ranks; only rank 0 writes checkpoints, metrics and the summary.
+  Distributed* distributed = nullptr;
+  // Each process's shard of the batch is split into this many micro-batches whose
+  // gradients are accumulated (BN statistics per micro-batch, as per rank shard): one
+  // process with M micro-batches computes what M processes with one each do.
+  int micro_batches = 1;
 };
 
 // Trains a weight-sharing supernet: one (or, for sandwich, several) sampled path(s) per
@@ -62,8 +71,14 @@ class Trainer {
   absl::Status Init();
   absl::Status SaveCheckpoint();
   absl::Status LoadCheckpoint();
-  // One optimisation step on `batch`; returns (loss of the first path, its accuracy).
-  std::pair<double, double> TrainStep(const Batch& batch);
+  struct StepResult {
+    double loss = 0;      // Of the first path, averaged over shards.
+    double accuracy = 0;  // Likewise.
+    bool stop = false;    // Some rank was asked to stop: all stop after this step.
+  };
+  // One optimisation step on `batch` (the global batch; this process takes its shard).
+  absl::Status TrainStep(const Batch& batch, StepResult* result);
+  bool primary() const { return options_.distributed == nullptr || options_.distributed->rank() == 0; }
 
   TrainConfig config_;
   TrainOptions options_;
