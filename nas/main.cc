@@ -228,6 +228,14 @@ int main(int argc, char** argv) {
   search_cmd->add_option("--out", search.out,
                          "Directory for result.json (best, Pareto front, full history) and plot.svg");
   search_cmd->add_flag("--json", search.json, "Print JSON instead of text");
+  search_cmd->add_option("--nproc", search.nproc,
+                         "Split each generation's evaluations across N local processes (c10d/Gloo); for several "
+                         "machines set RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT instead (docs/distributed.md)")
+      ->capture_default_str();
+  search_cmd->add_option("--dist-timeout", search.dist_timeout_s,
+                         "Seconds a rank waits for the others before failing")
+      ->capture_default_str();
+  search.args.assign(argv, argv + argc);
 
   // Client side: with --server, these subcommands talk to a running `nas serve`.
   nas::service::ClientOptions client;

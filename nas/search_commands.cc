@@ -13,7 +13,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "search/algorithms.h"
+#include "search/distributed_evaluator.h"
 #include "search/latency_predictor.h"
+#include "nas/launcher.h"
+#include "supernet/distributed.h"
 #include "search/supernet_evaluator.h"
 #include "search/svg_plot.h"
 #include "supernet/file_util.h"
@@ -83,7 +86,30 @@ std::string Describe(const search::Evaluation& e, const search::Objective& prima
 
 }  // namespace
 
-absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream& out, std::ostream& log) {
+absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream& real_out,
+                              std::ostream& real_log) {
+  if (options.dist_timeout_s < 1) return absl::InvalidArgumentError("--dist-timeout: must be >= 1 second");
+  absl::StatusOr<supernet::DistributedOptions> dist_options = supernet::DistributedOptionsFromEnvironment();
+  if (!dist_options.ok()) return dist_options.status();
+  if (options.nproc > 1) {
+    if (std::getenv("WORLD_SIZE") != nullptr) {
+      return absl::InvalidArgumentError("--nproc: WORLD_SIZE is set; use either --nproc or the environment");
+    }
+    return LaunchLocalRanks(options.nproc, WithoutNproc(options.args),
+                            std::chrono::seconds(options.dist_timeout_s + 10), real_log);
+  }
+  dist_options->timeout = std::chrono::seconds(options.dist_timeout_s);
+  std::unique_ptr<supernet::Distributed> dist;
+  if (dist_options->world_size > 1) {
+    absl::StatusOr<std::unique_ptr<supernet::Distributed>> connected = supernet::Distributed::Connect(*dist_options);
+    if (!connected.ok()) return connected.status();
+    dist = *std::move(connected);
+  }
+  // Only rank 0 prints and writes files; every rank runs the same search.
+  const bool rank0 = dist == nullptr || dist->rank() == 0;
+  std::ostream null_stream(nullptr);
+  std::ostream& out = rank0 ? real_out : null_stream;
+  std::ostream& log = rank0 ? real_log : null_stream;
   torch::set_num_threads(options.threads > 0 ? options.threads
                                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   // The evaluator; a supernet checkpoint brings its own space.
@@ -129,6 +155,11 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
     latency = *std::move(model);
   }
   const search::MetricModel metrics(*space, latency.get());
+  std::unique_ptr<search::AccuracyEvaluator> distributed_evaluator;
+  if (dist != nullptr && evaluator != nullptr) {
+    distributed_evaluator = std::make_unique<search::DistributedEvaluator>(evaluator.get(), dist.get());
+  }
+  search::AccuracyEvaluator* used_evaluator = distributed_evaluator ? distributed_evaluator.get() : evaluator.get();
 
   search::SearchOptions o;
   o.algorithm = options.algorithm;
@@ -139,6 +170,15 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
   o.mutation_probability = options.mutation_probability;
   o.predictor = options.predictor;
   o.should_stop = options.should_stop;
+  if (dist != nullptr) {
+    // Ranks agree on stopping after each generation (a stop on any rank stops all).
+    o.should_stop = [&options, &dist] {
+      std::vector<double> flag = {options.should_stop && options.should_stop() ? 1.0 : 0.0};
+      if (!dist->AverageValues(&flag).ok()) return true;
+      return flag[0] > 0;
+    };
+    o.archive_writes = dist->rank() == 0;
+  }
   if (!options.objectives.empty()) o.objectives.clear();
   for (const std::string& list : options.objectives) {
     for (absl::string_view text : absl::StrSplit(list, ',', absl::SkipWhitespace())) {
@@ -152,7 +192,7 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
     if (!c.ok()) return c.status();
     o.constraints.push_back(*c);
   }
-  if (absl::Status s = search::ValidateSearch(metrics, evaluator.get(), o); !s.ok()) return s;
+  if (absl::Status s = search::ValidateSearch(metrics, used_evaluator, o); !s.ok()) return s;
   std::unique_ptr<search::EvaluationArchive> archive;
   if (evaluator != nullptr && options.archive != "none") {
     const std::string path = options.archive.empty() ? DefaultCacheDir() + "/evaluations.sqlite" : options.archive;
@@ -173,7 +213,7 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
     log.flush();
   };
   const auto started = std::chrono::steady_clock::now();
-  absl::StatusOr<search::SearchResult> result = search::RunSearch(metrics, evaluator.get(), o);
+  absl::StatusOr<search::SearchResult> result = search::RunSearch(metrics, used_evaluator, o);
   if (!result.ok()) return result.status();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
@@ -203,7 +243,8 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
   if (latency) j["latency_model"] = latency->id();
   if (archive) j["archive"] = archive->path();
   if (!result->hypervolume.empty()) j["hypervolume_per_generation"] = result->hypervolume;
-  if (!options.out.empty()) {
+  if (dist != nullptr) j["world_size"] = dist->world_size();
+  if (!options.out.empty() && rank0) {
     if (absl::Status s = WriteFileAtomically(options.out + "/result.json", j.dump(2) + "\n"); !s.ok()) return s;
     const std::string title = absl::StrCat(o.algorithm, " on ", space->name(), " (",
                                            evaluator ? evaluator->id() : "cost", ")");

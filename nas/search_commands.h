@@ -36,6 +36,11 @@ struct SearchCommandOptions {
   bool json = false;
   // Polled after every generation; true stops the search there (resumable).
   std::function<bool()> should_stop;
+  // Distributed evaluation: --nproc N starts N local ranks that split each generation's
+  // evaluations; with RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT set this process is one rank.
+  int nproc = 1;
+  int dist_timeout_s = 60;
+  std::vector<std::string> args;  // This program's command line, for --nproc.
 };
 // Progress lines (one per generation) go to `log`.
 absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream& out,

@@ -58,27 +58,20 @@ class Book {
       }
       to_pay.push_back(i);
     }
-    std::vector<absl::Status> statuses(to_pay.size());
-    tbb::parallel_for(size_t{0}, to_pay.size(), [&](size_t k) {
-      Evaluation& e = done[to_pay[k]];
-      const auto start = std::chrono::steady_clock::now();
-      absl::StatusOr<double> accuracy = evaluator_->Accuracy(e.arch);
-      e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (accuracy.ok()) {
-        e.accuracy = *accuracy;
-      } else {
-        statuses[k] = accuracy.status();
-      }
-    });
+    std::vector<Architecture> paying;
+    for (size_t k : to_pay) paying.push_back(done[k].arch);
+    std::vector<double> accuracies, seconds;
+    if (evaluator_ != nullptr && !paying.empty()) {
+      if (absl::Status s = evaluator_->AccuracyBatch(space, paying, &accuracies, &seconds); !s.ok()) return s;
+    }
     std::vector<EvaluationArchive::Record> records;
     for (size_t k = 0; k < to_pay.size(); ++k) {
-      const Evaluation& e = done[to_pay[k]];
-      if (!statuses[k].ok()) {
-        return absl::Status(statuses[k].code(), absl::StrCat(space.Format(e.arch), ": ", statuses[k].message()));
-      }
+      Evaluation& e = done[to_pay[k]];
+      e.accuracy = accuracies[k];
+      e.seconds = seconds[k];
       records.push_back({evaluator_->id(), space_id, space.Format(e.arch), e.accuracy, e.seconds});
     }
-    if (options_.archive != nullptr) {
+    if (options_.archive != nullptr && options_.archive_writes) {
       if (absl::Status s = options_.archive->Insert(records); !s.ok()) return s;
     }
     result_.paid += static_cast<int64_t>(to_pay.size());

@@ -55,6 +55,9 @@ struct SearchOptions {
   // archive replays the finished generations for free and then continues: the archive is
   // the search's per-generation checkpoint.
   EvaluationArchive* archive = nullptr;
+  // False: look up in the archive but never insert (ranks other than 0 of a distributed
+  // search, which all see the same archive while rank 0 writes it).
+  bool archive_writes = true;
 };
 
 struct Evaluation {

@@ -1,6 +1,9 @@
 #include "search/evaluator.h"
 
+#include <chrono>
 #include <cmath>
+
+#include <tbb/parallel_for.h>
 
 #include <nlohmann/json.hpp>
 
@@ -13,6 +16,30 @@
 #include "supernet/file_util.h"
 
 namespace nas::search {
+
+absl::Status AccuracyEvaluator::AccuracyBatch(const supernet::SearchSpace& space,
+                                              const std::vector<supernet::Architecture>& archs,
+                                              std::vector<double>* accuracies, std::vector<double>* seconds) const {
+  accuracies->assign(archs.size(), 0.0);
+  seconds->assign(archs.size(), 0.0);
+  std::vector<absl::Status> statuses(archs.size());
+  tbb::parallel_for(size_t{0}, archs.size(), [&](size_t k) {
+    const auto start = std::chrono::steady_clock::now();
+    absl::StatusOr<double> accuracy = Accuracy(archs[k]);
+    (*seconds)[k] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (accuracy.ok()) {
+      (*accuracies)[k] = *accuracy;
+    } else {
+      statuses[k] = accuracy.status();
+    }
+  });
+  for (size_t k = 0; k < archs.size(); ++k) {
+    if (!statuses[k].ok()) {
+      return absl::Status(statuses[k].code(), absl::StrCat(space.Format(archs[k]), ": ", statuses[k].message()));
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<Nb201TableEvaluator>> Nb201TableEvaluator::Create(
     std::shared_ptr<const supernet::Nb201Table> table, const std::string& column) {

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "supernet/architecture.h"
@@ -21,6 +22,12 @@ class AccuracyEvaluator {
   // Identifies the evaluator (for archives and logs), e.g. "table:nb201:cifar10".
   virtual std::string id() const = 0;
   virtual absl::StatusOr<double> Accuracy(const supernet::Architecture& arch) const = 0;
+  // Accuracies and seconds spent of a generation's architectures. The default evaluates
+  // them in parallel (oneTBB) with Accuracy; a distributed evaluator splits them across
+  // ranks. An error names the architecture.
+  virtual absl::Status AccuracyBatch(const supernet::SearchSpace& space,
+                                     const std::vector<supernet::Architecture>& archs,
+                                     std::vector<double>* accuracies, std::vector<double>* seconds) const;
 };
 
 // Looks accuracies up in NAS-Bench-201's table. `column`: cifar10, cifar100 or

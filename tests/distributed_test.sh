@@ -3,7 +3,8 @@
 #  1. two ranks (nas train --nproc 2) end with the same weights as one process that
 #     splits the same global batches into two micro-batches (same path sequence);
 #  2. resuming the two-rank run's checkpoint with one process works (another world size);
-#  3. killing one rank makes the other stop with a clear error within a bounded time.
+#  3. a search with its evaluations split across two ranks equals the one-process search;
+#  4. killing one rank makes the other stop with a clear error within a bounded time.
 set -uo pipefail
 NAS=nas/nas
 DIFF=tests/checkpoint_diff
@@ -43,7 +44,21 @@ $NAS train --config "$T/train.yaml" --out "$T/dist" --threads 1 --micro-batches 
   >"$T/resume.out" 2>&1 || fail "resume with one process: $(cat "$T/resume.out")"
 grep -q "finished at step 12/12" "$T/resume.out" || fail "resume output: $(cat "$T/resume.out")"
 
-# 3. A rank that dies: start the ranks by hand (the environment PyTorch's launcher sets),
+# 3. Distributed evaluation: a search over the trained supernet with its generations split
+# across two ranks gives the same history as one process.
+SEARCH=(search --evaluator "supernet:$T/single/checkpoint.nasckpt" --algorithm evolution --budget 12
+        --population 4 --parents 2 --seed 1 --archive none --threads 1 --json)
+$NAS "${SEARCH[@]}" > "$T/search1.json" 2>"$T/search1.err" || fail "search: $(cat "$T/search1.err")"
+$NAS "${SEARCH[@]}" --nproc 2 --out "$T/search2" > "$T/search2.json" 2>"$T/search2.err" \
+  || fail "two-rank search: $(cat "$T/search2.err")"
+strip() { grep -E '"(arch|accuracy)"' "$1"; }
+[ "$(strip "$T/search1.json" | wc -l)" -gt 20 ] || fail "search output: $(head -c 500 "$T/search1.json")"
+diff <(strip "$T/search1.json") <(strip "$T/search2.json") >/dev/null \
+  || fail "two-rank search differs: $(diff <(strip "$T/search1.json") <(strip "$T/search2.json") | head)"
+grep -q '"world_size": 2' "$T/search2.json" || fail "rank 0 did not report world_size 2"
+[ -f "$T/search2/result.json" ] || fail "rank 0 did not write result.json"
+
+# 4. A rank that dies: start the ranks by hand (the environment PyTorch's launcher sets),
 # kill rank 1 once training runs, and time rank 0's exit.
 PORT=$(( 20000 + RANDOM % 20000 ))
 cat > "$T/long.yaml" <<'YAML'
