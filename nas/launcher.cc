@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -152,6 +153,29 @@ absl::Status LaunchLocalRanks(int nproc, const std::vector<std::string>& args, s
                      "; training stopped (resume from the last checkpoint with --resume)"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<DistributedStart> StartDistributed(int nproc, int timeout_s, const std::vector<std::string>& args,
+                                                  std::ostream& log) {
+  if (timeout_s < 1) return absl::InvalidArgumentError("--dist-timeout: must be >= 1 second");
+  absl::StatusOr<supernet::DistributedOptions> options = supernet::DistributedOptionsFromEnvironment();
+  if (!options.ok()) return options.status();
+  DistributedStart start;
+  if (nproc > 1) {
+    if (std::getenv("WORLD_SIZE") != nullptr) {
+      return absl::InvalidArgumentError("--nproc: WORLD_SIZE is set; use either --nproc or the environment");
+    }
+    start.launched = true;
+    start.launch_status = LaunchLocalRanks(nproc, WithoutNproc(args), std::chrono::seconds(timeout_s + 10), log);
+    return start;
+  }
+  options->timeout = std::chrono::seconds(timeout_s);
+  if (options->world_size > 1) {
+    absl::StatusOr<std::unique_ptr<supernet::Distributed>> connected = supernet::Distributed::Connect(*options);
+    if (!connected.ok()) return connected.status();
+    start.dist = *std::move(connected);
+  }
+  return start;
 }
 
 }  // namespace nas::service

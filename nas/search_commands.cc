@@ -88,23 +88,11 @@ std::string Describe(const search::Evaluation& e, const search::Objective& prima
 
 absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream& real_out,
                               std::ostream& real_log) {
-  if (options.dist_timeout_s < 1) return absl::InvalidArgumentError("--dist-timeout: must be >= 1 second");
-  absl::StatusOr<supernet::DistributedOptions> dist_options = supernet::DistributedOptionsFromEnvironment();
-  if (!dist_options.ok()) return dist_options.status();
-  if (options.nproc > 1) {
-    if (std::getenv("WORLD_SIZE") != nullptr) {
-      return absl::InvalidArgumentError("--nproc: WORLD_SIZE is set; use either --nproc or the environment");
-    }
-    return LaunchLocalRanks(options.nproc, WithoutNproc(options.args),
-                            std::chrono::seconds(options.dist_timeout_s + 10), real_log);
-  }
-  dist_options->timeout = std::chrono::seconds(options.dist_timeout_s);
-  std::unique_ptr<supernet::Distributed> dist;
-  if (dist_options->world_size > 1) {
-    absl::StatusOr<std::unique_ptr<supernet::Distributed>> connected = supernet::Distributed::Connect(*dist_options);
-    if (!connected.ok()) return connected.status();
-    dist = *std::move(connected);
-  }
+  absl::StatusOr<DistributedStart> joined =
+      StartDistributed(options.nproc, options.dist_timeout_s, options.args, real_log);
+  if (!joined.ok()) return joined.status();
+  if (joined->launched) return joined->launch_status;  // This process only launched the ranks.
+  std::unique_ptr<supernet::Distributed> dist = std::move(joined->dist);
   // Only rank 0 prints and writes files; every rank runs the same search.
   const bool rank0 = dist == nullptr || dist->rank() == 0;
   std::ostream null_stream(nullptr);

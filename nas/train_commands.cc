@@ -72,23 +72,10 @@ absl::Status RunTrain(const TrainCommandOptions& options, std::ostream& out, std
   if (options.steps > 0) config->training.steps = options.steps;
   if (options.batch_size > 0) config->training.batch_size = options.batch_size;
   if (options.micro_batches < 1) return absl::InvalidArgumentError("--micro-batches: must be >= 1");
-  if (options.dist_timeout_s < 1) return absl::InvalidArgumentError("--dist-timeout: must be >= 1 second");
-  absl::StatusOr<supernet::DistributedOptions> dist_options = supernet::DistributedOptionsFromEnvironment();
-  if (!dist_options.ok()) return dist_options.status();
-  if (options.nproc > 1) {
-    if (std::getenv("WORLD_SIZE") != nullptr) {
-      return absl::InvalidArgumentError("--nproc: WORLD_SIZE is set; use either --nproc or the environment");
-    }
-    return LaunchLocalRanks(options.nproc, WithoutNproc(options.args),
-                            std::chrono::seconds(options.dist_timeout_s + 10), log);
-  }
-  dist_options->timeout = std::chrono::seconds(options.dist_timeout_s);
-  std::unique_ptr<supernet::Distributed> dist;
-  if (dist_options->world_size > 1) {
-    absl::StatusOr<std::unique_ptr<supernet::Distributed>> connected = supernet::Distributed::Connect(*dist_options);
-    if (!connected.ok()) return connected.status();
-    dist = *std::move(connected);
-  }
+  absl::StatusOr<DistributedStart> joined = StartDistributed(options.nproc, options.dist_timeout_s, options.args, log);
+  if (!joined.ok()) return joined.status();
+  if (joined->launched) return joined->launch_status;  // This process only launched the ranks.
+  std::unique_ptr<supernet::Distributed> dist = std::move(joined->dist);
   const bool primary = dist == nullptr || dist->rank() == 0;
   supernet::TrainOptions train;
   train.distributed = dist.get();

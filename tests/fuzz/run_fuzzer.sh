@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 SECONDS_BUDGET=${1:-120}
 WORK=${2:-runs/fuzz}
 mkdir -p "$WORK/corpus"
-bazel --output_base="$HOME/.cache/supernet_nas/bazel-fuzz" build --config=fuzz //tests/fuzz:request_fuzzer >&2
+bazel --output_base="$HOME/.cache/supernet_nas/bazel-fuzz" build --config=fuzz --symlink_prefix=/ //tests/fuzz:request_fuzzer >&2
 BIN="$(bazel --output_base="$HOME/.cache/supernet_nas/bazel-fuzz" info --config=fuzz bazel-bin 2>/dev/null)/tests/fuzz/request_fuzzer"
 NAS_FUZZ_CONFIGS=configs TEST_TMPDIR="$WORK" "$BIN" -max_total_time="$SECONDS_BUDGET" -print_final_stats=1 \
   -artifact_prefix="$WORK/" "$WORK/corpus" tests/fuzz/corpus
