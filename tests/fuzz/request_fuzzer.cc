@@ -12,6 +12,8 @@
 #include <memory>
 #include <string>
 
+#include <google/protobuf/stubs/logging.h>
+
 #include "nas/request_validation.h"
 #include "search/constraints.h"
 #include "search/metrics.h"
@@ -21,6 +23,8 @@ namespace {
 const nas::service::RequestValidator& Validator() {
   // Spaces from configs/ (the runfiles or source tree), data under a scratch directory.
   static const auto* validator = [] {
+    // Protobuf logs every string field with invalid UTF-8; random bytes are full of them.
+    google::protobuf::SetLogHandler(nullptr);
     const char* configs = std::getenv("NAS_FUZZ_CONFIGS");
     const char* tmp = std::getenv("TEST_TMPDIR");
     return new nas::service::RequestValidator(std::string(tmp ? tmp : "/tmp") + "/nas_fuzz_data",
