@@ -112,4 +112,23 @@ grep -q "has no accuracy" "$ERR" || fail "cost/accuracy message: $(cat "$ERR")"
 $NAS search --space configs/nb201.yaml --evaluator bogus >/dev/null 2>"$ERR"
 grep -q "evaluator: 'bogus' is not one of" "$ERR" || fail "bad evaluator message: $(cat "$ERR")"
 
+# Latency: profile the tiny space, predict and measure, use the table in a search.
+$NAS profile --space "$T/space.yaml" --out "$T/lut.json" --runs 3 --warmup 1 --rounds 1 --calibrate 6 \
+  --holdout 4 >"$T/profile.out" 2>"$ERR" || fail "profile failed: $(cat "$ERR")"
+grep -q "held-out 4 subnets, predictor" "$T/profile.out" || fail "profile output: $(cat "$T/profile.out")"
+grep -q "timed round" "$ERR" || fail "profile shows no progress: $(cat "$ERR")"
+$NAS profile --space "$T/space.yaml" --out "$T/lut.json" >/dev/null 2>"$ERR"
+[ $? -ne 0 ] || fail "profile replaced an existing table without --force"
+grep -q -- "--force" "$ERR" || fail "existing-table message: $(cat "$ERR")"
+$NAS profile --space configs/nb201_proxy.yaml --out "$T/nb.json" >/dev/null 2>"$ERR"
+grep -q "per-architecture latency table" "$ERR" || fail "nb201 profile message: $(cat "$ERR")"
+out=$($NAS latency --table "$T/lut.json" --space "$T/space.yaml" --arch largest --measure --runs 3 --json) \
+  || fail "latency failed"
+echo "$out" | grep -q '"measured_ms"' || fail "latency --measure: $out"
+out=$($NAS search --space "$T/space.yaml" --evaluator cost --latency "lut:$T/lut.json" --objective min:latency@cpu \
+  --budget 5 --json 2>/dev/null) || fail "search with a latency table failed"
+echo "$out" | grep -q '"latency_model": "latency_lut:' || fail "search latency model: $out"
+$NAS search --space "$T/space.yaml" --evaluator cost --latency "csv:$T/lut.json" --objective flops >/dev/null 2>"$ERR"
+grep -q -- "--latency: 'csv:" "$ERR" || fail "bad latency spec message: $(cat "$ERR")"
+
 echo "all CLI checks passed"
