@@ -79,6 +79,18 @@ class Service final : public v1::NasService::Service {
       layer->set_flops(c.flops);
       layer->set_params(c.params);
     }
+    if (!request->latency().empty()) {
+      auto spec = search::ParseLatencySpec(request->latency(), "latency");
+      if (!spec.ok()) return ToGrpc(spec.status());
+      auto path = validator_.Confine(spec->second, "latency");
+      if (!path.ok()) return ToGrpc(path.status());
+      auto model = search::LoadLatencyModel(*space->space, spec->first + ":" + *path, "latency");
+      if (!model.ok()) return ToGrpc(model.status());
+      for (const std::string& device : (*model)->devices()) {
+        absl::StatusOr<double> ms = (*model)->LatencyMs(*arch, device);
+        if (ms.ok()) (*response->mutable_latency_ms())[device] = *ms;
+      }
+    }
     if (!request->checkpoint().empty()) {
       auto path = validator_.Confine(request->checkpoint(), "checkpoint");
       if (!path.ok()) return ToGrpc(path.status());

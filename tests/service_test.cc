@@ -171,6 +171,21 @@ TEST_F(ServiceTest, DescribeAndEvaluateWithFieldNamedErrors) {
   auto space = supernet::LoadSearchSpace("configs/nb201.yaml");
   EXPECT_EQ(response.cost().flops(), (*space)->Cost(*(*space)->Parse(arch)).flops);
   EXPECT_FALSE(response.has_accuracy());
+  EXPECT_TRUE(response.latency_ms().empty());
+  // Latency from a per-architecture table in the data directory.
+  ASSERT_TRUE(WriteFileAtomically(options_.data_dir + "/lat.csv", "arch,cpu,phone\n" + arch + ",1.5,12.25\n").ok());
+  request.set_latency("table:lat.csv");
+  ASSERT_TRUE(stub_->EvaluateArchitecture(Context().get(), request, &response).ok());
+  EXPECT_EQ(response.latency_ms().at("cpu"), 1.5);
+  EXPECT_EQ(response.latency_ms().at("phone"), 12.25);
+  request.set_latency("lut:../../../etc/passwd");
+  s = stub_->EvaluateArchitecture(Context().get(), request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  request.set_latency("bogus");
+  s = stub_->EvaluateArchitecture(Context().get(), request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("latency: 'bogus'"));
+  request.clear_latency();
   request.set_checkpoint("../../../etc/passwd");
   s = stub_->EvaluateArchitecture(Context().get(), request, &response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
