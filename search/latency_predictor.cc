@@ -104,12 +104,7 @@ absl::Status LutLatencyModel::BuildTables() {
       continue;
     }
     for (size_t code = 0; code < group_ms_[block.group].size(); ++code) {
-      size_t rest = code;
-      for (int gene : group_genes_[block.group]) {
-        const size_t n = space_.genes()[gene].options.size();
-        arch.genes[gene] = static_cast<int>(rest % n);
-        rest /= n;
-      }
+      supernet::SetGroupCombination(space_, group_genes_[block.group], code, &arch);
       absl::StatusOr<double> ms = lookup(block.name, supernet::GroupChoice(space_, arch, block.group));
       if (!ms.ok()) return ms.status();
       group_ms_[block.group][code] += *ms;
@@ -159,14 +154,14 @@ void LutLatencyModel::FoldCorrection() {
   const double scale = 1.0 + w[0];
   base_ms_ = scale * fixed_ms_ + intercept;
   predicted_ = group_ms_;
+  supernet::Architecture arch;
+  arch.genes.assign(space_.genes().size(), 0);
   for (size_t g = 0; g < group_genes_.size(); ++g) {
     for (size_t code = 0; code < predicted_[g].size(); ++code) {
+      supernet::SetGroupCombination(space_, group_genes_[g], code, &arch);
       double v = scale * group_ms_[g][code];
-      size_t rest = code;
       for (int gene : group_genes_[g]) {
-        const size_t n = space_.genes()[gene].options.size();
-        v += w[gene_feature_offset_[gene] + rest % n] + w[gene_onehot_offset_[gene] + rest % n];
-        rest /= n;
+        v += w[gene_feature_offset_[gene] + arch.genes[gene]] + w[gene_onehot_offset_[gene] + arch.genes[gene]];
       }
       predicted_[g][code] = v;
     }
@@ -185,6 +180,12 @@ std::vector<double> LutLatencyModel::Features(const supernet::Architecture& arch
   return f;
 }
 
+absl::Status LutLatencyModel::CheckDevice(const std::string& device) const {
+  if (device == lut_.device) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown device '", device, "': ", source_, " measures device '", lut_.device, "'"));
+}
+
 double LutLatencyModel::TableSumMs(const supernet::Architecture& arch) const {
   double ms = fixed_ms_;
   for (size_t g = 0; g < group_ms_.size(); ++g) ms += group_ms_[g][GroupCode(arch, static_cast<int>(g))];
@@ -199,19 +200,13 @@ double LutLatencyModel::PredictMs(const supernet::Architecture& arch) const {
 
 absl::StatusOr<double> LutLatencyModel::LatencyMs(const supernet::Architecture& arch,
                                                   const std::string& device) const {
-  if (device != lut_.device) {
-    return absl::InvalidArgumentError(absl::StrCat("unknown device '", device, "': ", source_,
-                                                   " measures device '", lut_.device, "'"));
-  }
+  if (absl::Status s = CheckDevice(device); !s.ok()) return s;
   if (absl::Status s = space_.Validate(arch); !s.ok()) return s;
   return PredictMs(arch);
 }
 
 absl::StatusOr<LatencyModel::Extremes> LutLatencyModel::Range(const std::string& device) const {
-  if (device != lut_.device) {
-    return absl::InvalidArgumentError(absl::StrCat("unknown device '", device, "': ", source_,
-                                                   " measures device '", lut_.device, "'"));
-  }
+  if (absl::Status s = CheckDevice(device); !s.ok()) return s;
   Extremes e;
   e.argmin.genes.assign(space_.genes().size(), 0);
   e.argmax.genes.assign(space_.genes().size(), 0);
@@ -224,13 +219,8 @@ absl::StatusOr<LatencyModel::Extremes> LutLatencyModel::Range(const std::string&
     }
     e.min_ms += predicted_[g][lo];
     e.max_ms += predicted_[g][hi];
-    for (int gene : group_genes_[g]) {
-      const size_t n = space_.genes()[gene].options.size();
-      e.argmin.genes[gene] = static_cast<int>(lo % n);
-      e.argmax.genes[gene] = static_cast<int>(hi % n);
-      lo /= n;
-      hi /= n;
-    }
+    supernet::SetGroupCombination(space_, group_genes_[g], lo, &e.argmin);
+    supernet::SetGroupCombination(space_, group_genes_[g], hi, &e.argmax);
   }
   return e;
 }

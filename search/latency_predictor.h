@@ -63,6 +63,7 @@ class LutLatencyModel : public LatencyModel {
   // Folds the correction into per-group tables.
   void FoldCorrection();
   size_t GroupCode(const supernet::Architecture& arch, int group) const;
+  absl::Status CheckDevice(const std::string& device) const;
 
   const supernet::SearchSpace& space_;
   supernet::LatencyLut lut_;

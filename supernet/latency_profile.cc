@@ -73,16 +73,6 @@ std::vector<GroupGenes> GenesByGroup(const SearchSpace& space) {
   return groups;
 }
 
-// Sets the genes of `group` in `arch` to the mixed-radix combination `code`.
-void SetCombination(const SearchSpace& space, const GroupGenes& group, size_t code,
-                    Architecture* arch) {
-  for (int g : group.genes) {
-    const size_t n = space.genes()[g].options.size();
-    arch->genes[g] = static_cast<int>(code % n);
-    code /= n;
-  }
-}
-
 // Runs `fn` with every forward pass timed; on an asynchronous device each mark waits for
 // the work queued so far.
 struct TimedNetwork {
@@ -168,6 +158,15 @@ const LatencyBatchTable* LatencyLut::Table(int64_t batch_size) const {
     if (t.batch_size == batch_size) return &t;
   }
   return nullptr;
+}
+
+void SetGroupCombination(const SearchSpace& space, const std::vector<int>& genes, size_t code,
+                         Architecture* arch) {
+  for (int g : genes) {
+    const size_t n = space.genes()[g].options.size();
+    arch->genes[g] = static_cast<int>(code % n);
+    code /= n;
+  }
 }
 
 std::string GroupChoice(const SearchSpace& space, const Architecture& arch, int group) {
@@ -384,7 +383,7 @@ absl::StatusOr<LatencyLut> ProfileBlocks(SupernetImpl& supernet, const ProfileOp
       Architecture arch;
       arch.genes.assign(space.genes().size(), 0);
       for (size_t g = 0; g < groups.size(); ++g) {
-        SetCombination(space, groups[g], orders[g][j % orders[g].size()], &arch);
+        SetGroupCombination(space, groups[g].genes, orders[g][j % orders[g].size()], &arch);
       }
       archs.push_back(std::move(arch));
     }

@@ -79,6 +79,11 @@ absl::StatusOr<LatencyLut> LatencyLutFromJson(const nlohmann::json& json, const 
 absl::Status SaveLatencyLut(const LatencyLut& lut, const std::string& path);
 absl::StatusOr<LatencyLut> LoadLatencyLut(const std::string& path);
 
+// Sets the genes `genes` (one cost group's, in gene order) of `arch` to the mixed-radix
+// combination `code` (the first gene varies fastest); the inverse of a group code.
+void SetGroupCombination(const SearchSpace& space, const std::vector<int>& genes, size_t code,
+                         Architecture* arch);
+
 // The options of the genes of cost group `group` in `arch`, joined by ':'.
 std::string GroupChoice(const SearchSpace& space, const Architecture& arch, int group);
 

@@ -231,16 +231,15 @@ absl::StatusOr<nlohmann::json> Trainer::Run() {
     } catch (const c10::Error& e) {
       return absl::InternalError(absl::StrCat("training step ", step_, " failed: ", e.what_without_backtrace()));
     }
-    const std::pair<double, double> result = {step_result.loss, step_result.accuracy};
     const auto t1 = std::chrono::steady_clock::now();
     const double seconds = std::chrono::duration<double>(t1 - t0).count();
     images_per_second_.push_back(batch.images.size(0) / std::max(seconds, 1e-9));
     const double a = step_ == first_step ? 0.0 : 0.95;
-    loss_ema = a * loss_ema + (1 - a) * result.first;
-    accuracy_ema = a * accuracy_ema + (1 - a) * result.second;
-    if (!std::isfinite(result.first)) {
+    loss_ema = a * loss_ema + (1 - a) * step_result.loss;
+    accuracy_ema = a * accuracy_ema + (1 - a) * step_result.accuracy;
+    if (!std::isfinite(step_result.loss)) {
       return absl::InternalError(absl::StrCat("training diverged at step ", step_,
-                                              " (loss is ", result.first, "); lower optimizer.lr"));
+                                              " (loss is ", step_result.loss, "); lower optimizer.lr"));
     }
     ++step_;
     if (step_result.stop && step_ < total_steps_) interrupted = true;
@@ -253,7 +252,7 @@ absl::StatusOr<nlohmann::json> Trainer::Run() {
       nlohmann::json line = {{"step", step_},
                              {"epoch", static_cast<double>(step_) / per_epoch},
                              {"lr", LearningRate(step_ - 1)},
-                             {"loss", result.first},
+                             {"loss", step_result.loss},
                              {"loss_ema", loss_ema},
                              {"accuracy_ema", accuracy_ema},
                              {"images_per_second", images_per_second_.back()}};
