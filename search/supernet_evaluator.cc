@@ -28,6 +28,10 @@ absl::StatusOr<std::unique_ptr<SupernetEvaluator>> SupernetEvaluator::Load(const
   return e;
 }
 
+absl::StatusOr<supernet::EvalResult> SupernetEvaluator::Evaluate(const supernet::Architecture& arch) const {
+  return evaluator_->Evaluate(arch);
+}
+
 absl::StatusOr<double> SupernetEvaluator::Accuracy(const supernet::Architecture& arch) const {
   absl::StatusOr<supernet::EvalResult> r = evaluator_->Evaluate(arch);
   if (!r.ok()) return r.status();

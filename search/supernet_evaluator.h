@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "search/evaluator.h"
+#include "supernet/evaluator.h"
 #include "supernet/trained_supernet.h"
 
 namespace nas::search {
@@ -26,6 +27,8 @@ class SupernetEvaluator : public AccuracyEvaluator {
                                                                  torch::Device device, Options options);
   std::string id() const override { return id_; }
   absl::StatusOr<double> Accuracy(const supernet::Architecture& arch) const override;
+  // Validation loss and accuracy of one architecture (the same protocol as Accuracy).
+  absl::StatusOr<supernet::EvalResult> Evaluate(const supernet::Architecture& arch) const;
   const supernet::SearchSpace& space() const { return *trained_.config.space; }
   const supernet::TrainedSupernet& trained() const { return trained_; }
 
