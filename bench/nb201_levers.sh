@@ -5,21 +5,22 @@
 # (read only for scoring). Long: run it in the background; output is appended to
 # RUNS/log.txt. Finished steps are skipped; an interrupted training resumes.
 #
-#   bash bench/nb201_levers.sh [RUNS=runs/nb201_levers] [VARIANT...]
+#   [WORKERS=1] bash bench/nb201_levers.sh [RUNS=runs/nb201_levers] [VARIANT...]
 #
 # Variants (default: all):
 #   eval5000      the baseline's checkpoint (BASELINE, from bench/nb201_ranking.sh), scored on
 #                 all 5,000 validation images with 4 BN calibration batches instead of 500 and 2
 #   steps2000     half the training budget (2,000 steps)
 #   steps8000     twice the training budget (8,000 steps)
-#   steps8000_eval5000  steps8000's checkpoint scored as eval5000 (run after steps8000)
+#   NAME_eval5000 the checkpoint of variant NAME (run it first) scored as eval5000
 #   bn_nonaffine  BN without learnable scale/shift (as SPOS trains its supernet)
 #   lr0.05        half the learning rate
+#   steps8000_bn_nonaffine  both of the training changes that helped
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-runs/nb201_levers}
 shift || true
-VARIANTS=${*:-eval5000 steps2000 steps8000 steps8000_eval5000 bn_nonaffine lr0.05}
+VARIANTS=${*:-eval5000 steps2000 steps8000 steps8000_eval5000 bn_nonaffine lr0.05 steps8000_bn_nonaffine steps8000_bn_nonaffine_eval5000}
 BASELINE=${BASELINE:-runs/nb201_ranking/flops_uniform/checkpoint.nasckpt}
 SPACE=$(readlink -f configs/nb201_proxy.yaml)
 mkdir -p "$RUNS/cfg"
@@ -32,7 +33,7 @@ export OMP_WAIT_POLICY=PASSIVE
 rank() {  # CHECKPOINT OUT EVAL_IMAGES CALIBRATION_BATCHES
   if [ ! -f "$2/ranking.json" ]; then
     /usr/bin/time -f "rank_cpu_seconds %U user %S sys %e wall" \
-      $RANK --checkpoint "$1" --n 200 --seed 7 --eval-images "$3" --calibration-batches "$4" --workers 1 --out "$2"
+      $RANK --checkpoint "$1" --n 200 --seed 7 --eval-images "$3" --calibration-batches "$4" --workers "${WORKERS:-1}" --out "$2"
   fi
 }
 
@@ -44,10 +45,11 @@ for variant in $VARIANTS; do
   edits=()
   case "$variant" in
     eval5000) rank "$BASELINE" "$out" 5000 4; continue ;;
-    steps8000_eval5000) rank "$RUNS/steps8000/checkpoint.nasckpt" "$out" 5000 4; continue ;;
+    *_eval5000) rank "$RUNS/${variant%_eval5000}/checkpoint.nasckpt" "$out" 5000 4; continue ;;
     steps2000) steps=2000 ;;
     steps8000) steps=8000 ;;
     bn_nonaffine) edits=(-e '$a supernet: {bn_affine: false}') ;;
+    steps8000_bn_nonaffine) steps=8000; edits=(-e '$a supernet: {bn_affine: false}') ;;
     lr0.05) edits=(-e 's|lr: 0.1,|lr: 0.05,|') ;;
     *) echo "unknown variant $variant"; exit 2 ;;
   esac

@@ -6,12 +6,19 @@
 # Long: run it in the background; output is appended to RUNS/log.txt. Finished steps are
 # skipped, and an interrupted training resumes from its checkpoint.
 #
-#   bash bench/nb201_ranking.sh [RUNS=runs/nb201_ranking] [SPACE=configs/nb201_proxy.yaml] [STEPS=4000]
+#   [EVAL_IMAGES=5000] [CALIBRATION_BATCHES=4] [SAMPLERS="uniform flops_uniform shifted sandwich"] \
+#     bash bench/nb201_ranking.sh [RUNS=runs/nb201_ranking] [SPACE=configs/nb201_proxy.yaml] [STEPS=8000]
+#
+# Defaults are what measured best (docs/benchmarks.md, bench/nb201_levers.sh): 8,000 steps
+# (about 40 CPU-minutes per sampler on the proxy) and every one of the 5,000 validation
+# images (about 37 CPU-minutes to score 200 cells; EVAL_IMAGES=500 takes 6).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-runs/nb201_ranking}
 SPACE=${2:-configs/nb201_proxy.yaml}
-STEPS=${3:-4000}
+STEPS=${3:-8000}
+EVAL_IMAGES=${EVAL_IMAGES:-5000}
+CALIBRATION_BATCHES=${CALIBRATION_BATCHES:-4}
 SAMPLERS=${SAMPLERS:-uniform flops_uniform shifted sandwich}
 mkdir -p "$RUNS/cfg"
 exec >> "${LOG:-$RUNS/log.txt}" 2>&1
@@ -36,8 +43,8 @@ for sampler in $SAMPLERS; do
       $NAS train --config "$cfg" --out "$out" --steps "$steps" --threads 1 $resume
   fi
   if [ ! -f "$out/ranking.json" ]; then
-    $RANK --checkpoint "$out/checkpoint.nasckpt" --n 200 --seed 7 --eval-images 500 \
-      --calibration-batches 2 --workers 1 --out "$out"
+    $RANK --checkpoint "$out/checkpoint.nasckpt" --n 200 --seed 7 --eval-images "$EVAL_IMAGES" \
+      --calibration-batches "$CALIBRATION_BATCHES" --workers 1 --out "$out"
   fi
 done
 echo "== $(date -u +%FT%TZ) done"
