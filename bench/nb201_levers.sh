@@ -42,21 +42,22 @@ for variant in $VARIANTS; do
   mkdir -p "$out"
   echo "== $(date -u +%FT%TZ) $variant"
   steps=4000
+  affine=true  # the baseline's BN, whatever configs/train_cifar10_nb201.yaml says
   edits=()
   case "$variant" in
     eval5000) rank "$BASELINE" "$out" 5000 4; continue ;;
     *_eval5000) rank "$RUNS/${variant%_eval5000}/checkpoint.nasckpt" "$out" 5000 4; continue ;;
     steps2000) steps=2000 ;;
     steps8000) steps=8000 ;;
-    bn_nonaffine) edits=(-e '$a supernet: {bn_affine: false}') ;;
-    steps8000_bn_nonaffine) steps=8000; edits=(-e '$a supernet: {bn_affine: false}') ;;
+    bn_nonaffine) affine=false ;;
+    steps8000_bn_nonaffine) steps=8000; affine=false ;;
     lr0.05) edits=(-e 's|lr: 0.1,|lr: 0.05,|') ;;
     *) echo "unknown variant $variant"; exit 2 ;;
   esac
   cfg="$RUNS/cfg/$variant.yaml"
   sed -e "s|^space: .*|space: $SPACE|" -e "s|^sampler: .*|sampler: {kind: flops_uniform}|" \
-      -e "s|^description: .*|description: NB201 ranking levers, $variant|" "${edits[@]}" \
-      configs/train_cifar10_nb201.yaml > "$cfg"
+      -e "s|^description: .*|description: NB201 ranking levers, $variant|" -e '/^supernet:/d' \
+      -e "\$a supernet: {bn_affine: $affine}" "${edits[@]}" configs/train_cifar10_nb201.yaml > "$cfg"
   if [ ! -f "$out/summary.json" ] || ! grep -q '"finished": true' "$out/summary.json"; then
     resume=""
     [ -f "$out/checkpoint.nasckpt" ] && resume="--resume"

@@ -6,7 +6,8 @@
 # Long: run it in the background; output is appended to RUNS/log.txt. Finished steps are
 # skipped, and an interrupted training resumes from its checkpoint.
 #
-#   [EVAL_IMAGES=5000] [CALIBRATION_BATCHES=4] [SAMPLERS="uniform flops_uniform shifted sandwich"] \
+#   [EVAL_IMAGES=5000] [CALIBRATION_BATCHES=4] [BN_AFFINE=true|false] \
+#   [SAMPLERS="uniform flops_uniform shifted sandwich"] \
 #     bash bench/nb201_ranking.sh [RUNS=runs/nb201_ranking] [SPACE=configs/nb201_proxy.yaml] [STEPS=8000]
 #
 # Defaults are what measured best (docs/benchmarks.md, bench/nb201_levers.sh): 8,000 steps
@@ -19,6 +20,7 @@ SPACE=${2:-configs/nb201_proxy.yaml}
 STEPS=${3:-8000}
 EVAL_IMAGES=${EVAL_IMAGES:-5000}
 CALIBRATION_BATCHES=${CALIBRATION_BATCHES:-4}
+BN_AFFINE=${BN_AFFINE:-}  # empty: configs/train_cifar10_nb201.yaml's choice
 SAMPLERS=${SAMPLERS:-uniform flops_uniform shifted sandwich}
 mkdir -p "$RUNS/cfg"
 exec >> "${LOG:-$RUNS/log.txt}" 2>&1
@@ -31,8 +33,10 @@ for sampler in $SAMPLERS; do
   # sandwich trains 4 paths per step (largest, smallest, 2 random): same budget in paths.
   [ "$sampler" = sandwich ] && steps=$((STEPS / 4))
   cfg="$RUNS/cfg/$sampler.yaml"
+  bn=()
+  [ -n "$BN_AFFINE" ] && bn=(-e '/^supernet:/d' -e "\$a supernet: {bn_affine: $BN_AFFINE}")
   sed -e "s|^space: .*|space: $(readlink -f "$SPACE")|" -e "s|^sampler: .*|sampler: {kind: $sampler}|" \
-      -e "s|^description: .*|description: NB201 ranking benchmark, $sampler sampling|" \
+      -e "s|^description: .*|description: NB201 ranking benchmark, $sampler sampling|" "${bn[@]}" \
       configs/train_cifar10_nb201.yaml > "$cfg"
   out="$RUNS/$sampler"
   echo "== $(date -u +%FT%TZ) $sampler: $steps steps"
