@@ -11,16 +11,7 @@ DIFF=tests/checkpoint_diff
 T="${TEST_TMPDIR:-/tmp}/distributed"
 rm -rf "$T" && mkdir -p "$T"
 fail() { echo "FAIL: $*"; exit 1; }
-cat > "$T/space.yaml" <<'YAML'
-name: tiny
-type: shufflenet_oneshot
-input: {size: 28, channels: 1}
-num_classes: 10
-stem: {channels: 8, kernel_size: 3, stride: 2}
-stages:
-  - {layers: 2, channels: 16, stride: 2}
-head: {channels: 32}
-YAML
+cp tests/tiny_space.yaml "$T/space.yaml"
 cat > "$T/train.yaml" <<'YAML'
 space: space.yaml
 data: {dataset: fashion_mnist, validation_size: 64, train_limit: 256}
