@@ -224,6 +224,13 @@ int main(int argc, char** argv) {
   search_cmd->add_option("--eval-images", search.eval_images,
                          "supernet evaluator: validation images scored per architecture (default: the "
                          "checkpoint config's evaluation.max_images, 0 = all)");
+  search_cmd->add_option("--zc-batch", search.zc_batch,
+                         "zc:/combo: evaluators: training images per zero-cost proxy evaluation")
+      ->capture_default_str();
+  search_cmd->add_option("--zc-seed", search.zc_seed,
+                         "zc:/combo: evaluators: seed of the untrained weights, the proxy images and the "
+                         "combination's reference sample")
+      ->capture_default_str();
   search_cmd->add_option("--threads", search.threads, "Intra-op threads (default: one per core)");
   search_cmd->add_option("--out", search.out,
                          "Directory for result.json (best, Pareto front, full history) and plot.svg");

@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "search/constraints.h"
+#include "search/evaluator_spec.h"
 #include "search/metrics.h"
 
 namespace nas::service {
@@ -70,7 +71,9 @@ absl::StatusOr<supernet::Architecture> RequestValidator::ParseArchitecture(const
 
 absl::Status RequestValidator::ValidateSearch(v1::SearchSpec* spec) const {
   const std::string& e = spec->evaluator();
-  if (e.empty()) return Invalid("spec.evaluator: required (table:PATH[:COLUMN], supernet:CHECKPOINT or cost)");
+  if (e.empty()) {
+    return Invalid("spec.evaluator: required (table:PATH[:COLUMN], supernet:CHECKPOINT, zc:PROXY:CONFIG, combo:ITEMS or cost)");
+  }
   if (absl::StartsWith(e, "supernet:")) {
     auto path = Confine(e.substr(9), "spec.evaluator");
     if (!path.ok()) return path.status();
@@ -87,15 +90,28 @@ absl::Status RequestValidator::ValidateSearch(v1::SearchSpec* spec) const {
     auto confined = Confine(path, "spec.evaluator");
     if (!confined.ok()) return confined.status();
     spec->set_evaluator("table:" + *confined + column);
+  } else if (search::IsModelEvaluatorSpec(e)) {
+    // zc:/combo: specs: every checkpoint and config path confined like the others.
+    absl::StatusOr<search::EvaluatorSpec> parsed = search::ParseEvaluatorSpec(e, "spec.evaluator");
+    if (!parsed.ok()) return Invalid(std::string(parsed.status().message()));
+    for (search::EvaluatorItem& item : parsed->items) {
+      if (item.path.empty()) continue;
+      auto confined = Confine(item.path, "spec.evaluator");
+      if (!confined.ok()) return confined.status();
+      item.path = *confined;
+    }
+    spec->set_evaluator(parsed->Format());
   } else if (e != "cost") {
-    return Invalid(absl::StrCat("spec.evaluator: '", e, "' is not one of table:PATH[:COLUMN], supernet:CHECKPOINT, cost"));
+    return Invalid(absl::StrCat("spec.evaluator: '", e,
+                                "' is not one of table:PATH[:COLUMN], supernet:CHECKPOINT, zc:PROXY:CONFIG, "
+                                "combo:ITEMS, cost"));
   }
   if (!spec->space().empty()) {
     auto space = FindSpace(spec->space(), "spec.space");
     if (!space.ok()) return space.status();
     spec->set_space(space->path);
-  } else if (!absl::StartsWith(e, "supernet:")) {
-    return Invalid("spec.space: required unless the evaluator is supernet:CHECKPOINT");
+  } else if (!absl::StartsWith(e, "supernet:") && !search::IsModelEvaluatorSpec(e)) {
+    return Invalid("spec.space: required unless the evaluator is supernet:, zc: or combo:");
   }
   if (!spec->latency().empty()) {
     auto parsed = search::ParseLatencySpec(spec->latency(), "spec.latency");

@@ -18,6 +18,7 @@
 #include "nas/launcher.h"
 #include "supernet/distributed.h"
 #include "search/supernet_evaluator.h"
+#include "search/zero_cost_evaluator.h"
 #include "search/svg_plot.h"
 #include "supernet/file_util.h"
 #include "supernet/nb201_space.h"
@@ -121,8 +122,29 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
       }
     }
     evaluator = *std::move(supernet);
+  } else if (search::IsModelEvaluatorSpec(spec)) {
+    search::ModelEvaluatorOptions mo;
+    mo.calibration_batches = options.calibration_batches;
+    mo.eval_images = options.eval_images;
+    mo.zero_cost.batch_size = options.zc_batch;
+    mo.zero_cost.seed = options.zc_seed;
+    mo.reference_seed = options.zc_seed;
+    auto loaded = search::LoadModelEvaluator(spec, "--evaluator", torch::kCPU, mo, log);
+    if (!loaded.ok()) return loaded.status();
+    space = loaded->space;
+    if (!options.space.empty()) {
+      auto given = supernet::LoadSearchSpace(options.space);
+      if (!given.ok()) return given.status();
+      if ((*given)->name() != space->name()) {
+        return absl::InvalidArgumentError(absl::StrCat("--space: '", (*given)->name(), "' but the evaluator is over '",
+                                                       space->name(), "' (omit --space to use the evaluator's)"));
+      }
+    }
+    evaluator = std::move(loaded->evaluator);
   } else {
-    if (options.space.empty()) return absl::InvalidArgumentError("--space: required unless --evaluator is supernet:CHECKPOINT");
+    if (options.space.empty()) {
+      return absl::InvalidArgumentError("--space: required unless --evaluator is supernet:, zc: or combo:");
+    }
     auto loaded = supernet::LoadSearchSpace(options.space);
     if (!loaded.ok()) return loaded.status();
     space = *loaded;
@@ -132,7 +154,7 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
       evaluator = *std::move(table);
     } else if (spec != "cost") {
       return absl::InvalidArgumentError(absl::StrCat(
-          "--evaluator: '", spec, "' is not one of table:PATH[:COLUMN], supernet:CHECKPOINT, cost"));
+          "--evaluator: '", spec, "' is not one of table:PATH[:COLUMN], supernet:CHECKPOINT, zc:PROXY:CONFIG, combo:ITEMS, cost"));
     }
   }
 

@@ -31,6 +31,10 @@ struct SearchCommandOptions {
   // Supernet evaluator: overrides of the checkpoint's evaluation settings (-1: keep).
   int64_t calibration_batches = -1;
   int64_t eval_images = -1;
+  // zc: and combo: evaluators: images per proxy evaluation, and the seed of the untrained
+  // weights, of those images and of a combination's reference sample.
+  int64_t zc_batch = 64;
+  uint64_t zc_seed = 0;
   int threads = 0;  // Intra-op threads (0: one per core).
   std::string out;  // When set, result.json and plot.svg are written here.
   bool json = false;

@@ -2,6 +2,7 @@
 #define NAS_SUPERNET_FORWARD_CONTEXT_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -23,6 +24,9 @@ enum class BnMode {
   // Normalize with ForwardContext::stats when it holds the layer, else with the
   // module's running statistics (evaluation; thread-safe).
   kEval,
+  // BatchNorm is the identity (training-free proxies such as synflow, whose score is
+  // defined on the network without normalization).
+  kBypass,
 };
 
 // BN statistics re-estimated for one architecture, keyed by BN module. Owned by the
@@ -61,6 +65,9 @@ struct ForwardContext {
   std::vector<TracedOp>* trace = nullptr;  // Not owned. When set, ops are recorded.
   std::string block;                  // Current network part, for the trace.
   kernels::BlockTimer* timer = nullptr;  // Not owned. When set, parts are timed.
+  // When set, called with the output of every ReLU (and ReLU6) of the pass, in order
+  // (the NASWOT activation codes are read this way).
+  std::function<void(const torch::Tensor&)> on_relu;
 
   // Networks call this as they enter each part ("stem", "layers[3]", "head", ...).
   void EnterBlock(std::string name) {
@@ -68,6 +75,13 @@ struct ForwardContext {
     block = std::move(name);
   }
 };
+
+// ReLU that reports its output to ctx.on_relu.
+inline torch::Tensor Relu(const torch::Tensor& x, ForwardContext& ctx) {
+  torch::Tensor y = torch::relu(x);
+  if (ctx.on_relu) ctx.on_relu(y);
+  return y;
+}
 
 }  // namespace nas::supernet
 

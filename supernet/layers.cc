@@ -28,12 +28,15 @@ torch::Tensor ContextBatchNormImpl::forward(const torch::Tensor& x, ForwardConte
       return torch::batch_norm(x, weight, bias, running_mean, running_var, /*training=*/true,
                                momentum_, eps_, /*cudnn_enabled=*/true);
     case BnMode::kCalibrate: {
-      torch::NoGradGuard no_grad;
-      const torch::Tensor mean = x.mean({0, 2, 3});
-      const torch::Tensor var = x.var({0, 2, 3}, /*unbiased=*/true);
-      if (ctx.stats != nullptr) ctx.stats->Accumulate(this, mean, var);
+      if (ctx.stats != nullptr) {
+        torch::NoGradGuard no_grad;
+        ctx.stats->Accumulate(this, x.mean({0, 2, 3}), x.var({0, 2, 3}, /*unbiased=*/true));
+      }
+      // Outside the no-grad scope: training-free proxies differentiate through it.
       return torch::batch_norm(x, weight, bias, {}, {}, /*training=*/true, 0.0, eps_, true);
     }
+    case BnMode::kBypass:
+      return x;
     case BnMode::kEval: {
       torch::Tensor mean = running_mean, var = running_var;
       if (ctx.stats != nullptr) ctx.stats->Get(this, &mean, &var);
@@ -98,7 +101,7 @@ torch::Tensor ConvBnStackImpl::forward(torch::Tensor x, int width_index, Forward
     torch::Tensor w = weights_[u];
     if (w.size(0) != out) w = w.narrow(0, 0, out);
     if (!unit.depthwise && w.size(1) != in) w = w.narrow(1, 0, in);
-    if (unit.relu_before) x = torch::relu(x);
+    if (unit.relu_before) x = Relu(x, ctx);
     x = unit.depthwise ? kernels::DepthwiseConv2d(x, w, unit.stride)
                        : torch::conv2d(x, w, {}, unit.stride, unit.kernel_size / 2);
     if (ctx.trace != nullptr) {
@@ -106,8 +109,11 @@ torch::Tensor ConvBnStackImpl::forward(torch::Tensor x, int width_index, Forward
             w.numel());
     }
     if (unit.batch_norm) x = norms_[width_index][u]->forward(x, ctx);
-    if (unit.activation == Activation::kRelu) x = torch::relu(x);
-    if (unit.activation == Activation::kRelu6) x = torch::hardtanh(x, 0.0, 6.0);
+    if (unit.activation == Activation::kRelu) x = Relu(x, ctx);
+    if (unit.activation == Activation::kRelu6) {
+      x = torch::hardtanh(x, 0.0, 6.0);
+      if (ctx.on_relu) ctx.on_relu(x);
+    }
   }
   return x;
 }

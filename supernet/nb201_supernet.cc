@@ -97,7 +97,7 @@ class Nb201NetworkImpl : public SupernetImpl {
       }
     }
     ctx.EnterBlock("head");
-    x = torch::relu(last_norm_->forward(x, ctx)).mean({2, 3});
+    x = Relu(last_norm_->forward(x, ctx), ctx).mean({2, 3});
     return classifier_->forward(x, ctx);
   }
 

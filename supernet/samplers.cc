@@ -203,6 +203,40 @@ class SandwichSampler : public PathSampler {
   uint64_t seed_;
 };
 
+// FairNAS strict fairness: each step trains K = (most options of any gene) paths, built
+// from one random permutation of every gene's options, so that within the step every
+// option of every gene is trained exactly once (a gene with fewer options than K fills
+// its remaining paths with fresh uniform draws). Gradients are accumulated over the K
+// paths and applied in one update, unscaled (sums_paths).
+class FairSampler : public PathSampler {
+ public:
+  FairSampler(std::shared_ptr<const SearchSpace> space, uint64_t seed) : space_(std::move(space)), seed_(seed) {
+    for (const auto& gene : space_->genes()) paths_ = std::max<int>(paths_, static_cast<int>(gene.options.size()));
+  }
+  std::string name() const override { return "fair"; }
+  bool sums_paths() const override { return true; }
+  std::vector<Architecture> Sample(int64_t step) override {
+    Rng rng = Rng(seed_).Fork(static_cast<uint64_t>(step));
+    const size_t genes = space_->genes().size();
+    std::vector<Architecture> paths(paths_, Architecture{std::vector<int>(genes, 0)});
+    for (size_t g = 0; g < genes; ++g) {
+      const int n = static_cast<int>(space_->genes()[g].options.size());
+      std::vector<int> order(n);
+      for (int o = 0; o < n; ++o) order[o] = o;
+      for (int o = n - 1; o > 0; --o) std::swap(order[o], order[rng.UniformInt(o + 1)]);
+      for (int k = 0; k < paths_; ++k) {
+        paths[k].genes[g] = k < n ? order[k] : static_cast<int>(rng.UniformInt(n));
+      }
+    }
+    return paths;
+  }
+
+ private:
+  std::shared_ptr<const SearchSpace> space_;
+  uint64_t seed_;
+  int paths_ = 1;
+};
+
 }  // namespace
 
 ComplexityBins::ComplexityBins(std::shared_ptr<const SearchSpace> space, int num_bins)
@@ -326,8 +360,9 @@ absl::StatusOr<std::unique_ptr<PathSampler>> CreateSampler(
     }
     return std::unique_ptr<PathSampler>(new SandwichSampler(space, config.sandwich_random, seed));
   }
+  if (config.kind == "fair") return std::unique_ptr<PathSampler>(new FairSampler(space, seed));
   return absl::InvalidArgumentError(absl::StrCat(
-      "sampler.kind: '", config.kind, "' is not one of uniform, flops_uniform, shifted, sandwich"));
+      "sampler.kind: '", config.kind, "' is not one of uniform, flops_uniform, shifted, sandwich, fair"));
 }
 
 }  // namespace nas::supernet

@@ -42,7 +42,7 @@ class ComplexityBins {
 };
 
 struct SamplerConfig {
-  std::string kind = "uniform";  // uniform | flops_uniform | shifted | sandwich
+  std::string kind = "uniform";  // uniform | flops_uniform | shifted | sandwich | fair
   int num_bins = 10;             // flops_uniform, shifted.
   // shifted: see docs/samplers.md.
   int update_every = 100;     // Steps between probability updates.
@@ -65,6 +65,8 @@ class PathSampler {
   // True when the first path of each step is a teacher whose soft labels the other
   // paths are distilled towards (sandwich rule).
   virtual bool distills() const { return false; }
+  // True when the step's gradient is the sum over its paths (FairNAS), not the mean.
+  virtual bool sums_paths() const { return false; }
   virtual nlohmann::json SaveState() const { return nlohmann::json::object(); }
   virtual absl::Status LoadState(const nlohmann::json& state) { return absl::OkStatus(); }
   // Current probability of each complexity bin (empty for samplers without bins).

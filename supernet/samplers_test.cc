@@ -2,6 +2,7 @@
 #include "supernet/samplers.h"
 
 #include <cmath>
+#include <set>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -142,6 +143,36 @@ TEST(SamplersTest, SandwichHasLargestSmallestAndRandomPaths) {
   ASSERT_EQ(paths.size(), 5u);
   EXPECT_EQ(paths[0], space->MaxFlops().arch);
   EXPECT_EQ(paths[1], space->MinFlops().arch);
+}
+
+TEST(SamplersTest, FairTrainsEveryOptionOfEveryGeneExactlyOncePerStep) {
+  for (const char* path : {"configs/nb201.yaml", "configs/mbv2_macro.yaml", "configs/spos_shufflenet_channels.yaml"}) {
+    auto space = Load(path);
+    SamplerConfig config;
+    config.kind = "fair";
+    auto sampler = Make(space, config, 9);
+    EXPECT_TRUE(sampler->sums_paths());
+    EXPECT_FALSE(sampler->distills());
+    size_t most = 0;
+    for (const Gene& g : space->genes()) most = std::max(most, g.options.size());
+    std::set<std::vector<int>> distinct_steps;
+    for (int64_t step = 0; step < 20; ++step) {
+      const std::vector<Architecture> paths = sampler->Sample(step);
+      ASSERT_EQ(paths.size(), most) << path;
+      for (const Architecture& a : paths) EXPECT_TRUE(space->Validate(a).ok());
+      for (size_t g = 0; g < space->genes().size(); ++g) {
+        const size_t n = space->genes()[g].options.size();
+        std::vector<int> count(n, 0);
+        // The first n paths hold a permutation of the gene's options; genes with fewer
+        // options than paths fill the rest with uniform draws.
+        for (size_t k = 0; k < n; ++k) ++count[paths[k].genes[g]];
+        for (size_t o = 0; o < n; ++o) EXPECT_EQ(count[o], 1) << path << " gene " << g << " option " << o;
+      }
+      distinct_steps.insert(paths[0].genes);
+      EXPECT_EQ(sampler->Sample(step), paths);  // Depends only on seed and step.
+    }
+    EXPECT_GT(distinct_steps.size(), 1u);
+  }
 }
 
 TEST(SamplersTest, BadConfigsNameTheField) {

@@ -197,7 +197,7 @@ absl::StatusOr<TrainConfig> ParseTrainConfig(const std::string& yaml, const std:
     }
     SamplerConfig& sc = c.sampler;
     if (absl::Status s = ReadString(n, "kind", &sc.kind); !s.ok()) return s;
-    if (absl::Status s = OneOf(n["kind"], sc.kind, {"uniform", "flops_uniform", "shifted", "sandwich"});
+    if (absl::Status s = OneOf(n["kind"], sc.kind, {"uniform", "flops_uniform", "shifted", "sandwich", "fair"});
         !s.ok()) {
       return s;
     }

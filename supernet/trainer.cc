@@ -172,7 +172,7 @@ absl::Status Trainer::TrainStep(const Batch& batch, StepResult* result) {
         shared[paths.size()] += logits.argmax(1).eq(y).to(torch::kFloat32).mean().item<double>() / micro;
         if (sampler_->distills()) soft_labels = torch::softmax(logits.detach(), 1);
       }
-      const double scale = (sampler_->distills() ? 1.0 : 1.0 / paths.size()) / micro;
+      const double scale = (sampler_->distills() || sampler_->sums_paths() ? 1.0 : 1.0 / paths.size()) / micro;
       (loss * scale).backward();
       shared[i] += loss.item<double>() / micro;
     }

@@ -10,7 +10,7 @@ PACKAGES=(
   libtbb-dev libyaml-cpp-dev libgtest-dev libgmock-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libsqlite3-dev
   libjpeg62-turbo-dev libpng-dev zlib1g-dev libbenchmark-dev dataset-fashion-mnist
-  clang-14 libclang-rt-14-dev libgloo-dev
+  clang-14 libclang-rt-14-dev libgloo-dev libjemalloc-dev
 )
 
 missing=()

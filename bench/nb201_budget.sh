@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Ranking quality per CPU-minute on NAS-Bench-201 (CIFAR-10), end to end: from an untrained
+# network to the final pick. For each seed: train the proxy supernet (one thread), then
+# search under three FLOPs bounds of the full NB201 network (50M, 75M, 99.87M; the proxy's
+# equivalent bounds computed exactly) with the evaluator EVALUATOR, and score the picks
+# (bench/nb201_pick); then score every signal and combination on two disjoint sets of 200
+# cells (seeds 7 and 8, bench/nb201_signals). The NAS-Bench-201 table is read only by the
+# scoring steps, after the searches. CPU = user+sys of each process (/usr/bin/time).
+# Long: run it in the background; output is appended to RUNS/log.txt, finished steps are
+# skipped and an interrupted training resumes, so rerunning the command continues.
+#
+#   [SEEDS="0 1 2"] [STEPS=3500] [SAMPLER=flops_uniform] [EVALUATOR=...] [BUDGET=100] \
+#   [EVAL_IMAGES=500] [CALIBRATION_BATCHES=2] [SIGNALS=1] bash bench/nb201_budget.sh RUNS
+#
+# EVALUATOR is a combo: spec in which CKPT stands for the run's checkpoint; STEPS=0 trains
+# nothing (training-free evaluators only: no supernet: items).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-runs/nb201_budget}
+SEEDS=${SEEDS:-0 1 2}
+STEPS=${STEPS:-3500}
+SAMPLER=${SAMPLER:-flops_uniform}
+EVALUATOR=${EVALUATOR:-combo:supernet:CKPT+zc:naswot+zc:synflow+flops+ref=50}
+BUDGET=${BUDGET:-100}
+EVAL_IMAGES=${EVAL_IMAGES:-500}
+CALIBRATION_BATCHES=${CALIBRATION_BATCHES:-2}
+SIGNALS=${SIGNALS:-1}
+COMBOS=${COMBOS:-supernet+flops;supernet+zc:naswot+zc:synflow;supernet+zc:naswot+zc:synflow+flops;supernet_loss+zc:naswot+zc:synflow+flops;supernet*2+zc:naswot+zc:synflow+flops;zc:naswot+zc:synflow+flops}
+BOUNDS="50M 75M 99.87M"
+export NAS_SHARED_DATA="${NAS_SHARED_DATA:-$(cd .. && pwd)/shared/data}"
+export OMP_WAIT_POLICY=PASSIVE
+mkdir -p "$RUNS/cfg"
+exec >> "${LOG:-$RUNS/log.txt}" 2>&1
+bazel build //nas:nas //bench:nb201_signals //bench:nb201_pick
+NAS=bazel-bin/nas/nas
+TIME=(/usr/bin/time -f "cpu_seconds %U user %S sys %e wall")
+cpu_of() { grep -h '^cpu_seconds' "$@" 2>/dev/null | awk '{s += $2 + $4} END {printf "%.1f", s / 60}'; }
+
+for seed in $SEEDS; do
+  run="$RUNS/s$seed"
+  mkdir -p "$run"
+  echo "== $(date -u +%FT%TZ) seed $seed: $STEPS steps of $SAMPLER, evaluator $EVALUATOR"
+  ckpt="$run/supernet/checkpoint.nasckpt"
+  cfg="$RUNS/cfg/s$seed.yaml"
+  sed -e "s|^space: .*|space: $(readlink -f configs/nb201_proxy.yaml)|" -e "s|^sampler: .*|sampler: {kind: $SAMPLER}|" \
+      -e "s|^  seed: .*|  seed: $seed|" configs/train_cifar10_nb201.yaml > "$cfg"
+  if [ "$STEPS" -gt 0 ]; then
+    if [ ! -f "$run/supernet/summary.json" ] || ! grep -q '"finished": true' "$run/supernet/summary.json"; then
+      resume=""
+      [ -f "$ckpt" ] && resume="--resume"
+      "${TIME[@]}" -a -o "$run/train.time" $NAS train --config "$cfg" --out "$run/supernet" --steps "$STEPS" --threads 1 $resume
+    fi
+  fi
+  evaluator=${EVALUATOR//CKPT/$ckpt}
+  # Training-free items read their data from the run's config.
+  evaluator=$(echo "$evaluator" | sed -E "s#zc:([a-z_]+)(\+|\$)#zc:\1:$cfg\2#g")
+  [ "$STEPS" -gt 0 ] && evaluator=${evaluator//:$cfg/}
+  for bound in $BOUNDS; do
+    out="$run/search_$bound"
+    if [ ! -f "$out/result.json" ]; then
+      proxy_bound=$(bazel-bin/bench/nb201_pick --full-bound "$bound" --print-proxy-bound)
+      rm -f "$out.time"
+      "${TIME[@]}" -a -o "$out.time" $NAS search --evaluator "$evaluator" --constraint "flops<=$proxy_bound" \
+        --algorithm evolution --budget "$BUDGET" --population 20 --parents 5 --seed "$seed" --zc-seed "$seed" \
+        --eval-images "$EVAL_IMAGES" --calibration-batches "$CALIBRATION_BATCHES" --threads 1 \
+        --archive "$run/archive.sqlite" --out "$out"
+    fi
+    # Scoring only (reads the table).
+    bazel-bin/bench/nb201_pick --full-bound "$bound" --result "$out/result.json" > "$out/pick.txt"
+    echo "pick seed $seed $(tail -1 "$out/pick.txt") train $(cpu_of "$run/train.time") + search $(cpu_of "$out.time") CPU-min"
+  done
+  if [ "$SIGNALS" = 1 ] && [ "$STEPS" -gt 0 ] && [ ! -f "$run/signals/signals.json" ]; then
+    "${TIME[@]}" bazel-bin/bench/nb201_signals --checkpoint "$ckpt" --out "$run/signals" --workers 1 \
+      --eval-images "$EVAL_IMAGES" --calibration-batches "$CALIBRATION_BATCHES" --zc-seed "$seed" --reference 50 \
+      --combos "$COMBOS"
+  fi
+done
+echo "== $(date -u +%FT%TZ) done"

@@ -1,0 +1,111 @@
+// Label-free combinations (reference-sample percentiles) and the zc:/combo: spec parser.
+#include "search/combined_evaluator.h"
+
+#include <gtest/gtest.h>
+
+#include "search/evaluator_spec.h"
+#include "supernet/random.h"
+#include "supernet/search_space.h"
+
+namespace nas::search {
+namespace {
+
+std::shared_ptr<const supernet::SearchSpace> Nb201() {
+  auto space = supernet::LoadSearchSpace("configs/nb201.yaml");
+  EXPECT_TRUE(space.ok()) << space.status();
+  return *space;
+}
+
+TEST(CombinedEvaluatorTest, PercentileIsTheInterpolatedMidRank) {
+  const std::vector<double> ref = {1, 2, 2, 4};
+  EXPECT_DOUBLE_EQ(CombinedEvaluator::Percentile(ref, 1), 0.5 / 4);
+  EXPECT_DOUBLE_EQ(CombinedEvaluator::Percentile(ref, 2), 2.0 / 4);  // Ties share ranks 1 and 2.
+  EXPECT_DOUBLE_EQ(CombinedEvaluator::Percentile(ref, 3), 3.0 / 4);  // Halfway between 2 (at 2.5) and 4 (at 3.5).
+  EXPECT_DOUBLE_EQ(CombinedEvaluator::Percentile(ref, 4), 3.5 / 4);
+  EXPECT_LT(CombinedEvaluator::Percentile(ref, 0), 0.5 / 4);
+  EXPECT_GT(CombinedEvaluator::Percentile(ref, 9), 3.5 / 4);
+  EXPECT_LT(CombinedEvaluator::Percentile(ref, 1.5), CombinedEvaluator::Percentile(ref, 1.9));
+}
+
+TEST(CombinedEvaluatorTest, WeightedMeanPercentileOfTheComponents) {
+  auto space = Nb201();
+  // Two hand-made signals: FLOPs, and minus the number of `none` edges.
+  ScoreComponent flops{"flops", 3, [space](const supernet::Architecture& a) -> absl::StatusOr<double> {
+                         return static_cast<double>(space->Cost(a).flops);
+                       }};
+  ScoreComponent nones{"nones", 1, [](const supernet::Architecture& a) -> absl::StatusOr<double> {
+                         double n = 0;
+                         for (int g : a.genes) n -= g == 0;
+                         return n;
+                       }};
+  auto e = CombinedEvaluator::Create(space, {flops, nones}, 50, 1, "test");
+  ASSERT_TRUE(e.ok()) << e.status();
+  const supernet::Architecture largest = space->MaxFlops().arch, smallest = space->MinFlops().arch;
+  absl::StatusOr<double> hi = (*e)->Accuracy(largest), lo = (*e)->Accuracy(smallest);
+  ASSERT_TRUE(hi.ok() && lo.ok());
+  EXPECT_GT(*hi, 90);
+  EXPECT_LT(*lo, 10);
+  // The value is exactly the weighted mean of the two percentiles, in percent.
+  absl::StatusOr<std::vector<double>> raw = (*e)->RawScores(largest);
+  ASSERT_TRUE(raw.ok());
+  EXPECT_DOUBLE_EQ((*e)->Combine(*raw), *hi);
+  // Same seed, same reference: same values (reproducible, archivable).
+  auto again = CombinedEvaluator::Create(space, {flops, nones}, 50, 1, "test");
+  ASSERT_TRUE(again.ok());
+  Rng rng(2);
+  for (int i = 0; i < 20; ++i) {
+    const supernet::Architecture a = space->Sample(rng);
+    EXPECT_EQ(*(*e)->Accuracy(a), *(*again)->Accuracy(a));
+  }
+}
+
+TEST(CombinedEvaluatorTest, ComponentErrorsNameTheComponent) {
+  auto space = Nb201();
+  ScoreComponent broken{"broken", 1, [](const supernet::Architecture&) -> absl::StatusOr<double> {
+                          return absl::InternalError("no signal");
+                        }};
+  auto e = CombinedEvaluator::Create(space, {broken}, 10, 0, "test");
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("broken"), std::string::npos);
+  EXPECT_FALSE(CombinedEvaluator::Create(space, {}, 10, 0, "test").ok());
+  ScoreComponent zero_weight{"w", 0, [](const supernet::Architecture&) -> absl::StatusOr<double> { return 1.0; }};
+  EXPECT_FALSE(CombinedEvaluator::Create(space, {zero_weight}, 10, 0, "test").ok());
+}
+
+TEST(EvaluatorSpecTest, ParsesAndFormatsCombinations) {
+  auto spec = ParseEvaluatorSpec("combo:supernet:runs/a.nasckpt*2+zc:naswot+zc:synflow:cfg.yaml+flops+ref=64", "--evaluator");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_EQ(spec->items.size(), 4u);
+  EXPECT_EQ(spec->items[0].kind, EvaluatorItem::Kind::kSupernet);
+  EXPECT_EQ(spec->items[0].path, "runs/a.nasckpt");
+  EXPECT_EQ(spec->items[0].weight, 2);
+  EXPECT_EQ(spec->items[1].proxy, "naswot");
+  EXPECT_EQ(spec->items[1].path, "");
+  EXPECT_EQ(spec->items[2].path, "cfg.yaml");
+  EXPECT_EQ(spec->items[3].kind, EvaluatorItem::Kind::kFlops);
+  EXPECT_EQ(spec->reference, 64);
+  EXPECT_EQ(spec->Format(), "combo:supernet:runs/a.nasckpt*2+zc:naswot+zc:synflow:cfg.yaml+flops+ref=64");
+  auto zc = ParseEvaluatorSpec("zc:snip:configs/x.yaml", "--evaluator");
+  ASSERT_TRUE(zc.ok());
+  EXPECT_EQ(zc->Format(), "zc:snip:configs/x.yaml");
+}
+
+TEST(EvaluatorSpecTest, BadSpecsNameTheItem) {
+  for (const auto& [spec, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"zc:fisher:c.yaml", "fisher"},
+           {"zc:naswot", "needs a training config"},
+           {"combo:zc:naswot+flops", "needs :CONFIG"},
+           {"combo:flops+params", "at least one supernet or zc item"},
+           {"combo:supernet:a*0", "weight"},
+           {"combo:supernet:a+ref=1", "ref="},
+           {"combo:supernet:a+bogus", "item 'bogus'"},
+           {"combo:supernet:", "checkpoint path"}}) {
+    auto parsed = ParseEvaluatorSpec(spec, "spec.evaluator");
+    ASSERT_FALSE(parsed.ok()) << spec;
+    EXPECT_NE(parsed.status().message().find(needle), std::string::npos) << parsed.status();
+    EXPECT_EQ(parsed.status().message().rfind("spec.evaluator", 0), 0u) << parsed.status();
+  }
+}
+
+}  // namespace
+}  // namespace nas::search

@@ -1,0 +1,179 @@
+#include "search/zero_cost_evaluator.h"
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <ostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "search/supernet_evaluator.h"
+#include "supernet/trained_supernet.h"
+
+namespace nas::search {
+namespace {
+
+// Supernet construction draws from torch's global generator.
+std::mutex& InitMutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const supernet::ZeroCostScorer>> MakeZeroCostScorer(
+    const supernet::TrainConfig& config, const supernet::DataSplits& data, torch::Device device,
+    const ZeroCostOptions& options) {
+  if (options.batch_size < 2 || options.batch_size > 4096) {
+    return absl::InvalidArgumentError(absl::StrCat("zero-cost batch size must be in [2, 4096], got ", options.batch_size));
+  }
+  if (static_cast<int64_t>(data.train_indices.size()) < options.batch_size) {
+    return absl::InvalidArgumentError(absl::StrCat("zero-cost proxies need ", options.batch_size,
+                                                   " training images; the data has ", data.train_indices.size()));
+  }
+  supernet::Supernet net;
+  {
+    std::lock_guard<std::mutex> lock(InitMutex());
+    torch::manual_seed(options.seed);
+    net = supernet::CreateSupernet(config.space, config.supernet);
+  }
+  net->to(device);
+  net->eval();
+  supernet::BatchLoader loader(data.train_set, data.train_indices, options.batch_size, supernet::AugmentOptions{},
+                               /*shuffle=*/true, options.seed ^ 0x2e20c057ULL);
+  supernet::Batch batch = loader.Get(0, 0);
+  try {
+    return std::shared_ptr<const supernet::ZeroCostScorer>(std::make_shared<supernet::ZeroCostScorer>(
+        net, batch.images.to(device), batch.labels.to(device), device));
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("zero-cost scorer: ", e.what_without_backtrace()));
+  }
+}
+
+absl::StatusOr<LoadedEvaluator> LoadModelEvaluator(const std::string& spec_text, const std::string& field,
+                                                   torch::Device device, const ModelEvaluatorOptions& options,
+                                                   std::ostream& log) {
+  absl::StatusOr<EvaluatorSpec> spec = ParseEvaluatorSpec(spec_text, field);
+  if (!spec.ok()) return spec.status();
+  LoadedEvaluator out;
+  auto same_space = [&](const std::shared_ptr<const supernet::SearchSpace>& space,
+                        const std::string& source) -> absl::Status {
+    if (out.space == nullptr) {
+      out.space = space;
+      return absl::OkStatus();
+    }
+    if (space->name() != out.space->name()) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": ", source, " is over space '", space->name(),
+                                                     "' but another item over '", out.space->name(), "'"));
+    }
+    return absl::OkStatus();
+  };
+  // Supernets by checkpoint (loaded once each), then zero-cost scorers by config.
+  std::map<std::string, std::shared_ptr<SupernetEvaluator>> supernets;
+  std::map<std::string, std::shared_ptr<const supernet::ZeroCostScorer>> scorers;
+  std::string default_config;  // The first checkpoint's, for zc items without one.
+  for (const EvaluatorItem& item : spec->items) {
+    if (item.kind != EvaluatorItem::Kind::kSupernet && item.kind != EvaluatorItem::Kind::kSupernetLoss) continue;
+    if (supernets.count(item.path)) continue;
+    SupernetEvaluator::Options eo;
+    eo.calibration_batches = options.calibration_batches;
+    eo.max_images = options.eval_images;
+    log << "loading supernet " << item.path << " and its data...\n";
+    auto loaded = SupernetEvaluator::Load(item.path, device, eo);
+    if (!loaded.ok()) return absl::Status(loaded.status().code(), absl::StrCat(field, ": ", loaded.status().message()));
+    if (absl::Status s = same_space((*loaded)->trained().config.space, item.path); !s.ok()) return s;
+    if (default_config.empty()) default_config = item.path;
+    supernets[item.path] = std::shared_ptr<SupernetEvaluator>(std::move(*loaded));
+  }
+  for (const EvaluatorItem& item : spec->items) {
+    if (item.kind != EvaluatorItem::Kind::kZeroCost) continue;
+    const std::string key = item.path.empty() ? default_config : item.path;
+    if (scorers.count(key)) continue;
+    const auto started = std::chrono::steady_clock::now();
+    absl::StatusOr<std::shared_ptr<const supernet::ZeroCostScorer>> scorer;
+    if (item.path.empty()) {
+      const supernet::TrainedSupernet& trained = supernets.at(default_config)->trained();
+      scorer = MakeZeroCostScorer(trained.config, trained.data, device, options.zero_cost);
+    } else {
+      absl::StatusOr<supernet::TrainConfig> config = supernet::LoadTrainConfig(item.path);
+      if (!config.ok()) return absl::Status(config.status().code(), absl::StrCat(field, ": ", config.status().message()));
+      if (absl::Status s = same_space(config->space, item.path); !s.ok()) return s;
+      log << "loading the data of " << item.path << " for zero-cost proxies...\n";
+      absl::StatusOr<supernet::DataSplits> data = supernet::LoadData(*config);
+      if (!data.ok()) return absl::Status(data.status().code(), absl::StrCat(field, ": ", data.status().message()));
+      scorer = MakeZeroCostScorer(*config, *data, device, options.zero_cost);
+    }
+    if (!scorer.ok()) return absl::Status(scorer.status().code(), absl::StrCat(field, ": ", scorer.status().message()));
+    log << absl::StrFormat("zero-cost scorer ready (%d images, seed %d, %.1f s)\n", options.zero_cost.batch_size,
+                           options.zero_cost.seed,
+                           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    scorers[key] = *scorer;
+  }
+  const std::string zc_suffix = absl::StrFormat(":b%d:s%d", options.zero_cost.batch_size, options.zero_cost.seed);
+  if (!spec->combo) {
+    const EvaluatorItem& item = spec->items[0];
+    absl::StatusOr<supernet::ZeroCostProxy> proxy = supernet::ParseZeroCostProxy(item.proxy);
+    if (!proxy.ok()) return proxy.status();
+    out.evaluator = std::make_unique<ZeroCostEvaluator>(scorers.at(item.path), *proxy,
+                                                        absl::StrCat("zc:", item.proxy, ":", out.space->name(), zc_suffix));
+    return out;
+  }
+  // A combination: one component per item.
+  std::vector<ScoreComponent> components;
+  std::string id = "combo:";
+  for (const EvaluatorItem& item : spec->items) {
+    ScoreComponent c;
+    c.weight = item.weight;
+    switch (item.kind) {
+      case EvaluatorItem::Kind::kSupernet:
+      case EvaluatorItem::Kind::kSupernetLoss: {
+        std::shared_ptr<SupernetEvaluator> sn = supernets.at(item.path);
+        const bool loss = item.kind == EvaluatorItem::Kind::kSupernetLoss;
+        c.name = loss ? "supernet_loss" : "supernet";
+        absl::StrAppend(&id, c.name, "[", sn->id(), "]");
+        c.score = [sn, loss](const supernet::Architecture& a) -> absl::StatusOr<double> {
+          absl::StatusOr<supernet::EvalResult> r = sn->Evaluate(a);
+          if (!r.ok()) return r.status();
+          return loss ? -r->loss : 100.0 * r->accuracy;
+        };
+        break;
+      }
+      case EvaluatorItem::Kind::kZeroCost: {
+        absl::StatusOr<supernet::ZeroCostProxy> proxy = supernet::ParseZeroCostProxy(item.proxy);
+        if (!proxy.ok()) return proxy.status();
+        std::shared_ptr<const supernet::ZeroCostScorer> scorer = scorers.at(item.path.empty() ? default_config : item.path);
+        c.name = "zc:" + item.proxy;
+        absl::StrAppend(&id, c.name, zc_suffix);
+        const supernet::ZeroCostProxy p = *proxy;
+        c.score = [scorer, p](const supernet::Architecture& a) { return scorer->Score(p, a); };
+        break;
+      }
+      case EvaluatorItem::Kind::kFlops:
+      case EvaluatorItem::Kind::kParams: {
+        const bool flops = item.kind == EvaluatorItem::Kind::kFlops;
+        c.name = flops ? "flops" : "params";
+        absl::StrAppend(&id, c.name);
+        std::shared_ptr<const supernet::SearchSpace> space = out.space;
+        c.score = [space, flops](const supernet::Architecture& a) -> absl::StatusOr<double> {
+          const supernet::CostSummary cost = space->Cost(a);
+          return static_cast<double>(flops ? cost.flops : cost.params);
+        };
+        break;
+      }
+    }
+    if (item.weight != 1) absl::StrAppendFormat(&id, "*%g", item.weight);
+    id += "+";
+    components.push_back(std::move(c));
+  }
+  absl::StrAppendFormat(&id, "ref%d:s%d", spec->reference, options.reference_seed);
+  const auto started = std::chrono::steady_clock::now();
+  log << "scoring the combination's reference sample (" << spec->reference << " random architectures)...\n";
+  auto combined = CombinedEvaluator::Create(out.space, std::move(components), spec->reference, options.reference_seed, id);
+  if (!combined.ok()) return absl::Status(combined.status().code(), absl::StrCat(field, ": ", combined.status().message()));
+  log << absl::StrFormat("reference sample scored in %.1f s\n",
+                         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  out.evaluator = *std::move(combined);
+  return out;
+}
+
+}  // namespace nas::search

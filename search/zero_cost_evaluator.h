@@ -1,0 +1,68 @@
+#ifndef NAS_SEARCH_ZERO_COST_EVALUATOR_H_
+#define NAS_SEARCH_ZERO_COST_EVALUATOR_H_
+
+#include <iosfwd>
+#include <memory>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "absl/status/statusor.h"
+#include "search/combined_evaluator.h"
+#include "search/evaluator.h"
+#include "search/evaluator_spec.h"
+#include "supernet/train_config.h"
+#include "supernet/zero_cost.h"
+
+namespace nas::search {
+
+struct ZeroCostOptions {
+  int64_t batch_size = 64;  // Training images per proxy evaluation.
+  uint64_t seed = 0;        // Weight initialisation and the choice of the images.
+};
+
+// A scorer over an untrained supernet of `config`'s space, initialised with `seed`,
+// with one batch of `data`'s training images (no augmentation).
+absl::StatusOr<std::shared_ptr<const supernet::ZeroCostScorer>> MakeZeroCostScorer(
+    const supernet::TrainConfig& config, const supernet::DataSplits& data, torch::Device device,
+    const ZeroCostOptions& options);
+
+// One proxy as the accuracy signal (its raw score: higher is better, not a percent).
+class ZeroCostEvaluator : public AccuracyEvaluator {
+ public:
+  ZeroCostEvaluator(std::shared_ptr<const supernet::ZeroCostScorer> scorer, supernet::ZeroCostProxy proxy,
+                    std::string id)
+      : scorer_(std::move(scorer)), proxy_(proxy), id_(std::move(id)) {}
+  std::string id() const override { return id_; }
+  absl::StatusOr<double> Accuracy(const supernet::Architecture& arch) const override {
+    return scorer_->Score(proxy_, arch);
+  }
+
+ private:
+  std::shared_ptr<const supernet::ZeroCostScorer> scorer_;
+  supernet::ZeroCostProxy proxy_;
+  std::string id_;
+};
+
+struct ModelEvaluatorOptions {
+  int64_t calibration_batches = -1;  // Supernet items: -1 keeps the checkpoint's settings.
+  int64_t eval_images = -1;
+  ZeroCostOptions zero_cost;
+  uint64_t reference_seed = 0;  // combo: the reference sample.
+};
+
+struct LoadedEvaluator {
+  std::shared_ptr<const supernet::SearchSpace> space;
+  std::unique_ptr<AccuracyEvaluator> evaluator;
+};
+
+// Builds the evaluator of a `zc:` or `combo:` spec (evaluator_spec.h). Every item must
+// be over the same space (architecture strings of the same space name). Progress lines
+// (loading, reference sample) go to `log`.
+absl::StatusOr<LoadedEvaluator> LoadModelEvaluator(const std::string& spec, const std::string& field,
+                                                   torch::Device device, const ModelEvaluatorOptions& options,
+                                                   std::ostream& log);
+
+}  // namespace nas::search
+
+#endif  // NAS_SEARCH_ZERO_COST_EVALUATOR_H_

@@ -1,0 +1,155 @@
+#include "supernet/zero_cost.h"
+
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace nas::supernet {
+namespace {
+
+constexpr struct {
+  ZeroCostProxy proxy;
+  const char* name;
+} kProxies[] = {{ZeroCostProxy::kSynflow, "synflow"},
+                {ZeroCostProxy::kNaswot, "naswot"},
+                {ZeroCostProxy::kJacobCov, "jacob_cov"},
+                {ZeroCostProxy::kGradNorm, "grad_norm"},
+                {ZeroCostProxy::kSnip, "snip"}};
+
+// Log of a non-negative sum; an all-zero sum (no gradient reaches the path) is the
+// lowest finite score rather than -inf.
+double SafeLog(double v) { return std::log(std::max(v, 1e-300)); }
+
+// Gradients of `output` with respect to `params`; parameters that `output` does not
+// depend on get undefined tensors.
+std::vector<torch::Tensor> Gradients(const torch::Tensor& output, const std::vector<torch::Tensor>& params) {
+  return torch::autograd::grad({output}, params, /*grad_outputs=*/{}, /*retain_graph=*/false,
+                               /*create_graph=*/false, /*allow_unused=*/true);
+}
+
+}  // namespace
+
+absl::StatusOr<ZeroCostProxy> ParseZeroCostProxy(const std::string& name) {
+  for (const auto& p : kProxies) {
+    if (name == p.name) return p.proxy;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown zero-cost proxy '", name, "' (one of ", absl::StrJoin(ZeroCostProxyNames(), ", "), ")"));
+}
+
+std::string ZeroCostProxyName(ZeroCostProxy proxy) {
+  for (const auto& p : kProxies) {
+    if (proxy == p.proxy) return p.name;
+  }
+  return "?";
+}
+
+std::vector<std::string> ZeroCostProxyNames() {
+  std::vector<std::string> names;
+  for (const auto& p : kProxies) names.push_back(p.name);
+  return names;
+}
+
+ZeroCostScorer::ZeroCostScorer(Supernet net, torch::Tensor images, torch::Tensor labels, torch::Device device)
+    : net_(std::move(net)), images_(std::move(images)), labels_(std::move(labels)), device_(device) {
+  // Synflow's network: the same weights, absolute values, in float64 (its products of
+  // weights overflow float32 in deep networks). Built as a second supernet of the same
+  // space and filled by name, so net_ itself is never changed.
+  synflow_net_ = CreateSupernet(net_->shared_space(), net_->options());
+  synflow_net_->to(device_, torch::kFloat64);
+  torch::NoGradGuard no_grad;
+  auto source = net_->named_parameters(/*recurse=*/true);
+  for (auto& p : synflow_net_->named_parameters(/*recurse=*/true)) {
+    p.value().copy_(source[p.key()].abs());
+  }
+  auto source_buffers = net_->named_buffers(/*recurse=*/true);
+  for (auto& b : synflow_net_->named_buffers(/*recurse=*/true)) b.value().copy_(source_buffers[b.key()]);
+}
+
+absl::StatusOr<double> ZeroCostScorer::Score(ZeroCostProxy proxy, const Architecture& arch) const {
+  if (absl::Status s = net_->space().Validate(arch); !s.ok()) return s;
+  try {
+    switch (proxy) {
+      case ZeroCostProxy::kSynflow:
+        return Synflow(arch);
+      case ZeroCostProxy::kNaswot:
+        return Naswot(arch);
+      case ZeroCostProxy::kJacobCov:
+        return JacobCov(arch);
+      case ZeroCostProxy::kGradNorm:
+        return LossGradient(arch, /*snip=*/false);
+      case ZeroCostProxy::kSnip:
+        return LossGradient(arch, /*snip=*/true);
+    }
+  } catch (const c10::Error& e) {
+    return absl::InternalError(
+        absl::StrCat(ZeroCostProxyName(proxy), " failed: ", e.what_without_backtrace()));
+  }
+  return absl::InternalError("unknown proxy");
+}
+
+double ZeroCostScorer::Synflow(const Architecture& arch) const {
+  ForwardContext ctx{BnMode::kBypass};
+  const torch::Tensor ones =
+      torch::ones({1, images_.size(1), images_.size(2), images_.size(3)},
+                  torch::TensorOptions().dtype(torch::kFloat64).device(device_));
+  const torch::Tensor r = synflow_net_->Forward(ones, arch, ctx).sum();
+  const std::vector<torch::Tensor> params = synflow_net_->PathParameters(arch);
+  const std::vector<torch::Tensor> grads = Gradients(r, params);
+  double total = 0;
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (grads[i].defined()) total += (params[i] * grads[i]).abs().sum().item<double>();
+  }
+  return SafeLog(total);
+}
+
+double ZeroCostScorer::Naswot(const Architecture& arch) const {
+  torch::NoGradGuard no_grad;
+  const int64_t n = images_.size(0);
+  torch::Tensor k = torch::zeros({n, n}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
+  ForwardContext ctx{BnMode::kCalibrate};  // Batch statistics; nothing accumulated.
+  ctx.on_relu = [&](const torch::Tensor& y) {
+    const torch::Tensor codes = y.reshape({n, -1}).gt(0).to(torch::kFloat64);
+    // Agreements: units active in both plus units inactive in both
+    // (= width − Hamming distance).
+    k += codes.matmul(codes.t()) + (1 - codes).matmul((1 - codes).t());
+  };
+  net_->Forward(images_, arch, ctx);
+  const auto [sign, logdet] = torch::linalg::slogdet(k);
+  const double v = logdet.item<double>();
+  // A singular kernel (two images with identical codes) is the lowest score.
+  return std::isfinite(v) ? v : -1e300;
+}
+
+double ZeroCostScorer::JacobCov(const Architecture& arch) const {
+  ForwardContext ctx{BnMode::kCalibrate};
+  torch::Tensor x = images_.clone().set_requires_grad(true);
+  const torch::Tensor y = net_->Forward(x, arch, ctx);
+  const torch::Tensor grad = Gradients(y.sum(), {x})[0];
+  // A cell with no path from input to output: the output ignores the input.
+  if (!grad.defined()) return -1e300;
+  const torch::Tensor jacobian = grad.reshape({x.size(0), -1});
+  const torch::Tensor corr = torch::corrcoef(jacobian.to(torch::kFloat64));
+  const torch::Tensor eig = torch::linalg::eigvalsh(corr.nan_to_num(0.0), "L");
+  const double kEps = 1e-5;
+  const torch::Tensor e = eig + kEps;
+  return -(e.abs().log() + 1.0 / e).sum().item<double>();
+}
+
+double ZeroCostScorer::LossGradient(const Architecture& arch, bool snip) const {
+  ForwardContext ctx{BnMode::kCalibrate};
+  const torch::Tensor logits = net_->Forward(images_, arch, ctx);
+  const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, labels_);
+  const std::vector<torch::Tensor> params = net_->PathParameters(arch);
+  const std::vector<torch::Tensor> grads = Gradients(loss, params);
+  double total = 0;
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (!grads[i].defined()) continue;
+    total += snip ? (params[i] * grads[i]).abs().sum().item<double>() : grads[i].norm().item<double>();
+  }
+  return SafeLog(total);
+}
+
+}  // namespace nas::supernet

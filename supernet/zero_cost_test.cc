@@ -1,0 +1,159 @@
+// Zero-cost proxies against values computed by hand on a tiny NB201 network, and their
+// thread safety and independence from .grad.
+#include "supernet/zero_cost.h"
+
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "supernet/search_space.h"
+
+namespace nas::supernet {
+namespace {
+
+// One stage of one cell, 2 channels, 4x4 inputs: small enough to reason about by hand.
+constexpr char kTinyNb201[] = R"(name: tiny_nb201
+type: nb201
+input: {size: 4, channels: 3}
+num_classes: 3
+stem_channels: 2
+cells_per_stage: 1
+num_stages: 1
+ops: [none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3]
+)";
+
+// Only the 0->3 edge is a skip: the network is stem conv -> (BN) -> last BN -> ReLU ->
+// mean -> linear, with no ReLU inside the cell.
+constexpr char kSkipOnly[] = "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|";
+
+struct Fixture {
+  std::shared_ptr<const SearchSpace> space;
+  Supernet net;
+  torch::Tensor images, labels;
+};
+
+Fixture Make(int64_t batch) {
+  Fixture f;
+  auto space = ParseSearchSpace(kTinyNb201, "tiny_nb201.yaml");
+  EXPECT_TRUE(space.ok()) << space.status();
+  f.space = *space;
+  torch::manual_seed(3);
+  f.net = CreateSupernet(f.space, {});
+  f.images = torch::randn({batch, 3, 4, 4});
+  f.labels = torch::randint(0, 3, {batch}, torch::kInt64);
+  return f;
+}
+
+torch::Tensor Param(Supernet& net, const std::string& name) {
+  auto params = net->named_parameters(true);
+  EXPECT_TRUE(params.contains(name)) << name;
+  return params[name].detach();
+}
+
+TEST(ZeroCostTest, SynflowOfTheSkipOnlyCellByHand) {
+  Fixture f = Make(4);
+  ZeroCostScorer scorer(f.net, f.images, f.labels, torch::kCPU);
+  auto arch = f.space->Parse(kSkipOnly);
+  ASSERT_TRUE(arch.ok());
+  // With |weights| and an all-ones input every unit is positive, so the ReLU is the
+  // identity and R = sum_k sum_c |W_kc| m_c (bias 0), m_c the spatial mean of the stem's
+  // output. R is linear in the stem weights and in W, so sum |θ dR/dθ| is R for each of
+  // the two layers: synflow = 2 R.
+  const torch::Tensor w = Param(f.net, "stem.conv0").abs().to(torch::kFloat64);
+  const torch::Tensor classifier = Param(f.net, "classifier.weight").abs().to(torch::kFloat64);
+  const torch::Tensor m =
+      torch::conv2d(torch::ones({1, 3, 4, 4}, torch::kFloat64), w, {}, 1, 1).mean({0, 2, 3});
+  const double r = (classifier * m.unsqueeze(0)).sum().item<double>();
+  absl::StatusOr<double> synflow = scorer.Score(ZeroCostProxy::kSynflow, *arch);
+  ASSERT_TRUE(synflow.ok()) << synflow.status();
+  EXPECT_NEAR(*synflow, std::log(2 * r), 1e-9);
+}
+
+TEST(ZeroCostTest, NaswotOfTwoImagesByHand) {
+  Fixture f = Make(2);
+  ZeroCostScorer scorer(f.net, f.images, f.labels, torch::kCPU);
+  auto arch = f.space->Parse(kSkipOnly);
+  ASSERT_TRUE(arch.ok());
+  // The only ReLU is the head's, after BN with batch statistics (scale 1, shift 0): a unit
+  // is active when the stem output exceeds its channel's batch mean. K = [[A, A-d],
+  // [A-d, A]] with A = 2*4*4 units and d the Hamming distance of the two codes.
+  const torch::Tensor y = torch::conv2d(f.images, Param(f.net, "stem.conv0"), {}, 1, 1);
+  const torch::Tensor codes = y.gt(y.mean({0, 2, 3}, /*keepdim=*/true));
+  const double a = 32, d = codes[0].ne(codes[1]).sum().item<double>();
+  ASSERT_GT(d, 0);
+  absl::StatusOr<double> naswot = scorer.Score(ZeroCostProxy::kNaswot, *arch);
+  ASSERT_TRUE(naswot.ok()) << naswot.status();
+  EXPECT_NEAR(*naswot, std::log(a * a - (a - d) * (a - d)), 1e-9);
+}
+
+TEST(ZeroCostTest, GradNormAndSnipEqualABackwardPassOfTheStandAloneSubnet) {
+  Fixture f = Make(8);
+  ZeroCostScorer scorer(f.net, f.images, f.labels, torch::kCPU);
+  auto arch = f.space->Parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|");
+  ASSERT_TRUE(arch.ok());
+  // The extracted subnet holds exactly the path's parameters; ordinary .backward() there.
+  absl::StatusOr<Supernet> subnet = ExtractSubnet(*f.net, *arch, nullptr);
+  ASSERT_TRUE(subnet.ok()) << subnet.status();
+  ForwardContext ctx{BnMode::kCalibrate};
+  torch::nn::functional::cross_entropy((*subnet)->Forward(f.images, *arch, ctx), f.labels).backward();
+  double norm = 0, snip = 0;
+  for (const auto& named : (*subnet)->named_parameters()) {
+    const torch::Tensor& p = named.value();
+    ASSERT_TRUE(p.grad().defined()) << named.key();
+    norm += p.grad().norm().item<double>();
+    snip += (p * p.grad()).abs().sum().item<double>();
+  }
+  absl::StatusOr<double> grad_norm = scorer.Score(ZeroCostProxy::kGradNorm, *arch);
+  absl::StatusOr<double> snip_score = scorer.Score(ZeroCostProxy::kSnip, *arch);
+  ASSERT_TRUE(grad_norm.ok() && snip_score.ok());
+  EXPECT_NEAR(*grad_norm, std::log(norm), 1e-5);
+  EXPECT_NEAR(*snip_score, std::log(snip), 1e-5);
+  // The supernet's own .grad is never touched.
+  for (const torch::Tensor& p : f.net->parameters()) EXPECT_FALSE(p.grad().defined());
+}
+
+TEST(ZeroCostTest, ConcurrentScoresEqualSerialOnesAndLeaveWeightsUnchanged) {
+  Fixture f = Make(16);
+  std::vector<torch::Tensor> before;
+  for (const torch::Tensor& p : f.net->parameters()) before.push_back(p.detach().clone());
+  ZeroCostScorer scorer(f.net, f.images, f.labels, torch::kCPU);
+  Rng rng(5);
+  std::vector<Architecture> archs;
+  for (int i = 0; i < 6; ++i) archs.push_back(f.space->Sample(rng));
+  const std::vector<ZeroCostProxy> proxies = {ZeroCostProxy::kSynflow, ZeroCostProxy::kNaswot,
+                                              ZeroCostProxy::kJacobCov, ZeroCostProxy::kGradNorm,
+                                              ZeroCostProxy::kSnip};
+  std::vector<std::vector<double>> serial(archs.size()), parallel(archs.size());
+  for (size_t i = 0; i < archs.size(); ++i) {
+    for (ZeroCostProxy p : proxies) {
+      absl::StatusOr<double> v = scorer.Score(p, archs[i]);
+      ASSERT_TRUE(v.ok()) << ZeroCostProxyName(p) << ": " << v.status();
+      EXPECT_TRUE(std::isfinite(*v)) << ZeroCostProxyName(p) << " " << f.space->Format(archs[i]) << " " << *v;
+      serial[i].push_back(*v);
+    }
+  }
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < archs.size(); ++i) {
+    threads.emplace_back([&, i] {
+      for (ZeroCostProxy p : proxies) parallel[i].push_back(*scorer.Score(p, archs[i]));
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(serial, parallel);
+  size_t k = 0;
+  for (const torch::Tensor& p : f.net->parameters()) EXPECT_TRUE(torch::equal(p, before[k++]));
+}
+
+TEST(ZeroCostTest, NamesRoundTripAndUnknownNamesAreErrors) {
+  for (const std::string& name : ZeroCostProxyNames()) {
+    absl::StatusOr<ZeroCostProxy> p = ParseZeroCostProxy(name);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(ZeroCostProxyName(*p), name);
+  }
+  absl::StatusOr<ZeroCostProxy> bad = ParseZeroCostProxy("fisher");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("fisher"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace nas::supernet
