@@ -20,12 +20,12 @@ RUNS=${1:-runs/nb201_budget}
 SEEDS=${SEEDS:-0 1 2}
 STEPS=${STEPS:-3500}
 SAMPLER=${SAMPLER:-flops_uniform}
-EVALUATOR=${EVALUATOR:-combo:supernet:CKPT+zc:naswot+zc:synflow+flops+ref=50}
+EVALUATOR=${EVALUATOR:-combo:supernet:CKPT+zc:naswot+zc:synflow+zc:jacob_cov+flops+ref=50}
 BUDGET=${BUDGET:-100}
 EVAL_IMAGES=${EVAL_IMAGES:-500}
 CALIBRATION_BATCHES=${CALIBRATION_BATCHES:-2}
 SIGNALS=${SIGNALS:-1}
-COMBOS=${COMBOS:-supernet+flops;supernet+zc:naswot+zc:synflow;supernet+zc:naswot+zc:synflow+flops;supernet_loss+zc:naswot+zc:synflow+flops;supernet*2+zc:naswot+zc:synflow+flops;zc:naswot+zc:synflow+flops}
+COMBOS=${COMBOS:-supernet+flops;supernet+zc:naswot+zc:synflow+zc:jacob_cov;supernet+zc:naswot+zc:synflow+zc:jacob_cov+flops;supernet_loss+zc:naswot+zc:synflow+zc:jacob_cov+flops;supernet*2+zc:naswot+zc:synflow+zc:jacob_cov+flops;supernet*3+zc:naswot+zc:synflow+zc:jacob_cov+flops;supernet+zc:synflow+zc:jacob_cov;zc:naswot+zc:synflow+zc:jacob_cov+flops;zc:naswot+zc:synflow+zc:jacob_cov}
 BOUNDS="50M 75M 99.87M"
 export NAS_SHARED_DATA="${NAS_SHARED_DATA:-$(cd .. && pwd)/shared/data}"
 export OMP_WAIT_POLICY=PASSIVE

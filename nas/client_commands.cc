@@ -154,6 +154,7 @@ absl::Status RunRemoteSearch(const ClientOptions& client, const SearchCommandOpt
     spec->set_space(space.ok() ? (*space)->name() : o.space);
   }
   spec->set_evaluator(o.evaluator);
+  spec->set_combine(o.combine);
   spec->set_algorithm(o.algorithm);
   for (const std::string& s : o.objectives) spec->add_objectives(s);
   for (const std::string& s : o.constraints) spec->add_constraints(s);

@@ -217,6 +217,7 @@ void JobManager::Execute(v1::Job job) {
     if (spec.mutation_probability() > 0) o.mutation_probability = spec.mutation_probability();
     if (!spec.predictor().empty()) o.predictor = spec.predictor();
     o.latency = spec.latency();
+    if (!spec.combine().empty()) o.combine = spec.combine();
     o.archive = options_.data_dir + "/evaluations.sqlite";
     o.threads = options_.threads;
     o.out = job.output_dir();

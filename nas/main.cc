@@ -224,6 +224,11 @@ int main(int argc, char** argv) {
   search_cmd->add_option("--eval-images", search.eval_images,
                          "supernet evaluator: validation images scored per architecture (default: the "
                          "checkpoint config's evaluation.max_images, 0 = all)");
+  search_cmd->add_option("--combine", search.combine,
+                         "supernet:CHECKPOINT evaluator: label-free signals it is combined with (combo: items "
+                         "joined by '+'; the score is then a weighted mean percentile, docs/search.md); 'none': "
+                         "the inherited accuracy alone")
+      ->capture_default_str();
   search_cmd->add_option("--zc-batch", search.zc_batch,
                          "zc:/combo: evaluators: training images per zero-cost proxy evaluation")
       ->capture_default_str();

@@ -58,7 +58,7 @@ out=$($NAS search --space configs/nb201.yaml --evaluator "table:$SHARED/nb201_te
   --archive "$T/archive.sqlite" 2>"$T/search.err") \
   || fail "search failed"
 grep -q "generation .*: 30/30 evaluated, best" "$T/search.err" || fail "no progress lines: $(cat "$T/search.err")"
-echo "$out" | grep -q '"evaluations": 30' || fail "search --json: $out"
+grep -q '"evaluations": 30' <<<"$out" || fail "search --json: $out"
 [ -f "$T/search/result.json" ] || fail "no result.json"
 grep -q "</svg>" "$T/search/plot.svg" || fail "no plot.svg"
 $NAS search --space configs/nb201.yaml --evaluator "table:$SHARED/nb201_test_acc_200ep.csv" \
@@ -71,23 +71,41 @@ grep -q "smallest flops in space 'nb201' is 7.783M" "$ERR" || fail "impossible c
 out=$($NAS search --space configs/nb201.yaml --evaluator "table:$SHARED/nb201_test_acc_200ep.csv" \
   --algorithm aging --budget 30 --constraint 'flops<=100M' --seed 2 --archive "$T/archive.sqlite" --json 2>/dev/null) \
   || fail "repeated search failed"
-echo "$out" | grep -q '"paid_evaluations": 0' || fail "repeated search paid: $(echo "$out" | grep paid)"
-echo "$out" | grep -q '"archive_hits": 30' || fail "repeated search hits: $(echo "$out" | grep archive_hits)"
+grep -q '"paid_evaluations": 0' <<<"$out" || fail "repeated search paid: $(echo "$out" | grep paid)"
+grep -q '"archive_hits": 30' <<<"$out" || fail "repeated search hits: $(echo "$out" | grep archive_hits)"
 
 # The supernet evaluator on the tiny checkpoint (the space comes from the checkpoint).
-out=$($NAS search --evaluator "supernet:$T/run/checkpoint.nasckpt" --algorithm random --budget 3 \
+out=$($NAS search --evaluator "supernet:$T/run/checkpoint.nasckpt" --combine none --algorithm random --budget 3 \
   --archive none --threads 1 --json 2>"$ERR") || fail "supernet search failed: $(cat "$ERR")"
-echo "$out" | grep -q '"evaluator": "supernet:' || fail "supernet search: $out"
-echo "$out" | grep -q '"paid_evaluations": 3' || fail "supernet search paid: $out"
+grep -q '"evaluator": "supernet:' <<<"$out" || fail "supernet search: $out"
+grep -q '"paid_evaluations": 3' <<<"$out" || fail "supernet search paid: $out"
+# By default the supernet is combined with the label-free signals that ranked best.
+out=$($NAS search --evaluator "supernet:$T/run/checkpoint.nasckpt" --algorithm random --budget 2 --zc-batch 8 \
+  --archive none --threads 1 --json 2>"$ERR") || fail "default supernet search failed: $(cat "$ERR")"
+grep -q '"evaluator": "combo:supernet\[supernet:.*zc:naswot' <<<"$out" || fail "default combination: $out"
 $NAS search --evaluator "supernet:$T/run/checkpoint.nasckpt" --space configs/nb201.yaml >/dev/null 2>"$ERR"
 [ $? -eq 2 ] || fail "a space that differs from the checkpoint's should exit 2"
 grep -q "checkpoint was trained on 'tiny'" "$ERR" || fail "space mismatch: $(cat "$ERR")"
+
+# Training-free and combined evaluators: a zero-cost proxy from a training config, and
+# the supernet combined with proxies and FLOPs (reference sample of 4).
+out=$($NAS search --evaluator "zc:naswot:$T/train.yaml" --algorithm random --budget 3 --zc-batch 8 \
+  --archive none --threads 1 --json 2>"$ERR") || fail "zc search failed: $(cat "$ERR")"
+grep -q '"evaluator": "zc:naswot:tiny:b8:s0"' <<<"$out" || fail "zc search: $out"
+out=$($NAS search --evaluator "combo:supernet:$T/run/checkpoint.nasckpt+zc:synflow+zc:snip+flops*0.5+ref=4" \
+  --algorithm random --budget 3 --zc-batch 8 --archive none --threads 1 --json 2>"$ERR") \
+  || fail "combo search failed: $(cat "$ERR")"
+grep -q '"evaluator": "combo:supernet\[supernet:' <<<"$out" || fail "combo search: $out"
+grep -q "scoring the combination's reference sample (4 random architectures)" "$ERR" || fail "combo log: $(cat "$ERR")"
+$NAS search --evaluator "combo:zc:fisher+flops" >/dev/null 2>"$ERR"
+[ $? -eq 2 ] || fail "a bad combo should exit 2"
+grep -q "unknown zero-cost proxy 'fisher'" "$ERR" || fail "bad combo: $(cat "$ERR")"
 
 # Export: a TorchScript bundle, reloaded and checked against the supernet path.
 out=$($NAS export --checkpoint "$T/run/checkpoint.nasckpt" --arch smallest --out "$T/export" --threads 1 \
   --verify-images 64 --json 2>"$ERR") || fail "export failed: $(cat "$ERR")"
 for f in subnet.pt bn_stats.pt subnet.json; do [ -f "$T/export/$f" ] || fail "export lacks $f"; done
-echo "$out" | grep -q '"max_abs_diff_vs_supernet_path": 0' || fail "export check: $out"
+grep -q '"max_abs_diff_vs_supernet_path": 0' <<<"$out" || fail "export check: $out"
 $NAS export --checkpoint "$T/run/checkpoint.nasckpt" --arch bogus --out "$T/export2" >/dev/null 2>"$ERR"
 [ $? -eq 2 ] || fail "a bad --arch should exit 2"
 [ -e "$T/export2/subnet.pt" ] && fail "a failed export wrote files"
@@ -96,7 +114,7 @@ $NAS serve --help | grep -q -- "--allow-insecure-remote" || fail "serve --help"
 # The cost evaluator: the largest network under a FLOPs bound; accuracy needs an evaluator.
 out=$($NAS search --space configs/nb201.yaml --evaluator cost --objective max:flops \
   --constraint 'flops<=50M' --budget 100 --json 2>/dev/null) || fail "cost search failed"
-echo "$out" | grep -q '"evaluator": "cost"' || fail "cost search: $out"
+grep -q '"evaluator": "cost"' <<<"$out" || fail "cost search: $out"
 $NAS search --space configs/nb201.yaml --evaluator cost >/dev/null 2>"$ERR"
 [ $? -eq 2 ] || fail "accuracy with the cost evaluator should exit 2"
 grep -q "has no accuracy" "$ERR" || fail "cost/accuracy message: $(cat "$ERR")"
@@ -115,10 +133,10 @@ $NAS profile --space configs/nb201_proxy.yaml --out "$T/nb.json" >/dev/null 2>"$
 grep -q "per-architecture latency table" "$ERR" || fail "nb201 profile message: $(cat "$ERR")"
 out=$($NAS latency --table "$T/lut.json" --space "$T/space.yaml" --arch largest --measure --runs 3 --json) \
   || fail "latency failed"
-echo "$out" | grep -q '"measured_ms"' || fail "latency --measure: $out"
+grep -q '"measured_ms"' <<<"$out" || fail "latency --measure: $out"
 out=$($NAS search --space "$T/space.yaml" --evaluator cost --latency "lut:$T/lut.json" --objective min:latency@cpu \
   --budget 5 --json 2>/dev/null) || fail "search with a latency table failed"
-echo "$out" | grep -q '"latency_model": "latency_lut:' || fail "search latency model: $out"
+grep -q '"latency_model": "latency_lut:' <<<"$out" || fail "search latency model: $out"
 $NAS search --space "$T/space.yaml" --evaluator cost --latency "csv:$T/lut.json" --objective flops >/dev/null 2>"$ERR"
 grep -q -- "--latency: 'csv:" "$ERR" || fail "bad latency spec message: $(cat "$ERR")"
 

@@ -106,6 +106,20 @@ absl::Status RequestValidator::ValidateSearch(v1::SearchSpec* spec) const {
                                 "' is not one of table:PATH[:COLUMN], supernet:CHECKPOINT, zc:PROXY:CONFIG, "
                                 "combo:ITEMS, cost"));
   }
+  if (!spec->combine().empty() && spec->combine() != "none") {
+    // Items without paths only (proxies read the checkpoint's config).
+    absl::StatusOr<search::EvaluatorSpec> parsed =
+        search::ParseEvaluatorSpec("combo:supernet:x+" + spec->combine(), "spec.combine");
+    if (!parsed.ok()) return Invalid(std::string(parsed.status().message()));
+    for (const search::EvaluatorItem& item : parsed->items) {
+      if (item.kind != search::EvaluatorItem::Kind::kSupernet && !item.path.empty()) {
+        return Invalid("spec.combine: items take no paths (proxies use the checkpoint's config)");
+      }
+      if (item.kind == search::EvaluatorItem::Kind::kSupernet && item.path != "x") {
+        return Invalid("spec.combine: the supernet comes from spec.evaluator, not from here");
+      }
+    }
+  }
   if (!spec->space().empty()) {
     auto space = FindSpace(spec->space(), "spec.space");
     if (!space.ok()) return space.status();

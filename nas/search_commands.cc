@@ -104,7 +104,11 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
   // The evaluator; a supernet checkpoint brings its own space.
   std::shared_ptr<const supernet::SearchSpace> space;
   std::unique_ptr<search::AccuracyEvaluator> evaluator;
-  const std::string& spec = options.evaluator;
+  std::string spec = options.evaluator;
+  if (absl::StartsWith(spec, "supernet:") && !options.combine.empty() && options.combine != "none") {
+    spec = absl::StrCat("combo:", spec, "+", options.combine);
+    log << "evaluator: " << spec << " (--combine none: the inherited accuracy alone)\n";
+  }
   if (absl::StartsWith(spec, "supernet:")) {
     search::SupernetEvaluator::Options eo;
     eo.calibration_batches = options.calibration_batches;
@@ -136,8 +140,10 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
       auto given = supernet::LoadSearchSpace(options.space);
       if (!given.ok()) return given.status();
       if ((*given)->name() != space->name()) {
-        return absl::InvalidArgumentError(absl::StrCat("--space: '", (*given)->name(), "' but the evaluator is over '",
-                                                       space->name(), "' (omit --space to use the evaluator's)"));
+        const bool checkpoint = absl::StartsWith(options.evaluator, "supernet:");
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--space: '", (*given)->name(), checkpoint ? "' but the checkpoint was trained on '" : "' but the evaluator is over '",
+            space->name(), "' (omit --space to use the ", checkpoint ? "checkpoint's)" : "evaluator's)"));
       }
     }
     evaluator = std::move(loaded->evaluator);

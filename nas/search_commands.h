@@ -12,6 +12,10 @@
 namespace nas::service {
 
 // `nas search`: an architecture search over a space.
+// What `supernet:CHECKPOINT` is combined with unless told otherwise: the combination that
+// ranked best per CPU-minute on NAS-Bench-201 (docs/benchmarks.md).
+inline constexpr char kDefaultCombination[] = "zc:naswot+zc:synflow+zc:jacob_cov+flops+ref=50";
+
 struct SearchCommandOptions {
   std::string space;      // Search space YAML; optional with a supernet evaluator.
   // table:PATH[:COLUMN] (NAS-Bench-201 CSV or a general table), supernet:CHECKPOINT, cost.
@@ -34,6 +38,9 @@ struct SearchCommandOptions {
   // zc: and combo: evaluators: images per proxy evaluation, and the seed of the untrained
   // weights, of those images and of a combination's reference sample.
   int64_t zc_batch = 64;
+  // supernet:CHECKPOINT is combined with these label-free signals (combo: items joined
+  // by '+', docs/search.md); "none": the inherited accuracy alone.
+  std::string combine = kDefaultCombination;
   uint64_t zc_seed = 0;
   int threads = 0;  // Intra-op threads (0: one per core).
   std::string out;  // When set, result.json and plot.svg are written here.

@@ -111,10 +111,14 @@ double ZeroCostScorer::Naswot(const Architecture& arch) const {
   torch::Tensor k = torch::zeros({n, n}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
   ForwardContext ctx{BnMode::kCalibrate};  // Batch statistics; nothing accumulated.
   ctx.on_relu = [&](const torch::Tensor& y) {
-    const torch::Tensor codes = y.reshape({n, -1}).gt(0).to(torch::kFloat64);
-    // Agreements: units active in both plus units inactive in both
-    // (= width − Hamming distance).
-    k += codes.matmul(codes.t()) + (1 - codes).matmul((1 - codes).t());
+    // Agreements of two codes over m units: both active plus both inactive
+    // (= m − Hamming distance) = 2 c_i·c_j − |c_i| − |c_j| + m. In float32 the counts are
+    // exact (integers far below 2^24 per layer); summed over layers in float64.
+    const torch::Tensor codes = y.reshape({n, -1}).gt(0).to(torch::kFloat32);
+    const torch::Tensor active = codes.sum(1);
+    const torch::Tensor agree = 2 * codes.matmul(codes.t()) - active.unsqueeze(1) - active.unsqueeze(0) +
+                                static_cast<double>(codes.size(1));
+    k += agree.to(torch::kFloat64);
   };
   net_->Forward(images_, arch, ctx);
   const auto [sign, logdet] = torch::linalg::slogdet(k);

@@ -144,6 +144,28 @@ TEST(ZeroCostTest, ConcurrentScoresEqualSerialOnesAndLeaveWeightsUnchanged) {
   for (const torch::Tensor& p : f.net->parameters()) EXPECT_TRUE(torch::equal(p, before[k++]));
 }
 
+TEST(ZeroCostTest, EverySpaceTypeGetsFiniteScoresThatDifferBetweenPaths) {
+  for (const char* path : {"configs/spos_shufflenet_small.yaml", "configs/mbv2_macro.yaml",
+                           "configs/spos_shufflenet_channels.yaml"}) {
+    auto space = LoadSearchSpace(path);
+    ASSERT_TRUE(space.ok()) << space.status();
+    // The channel-scale space is 224x224: score it on a small input, as shapes allow.
+    const int64_t size = (*space)->input_size() > 64 ? 64 : (*space)->input_size();
+    torch::manual_seed(4);
+    Supernet net = CreateSupernet(*space, {});
+    ZeroCostScorer scorer(net, torch::randn({4, (*space)->input_channels(), size, size}),
+                          torch::randint(0, (*space)->num_classes(), {4}, torch::kInt64), torch::kCPU);
+    for (ZeroCostProxy p : {ZeroCostProxy::kSynflow, ZeroCostProxy::kNaswot, ZeroCostProxy::kJacobCov,
+                            ZeroCostProxy::kGradNorm, ZeroCostProxy::kSnip}) {
+      absl::StatusOr<double> big = scorer.Score(p, (*space)->MaxFlops().arch);
+      absl::StatusOr<double> small = scorer.Score(p, (*space)->MinFlops().arch);
+      ASSERT_TRUE(big.ok() && small.ok()) << path << " " << ZeroCostProxyName(p);
+      EXPECT_TRUE(std::isfinite(*big) && std::isfinite(*small)) << path << " " << ZeroCostProxyName(p);
+      EXPECT_NE(*big, *small) << path << " " << ZeroCostProxyName(p);
+    }
+  }
+}
+
 TEST(ZeroCostTest, NamesRoundTripAndUnknownNamesAreErrors) {
   for (const std::string& name : ZeroCostProxyNames()) {
     absl::StatusOr<ZeroCostProxy> p = ParseZeroCostProxy(name);

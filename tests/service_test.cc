@@ -239,6 +239,12 @@ TEST_F(ServiceTest, TrainThenSearchTheSupernetThenEvaluateWithIt) {
   const v1::Job searched = Watch(job.id());
   EXPECT_EQ(searched.state(), v1::Job::SUCCEEDED) << searched.error();
   EXPECT_THAT(searched.result_json(), HasSubstr("\"paid_evaluations\": 3"));
+  // By default the supernet is combined with label-free signals; spec.combine is checked.
+  EXPECT_THAT(searched.result_json(), HasSubstr("\"evaluator\": \"combo:supernet["));
+  spec.set_combine("zc:fisher");
+  grpc::Status bad = Search(spec, &job);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), HasSubstr("spec.combine"));
 
   v1::EvaluateArchitectureRequest request;
   request.mutable_architecture()->set_space("tiny");
