@@ -38,15 +38,7 @@ Scores Score(const std::vector<double>& inherited, const std::vector<double>& tr
   if (s.n < 3) return s;
   s.tau = nas::search::KendallTau(inherited, truth);
   s.rho = nas::search::SpearmanRho(inherited, truth);
-  const size_t k = std::max<size_t>(1, s.n / 10);
-  std::vector<size_t> by_inherited(s.n), by_truth(s.n);
-  for (size_t i = 0; i < s.n; ++i) by_inherited[i] = by_truth[i] = i;
-  std::stable_sort(by_inherited.begin(), by_inherited.end(), [&](size_t a, size_t b) { return inherited[a] > inherited[b]; });
-  std::stable_sort(by_truth.begin(), by_truth.end(), [&](size_t a, size_t b) { return truth[a] > truth[b]; });
-  const std::set<size_t> true_top(by_truth.begin(), by_truth.begin() + k);
-  size_t hits = 0;
-  for (size_t i = 0; i < k; ++i) hits += true_top.count(by_inherited[i]);
-  s.top10 = static_cast<double>(hits) / k;
+  s.top10 = nas::search::TopPrecision(inherited, truth, 0.1);
   return s;
 }
 

@@ -45,19 +45,10 @@ struct Scores {
 // Kendall tau, Spearman rho and the precision of the signal's top 10 %.
 Scores Score(const std::vector<double>& signal, const std::vector<double>& truth) {
   Scores s;
-  const size_t n = signal.size();
-  if (n < 3) return s;
+  if (signal.size() < 3) return s;
   s.tau = nas::search::KendallTau(signal, truth);
   s.rho = nas::search::SpearmanRho(signal, truth);
-  const size_t k = std::max<size_t>(1, n / 10);
-  std::vector<size_t> by_signal(n), by_truth(n);
-  for (size_t i = 0; i < n; ++i) by_signal[i] = by_truth[i] = i;
-  std::stable_sort(by_signal.begin(), by_signal.end(), [&](size_t a, size_t b) { return signal[a] > signal[b]; });
-  std::stable_sort(by_truth.begin(), by_truth.end(), [&](size_t a, size_t b) { return truth[a] > truth[b]; });
-  const std::set<size_t> true_top(by_truth.begin(), by_truth.begin() + k);
-  size_t hits = 0;
-  for (size_t i = 0; i < k; ++i) hits += true_top.count(by_signal[i]);
-  s.top10 = static_cast<double>(hits) / k;
+  s.top10 = nas::search::TopPrecision(signal, truth, 0.1);
   return s;
 }
 

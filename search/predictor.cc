@@ -147,6 +147,21 @@ double KendallTau(const std::vector<double>& a, const std::vector<double>& b) {
   return (concordant - discordant) / std::sqrt(n1 * n2);
 }
 
+double TopPrecision(const std::vector<double>& predicted, const std::vector<double>& truth, double fraction) {
+  const size_t n = std::min(predicted.size(), truth.size());
+  if (n == 0) return 0;
+  const size_t k = std::max<size_t>(1, static_cast<size_t>(n * fraction));
+  std::vector<size_t> by_predicted(n), by_truth(n);
+  for (size_t i = 0; i < n; ++i) by_predicted[i] = by_truth[i] = i;
+  std::stable_sort(by_predicted.begin(), by_predicted.end(), [&](size_t x, size_t y) { return predicted[x] > predicted[y]; });
+  std::stable_sort(by_truth.begin(), by_truth.end(), [&](size_t x, size_t y) { return truth[x] > truth[y]; });
+  std::vector<bool> in_true_top(n, false);
+  for (size_t i = 0; i < k; ++i) in_true_top[by_truth[i]] = true;
+  size_t hits = 0;
+  for (size_t i = 0; i < k; ++i) hits += in_true_top[by_predicted[i]];
+  return static_cast<double>(hits) / k;
+}
+
 double SpearmanRho(const std::vector<double>& a, const std::vector<double>& b) {
   const std::vector<double> ra = Ranks(a), rb = Ranks(b);
   const double n = static_cast<double>(a.size());

@@ -56,6 +56,9 @@ PredictorMetrics ScorePredictions(const std::vector<double>& predicted,
                                   const std::vector<double>& truth);
 double KendallTau(const std::vector<double>& a, const std::vector<double>& b);
 double SpearmanRho(const std::vector<double>& a, const std::vector<double>& b);
+// Share of the top `fraction` (at least one item) by `predicted` that is also in the top
+// `fraction` by `truth` (ties broken by position).
+double TopPrecision(const std::vector<double>& predicted, const std::vector<double>& truth, double fraction);
 
 }  // namespace nas::search
 
