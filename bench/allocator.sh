@@ -25,6 +25,6 @@ for r in $(seq "$REPS"); do
     /usr/bin/time -f "$a train  user %U sys %S wall %e" "$tmp/nas_$a" train --config "$CONFIG" --out "$tmp/train" \
       --steps "$STEPS" --threads 1 2>&1 >/dev/null | grep -E "^$a"
     /usr/bin/time -f "$a eval   user %U sys %S wall %e" "$tmp/nas_$a" eval --checkpoint "$CKPT" --arch largest \
-      --arch smallest --split validation --threads 1 2>&1 >/dev/null | grep -E "^$a"
+      --arch smallest --split val --threads 1 2>&1 >/dev/null | grep -E "^$a"
   done
 done
