@@ -96,10 +96,7 @@ int main(int argc, char** argv) {
   if (!pick.ok()) return Fail(std::string(pick.status().message()));
   if (space->Cost(*pick).flops > bound) return Fail("the pick exceeds the bound");
   // Only now: the table.
-  if (table_path.empty()) {
-    const char* shared = std::getenv("NAS_SHARED_DATA");
-    table_path = std::string(shared ? shared : "../shared/data") + "/nb201_test_acc_200ep.csv";
-  }
+  if (table_path.empty()) table_path = nas::supernet::DefaultNb201TablePath();
   auto table = nas::supernet::Nb201Table::Load(*space, table_path);
   if (!table.ok()) return Fail(std::string(table.status().message()));
   std::vector<double> feasible;

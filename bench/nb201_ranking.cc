@@ -63,10 +63,7 @@ int main(int argc, char** argv) {
   bool rescore = false;
   app.add_flag("--rescore", rescore, "Reuse the inherited accuracies of OUT/ranking.json (same cells) instead of evaluating");
   CLI11_PARSE(app, argc, argv);
-  if (table_path.empty()) {
-    const char* shared = std::getenv("NAS_SHARED_DATA");
-    table_path = std::string(shared ? shared : "../shared/data") + "/nb201_test_acc_200ep.csv";
-  }
+  if (table_path.empty()) table_path = nas::supernet::DefaultNb201TablePath();
   torch::set_num_threads(1);
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, std::max(1, workers));
 

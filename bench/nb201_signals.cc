@@ -91,10 +91,7 @@ int main(int argc, char** argv) {
   app.add_option("--table", table_path, "NB201 CSV (default: $NAS_SHARED_DATA or ../shared/data)");
   app.add_option("--out", out, "Directory for signals.json")->required();
   CLI11_PARSE(app, argc, argv);
-  if (table_path.empty()) {
-    const char* shared = std::getenv("NAS_SHARED_DATA");
-    table_path = std::string(shared ? shared : "../shared/data") + "/nb201_test_acc_200ep.csv";
-  }
+  if (table_path.empty()) table_path = nas::supernet::DefaultNb201TablePath();
   torch::set_num_threads(1);
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, std::max(1, workers));
   const double cpu_start = CpuSeconds();

@@ -117,14 +117,6 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
     auto supernet = search::SupernetEvaluator::Load(spec.substr(9), torch::kCPU, eo);
     if (!supernet.ok()) return absl::Status(supernet.status().code(), absl::StrCat("--evaluator: ", supernet.status().message()));
     space = (*supernet)->trained().config.space;
-    if (!options.space.empty()) {
-      auto given = supernet::LoadSearchSpace(options.space);
-      if (!given.ok()) return given.status();
-      if ((*given)->name() != space->name()) {
-        return absl::InvalidArgumentError(absl::StrCat("--space: '", (*given)->name(), "' but the checkpoint was trained on '",
-                                                       space->name(), "' (omit --space to use the checkpoint's)"));
-      }
-    }
     evaluator = *std::move(supernet);
   } else if (search::IsModelEvaluatorSpec(spec)) {
     search::ModelEvaluatorOptions mo;
@@ -136,16 +128,6 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
     auto loaded = search::LoadModelEvaluator(spec, "--evaluator", torch::kCPU, mo, log);
     if (!loaded.ok()) return loaded.status();
     space = loaded->space;
-    if (!options.space.empty()) {
-      auto given = supernet::LoadSearchSpace(options.space);
-      if (!given.ok()) return given.status();
-      if ((*given)->name() != space->name()) {
-        const bool checkpoint = absl::StartsWith(options.evaluator, "supernet:");
-        return absl::InvalidArgumentError(absl::StrCat(
-            "--space: '", (*given)->name(), checkpoint ? "' but the checkpoint was trained on '" : "' but the evaluator is over '",
-            space->name(), "' (omit --space to use the ", checkpoint ? "checkpoint's)" : "evaluator's)"));
-      }
-    }
     evaluator = std::move(loaded->evaluator);
   } else {
     if (options.space.empty()) {
@@ -164,6 +146,17 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
     }
   }
 
+  // An evaluator that brings its own space: --space, when given, must name the same one.
+  if (evaluator != nullptr && !options.space.empty() && !absl::StartsWith(spec, "table:")) {
+    auto given = supernet::LoadSearchSpace(options.space);
+    if (!given.ok()) return given.status();
+    if ((*given)->name() != space->name()) {
+      const bool checkpoint = absl::StartsWith(options.evaluator, "supernet:");
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--space: '", (*given)->name(), checkpoint ? "' but the checkpoint was trained on '" : "' but the evaluator is over '",
+          space->name(), "' (omit --space to use the ", checkpoint ? "checkpoint's)" : "evaluator's)"));
+    }
+  }
   std::unique_ptr<search::LatencyModel> latency;
   if (!options.latency.empty()) {
     auto model = search::LoadLatencyModel(*space, options.latency, "--latency");

@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 #include <ostream>
+#include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -18,6 +19,31 @@ std::mutex& InitMutex() {
   static std::mutex mu;
   return mu;
 }
+
+// The last results of a supernet's evaluations, so that two items reading the same
+// evaluation (accuracy and loss) of an architecture evaluate it once. Bounded: cleared
+// when it holds kMaxEntries.
+class SupernetMemo {
+ public:
+  absl::StatusOr<supernet::EvalResult> Evaluate(const SupernetEvaluator& sn, const supernet::Architecture& a) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = results_.find(a);
+      if (it != results_.end()) return it->second;
+    }
+    absl::StatusOr<supernet::EvalResult> r = sn.Evaluate(a);
+    if (!r.ok()) return r.status();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (results_.size() >= kMaxEntries) results_.clear();
+    results_.emplace(a, *r);
+    return r;
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 4096;
+  std::mutex mu_;
+  std::unordered_map<supernet::Architecture, supernet::EvalResult, supernet::ArchitectureHash> results_;
+};
 
 }  // namespace
 
@@ -119,6 +145,7 @@ absl::StatusOr<LoadedEvaluator> LoadModelEvaluator(const std::string& spec_text,
     return out;
   }
   // A combination: one component per item.
+  std::map<std::string, std::shared_ptr<SupernetMemo>> memos;
   std::vector<ScoreComponent> components;
   std::string id = "combo:";
   for (const EvaluatorItem& item : spec->items) {
@@ -131,8 +158,11 @@ absl::StatusOr<LoadedEvaluator> LoadModelEvaluator(const std::string& spec_text,
         const bool loss = item.kind == EvaluatorItem::Kind::kSupernetLoss;
         c.name = loss ? "supernet_loss" : "supernet";
         absl::StrAppend(&id, c.name, "[", sn->id(), "]");
-        c.score = [sn, loss](const supernet::Architecture& a) -> absl::StatusOr<double> {
-          absl::StatusOr<supernet::EvalResult> r = sn->Evaluate(a);
+        // supernet and supernet_loss of one checkpoint share one evaluation per architecture.
+        std::shared_ptr<SupernetMemo> memo = memos[item.path];
+        if (memo == nullptr) memo = memos[item.path] = std::make_shared<SupernetMemo>();
+        c.score = [sn, memo, loss](const supernet::Architecture& a) -> absl::StatusOr<double> {
+          absl::StatusOr<supernet::EvalResult> r = memo->Evaluate(*sn, a);
           if (!r.ok()) return r.status();
           return loss ? -r->loss : 100.0 * r->accuracy;
         };

@@ -1,5 +1,7 @@
 #include "supernet/nb201_table.h"
 
+#include <cstdlib>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -49,6 +51,11 @@ absl::StatusOr<Nb201Table> Nb201Table::Load(const Nb201Space& space, const std::
 int Nb201Table::IndexOf(const Architecture& arch) const {
   auto it = index_.find(arch);
   return it == index_.end() ? -1 : it->second;
+}
+
+std::string DefaultNb201TablePath() {
+  const char* shared = std::getenv("NAS_SHARED_DATA");
+  return std::string(shared != nullptr ? shared : "../shared/data") + "/nb201_test_acc_200ep.csv";
 }
 
 }  // namespace nas::supernet

@@ -35,6 +35,10 @@ class Nb201Table {
   std::unordered_map<Architecture, int, ArchitectureHash> index_;
 };
 
+// NAS-Bench-201's CSV in the shared data folder: $NAS_SHARED_DATA, else ../shared/data
+// (relative to the working directory, the repository root for bench/ tools).
+std::string DefaultNb201TablePath();
+
 }  // namespace nas::supernet
 
 #endif  // NAS_SUPERNET_NB201_TABLE_H_
