@@ -82,6 +82,9 @@ int main(int argc, char** argv) {
   app.add_option("--calibration-batches", eo.calibration_batches, "BN recalibration batches")->capture_default_str();
   app.add_option("--zc-batch", zo.batch_size, "Images per zero-cost proxy evaluation")->capture_default_str();
   app.add_option("--zc-seed", zo.seed, "Seed of the untrained weights and proxy images")->capture_default_str();
+  app.add_option("--zc-repeats", zo.repeats, "Independent draws each proxy is averaged over")->capture_default_str();
+  std::string proxies_text;
+  app.add_option("--proxies", proxies_text, "Comma-separated proxies to compute (default: all)");
   app.add_option("--combos", combos_text,
                  "';'-separated combinations of signal names joined by '+', each optionally *WEIGHT "
                  "(supernet, supernet_loss, zc:PROXY, flops, params)");
@@ -125,7 +128,12 @@ int main(int argc, char** argv) {
 
   std::vector<std::string> names;
   if (supernet) names = {"supernet", "supernet_loss"};
-  for (const std::string& p : nas::supernet::ZeroCostProxyNames()) names.push_back("zc:" + p);
+  std::vector<std::string> proxies = nas::supernet::ZeroCostProxyNames();
+  if (!proxies_text.empty()) proxies = absl::StrSplit(proxies_text, ',');
+  for (const std::string& p : proxies) {
+    if (!nas::supernet::ParseZeroCostProxy(p).ok()) return Fail(absl::InvalidArgumentError("--proxies: unknown '" + p + "'"));
+    names.push_back("zc:" + p);
+  }
   names.push_back("flops");
   names.push_back("params");
 
@@ -246,6 +254,7 @@ int main(int argc, char** argv) {
                       {"calibration_batches", eo.calibration_batches},
                       {"zc_batch", zo.batch_size},
                       {"zc_seed", zo.seed},
+                      {"zc_repeats", zo.repeats},
                       {"reference", reference},
                       {"cpu_seconds", {{"signals_total", signals_cpu}, {"zc_setup", zc_setup_cpu}, {"all", total_cpu}}}};
   nlohmann::json per_cell_seconds;

@@ -47,11 +47,19 @@ std::string StateName(v1::Job::State s) { return v1::Job::State_Name(s); }
 absl::Status RunListJobs(const ClientOptions& client, bool json, std::ostream& out) {
   auto stub = Connect(client);
   if (!stub.ok()) return stub.status();
-  v1::ListJobsResponse response;
-  auto context = Context(client);
-  if (absl::Status s = FromGrpc((*stub)->ListJobs(context.get(), v1::ListJobsRequest(), &response)); !s.ok()) return s;
+  // Every page, in creation order.
+  std::vector<v1::Job> jobs;
+  v1::ListJobsRequest request;
+  request.set_page_size(1000);
+  do {
+    v1::ListJobsResponse response;
+    auto context = Context(client);
+    if (absl::Status s = FromGrpc((*stub)->ListJobs(context.get(), request, &response)); !s.ok()) return s;
+    jobs.insert(jobs.end(), response.jobs().begin(), response.jobs().end());
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
   nlohmann::json j = nlohmann::json::array();
-  for (const v1::Job& job : response.jobs()) {
+  for (const v1::Job& job : jobs) {
     if (json) {
       j.push_back({{"id", job.id()}, {"kind", job.kind()}, {"state", StateName(job.state())},
                    {"progress", job.progress()}, {"error", job.error()}, {"output_dir", job.output_dir()}});
@@ -61,7 +69,7 @@ absl::Status RunListJobs(const ClientOptions& client, bool json, std::ostream& o
     }
   }
   if (json) out << j.dump(2) << "\n";
-  if (!json && response.jobs().empty()) out << "no jobs\n";
+  if (!json && jobs.empty()) out << "no jobs\n";
   return absl::OkStatus();
 }
 

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include <google/protobuf/util/message_differencer.h>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -43,6 +44,46 @@ class LineBuf : public std::stringbuf {
   std::function<void(const std::string&)> on_line_;
 };
 
+// Runs a job's body so that no exception leaves the worker: out of memory and any other
+// exception end the job (FAILED with the reason), not the server.
+absl::Status Guarded(const std::function<absl::Status()>& body) {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("out of memory while running the job");
+  } catch (const std::exception& e) {
+    // The first line only (LibTorch's errors go on with a backtrace).
+    const std::string what = e.what();
+    return absl::InternalError(absl::StrCat("the job failed: ", what.substr(0, what.find('\n'))));
+  } catch (...) {
+    return absl::InternalError("the job failed with an unknown exception");
+  }
+}
+
+// A result file's text for the job record: as is up to `limit` bytes, else without the
+// (long) history, which stays in the file.
+std::string BoundedResult(const std::string& text, int64_t limit, const std::string& file) {
+  if (static_cast<int64_t>(text.size()) <= limit) return text;
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return "";
+  if (j.contains("history") && j["history"].is_array()) {
+    j["history_omitted"] = j["history"].size();
+    j.erase("history");
+  }
+  j["result_file"] = file;
+  std::string bounded = j.dump(2);
+  if (static_cast<int64_t>(bounded.size()) > limit) {
+    // Still too large (a huge front): keep the summary fields only.
+    nlohmann::json small = {{"result_file", file}, {"truncated", true}};
+    if (j.contains("front") && j["front"].is_array()) small["front_omitted"] = j["front"].size();
+    for (const char* key : {"best", "evaluator", "algorithm", "budget", "seed", "history_omitted"}) {
+      if (j.contains(key)) small[key] = j[key];
+    }
+    bounded = small.dump(2);
+  }
+  return bounded;
+}
+
 }  // namespace
 
 bool IsFinal(v1::Job::State state) {
@@ -50,25 +91,46 @@ bool IsFinal(v1::Job::State state) {
 }
 
 absl::StatusOr<std::unique_ptr<JobManager>> JobManager::Create(JobManagerOptions options) {
-  if (options.max_running < 1 || options.max_queued < 0) {
-    return absl::InvalidArgumentError("--max-jobs must be >= 1 and --max-queued >= 0");
+  if (options.max_running < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("--max-jobs: must be at least 1, got ", options.max_running));
+  }
+  if (options.max_queued < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--max-queued: must be at least 0, got ", options.max_queued));
+  }
+  if (options.max_crash_restarts < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max-crash-restarts: must be at least 0, got ", options.max_crash_restarts));
   }
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir + "/jobs", ec);
-  if (ec) return absl::FailedPreconditionError(absl::StrCat(options.data_dir, ": ", ec.message()));
+  if (ec) return absl::FailedPreconditionError(absl::StrCat("--data-dir ", options.data_dir, ": ", ec.message()));
   std::unique_ptr<JobManager> m(new JobManager(std::move(options)));
   auto store = JobStore::Open(m->options_.data_dir + "/jobs.sqlite");
   if (!store.ok()) return store.status();
   m->store_ = *std::move(store);
   auto jobs = m->store_->List();
   if (!jobs.ok()) return jobs.status();
-  m->next_id_ = static_cast<int64_t>(jobs->size());
-  // Unfinished jobs of an earlier run go back in the queue, in their original order.
+  // Unfinished jobs of an earlier run go back in the queue, in their original order. A
+  // job still RUNNING was running when the server stopped without shutting down (killed,
+  // out of memory): restarted a bounded number of times, so that a job that takes the
+  // server down cannot do it forever.
   for (v1::Job& job : *jobs) {
     if (IsFinal(job.state())) continue;
+    job.set_updated_unix(NowUnix());
+    if (job.state() == v1::Job::RUNNING) {
+      job.set_crash_restarts(job.crash_restarts() + 1);
+      if (job.crash_restarts() > m->options_.max_crash_restarts) {
+        job.set_state(v1::Job::FAILED);
+        job.set_error(absl::StrFormat(
+            "the server stopped unexpectedly %d times while running this job (killed or out of memory); not "
+            "restarted again (--max-crash-restarts %d)",
+            job.crash_restarts(), m->options_.max_crash_restarts));
+        if (absl::Status s = m->store_->Put(job); !s.ok()) return s;
+        continue;
+      }
+    }
     job.set_state(v1::Job::QUEUED);
     job.set_progress(absl::StrCat("resuming after a server restart; ", job.progress()));
-    job.set_updated_unix(NowUnix());
     if (absl::Status s = m->store_->Put(job); !s.ok()) return s;
     m->queue_.push_back(job.id());
   }
@@ -114,12 +176,16 @@ absl::StatusOr<v1::Job> JobManager::Submit(v1::Job job) {
         "the job queue is full (%d running, %d queued; limit %d queued)", running_.size(), queue_.size(),
         options_.max_queued));
   }
-  job.set_id(absl::StrFormat("job-%06d", ++next_id_));
   job.set_state(v1::Job::QUEUED);
   job.set_created_unix(NowUnix());
   job.set_updated_unix(job.created_unix());
-  job.set_output_dir(absl::StrCat(options_.data_dir, "/jobs/", job.id()));
-  if (absl::Status s = Update(job); !s.ok()) return s;
+  auto inserted = store_->Insert(std::move(job), [&](v1::Job& j, const std::string& id) {
+    j.set_id(id);
+    j.set_output_dir(absl::StrCat(options_.data_dir, "/jobs/", id));
+  });
+  if (!inserted.ok()) return inserted.status();
+  job = *std::move(inserted);
+  change_cv_.notify_all();
   queue_.push_back(job.id());
   queue_cv_.notify_one();
   return job;
@@ -222,7 +288,7 @@ void JobManager::Execute(v1::Job job) {
     o.threads = options_.threads;
     o.out = job.output_dir();
     o.should_stop = [running] { return running->cancel.load(); };
-    status = RunSearchCommand(o, out, log);
+    status = Guarded([&] { return RunSearchCommand(o, out, log); });
     result_file = o.out + "/result.json";
   } else {
     const v1::TrainingSpec& spec = job.training();
@@ -239,7 +305,7 @@ void JobManager::Execute(v1::Job job) {
       running->stop_training = std::move(stop);
       if (stop_now) running->stop_training();
     };
-    if (!running->cancel) status = RunTrain(o, out, log);
+    if (!running->cancel) status = Guarded([&] { return RunTrain(o, out, log); });
     result_file = o.out + "/summary.json";
   }
   log.flush();
@@ -257,7 +323,9 @@ void JobManager::Execute(v1::Job job) {
     job.set_state(v1::Job::FAILED);
     job.set_error(std::string(status.message()));
   } else {
-    if (absl::StatusOr<std::string> result = ReadFileBytes(result_file); result.ok()) job.set_result_json(*result);
+    if (absl::StatusOr<std::string> result = ReadFileBytes(result_file); result.ok()) {
+      job.set_result_json(BoundedResult(*result, options_.max_result_bytes, result_file));
+    }
     job.set_state(running->cancel ? v1::Job::CANCELLED : v1::Job::SUCCEEDED);
   }
   job.set_updated_unix(NowUnix());

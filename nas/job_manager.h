@@ -25,6 +25,12 @@ struct JobManagerOptions {
   int max_running = 1;     // Jobs run at once.
   int max_queued = 16;     // Waiting jobs; past this, submissions are RESOURCE_EXHAUSTED.
   int threads = 0;         // Intra-op threads per job (0: one per core).
+  // A job the server stopped unexpectedly while running (killed, out of memory) is
+  // restarted at most this many times, then FAILED with the reason.
+  int max_crash_restarts = 2;
+  // A result (result.json) larger than this is stored in the job record without its
+  // history; the full file stays in the job's output directory.
+  int64_t max_result_bytes = 1 << 20;
 };
 
 // Runs search and training jobs on worker threads with a bounded queue. Every state change
@@ -41,6 +47,10 @@ class JobManager {
   absl::StatusOr<v1::Job> Submit(v1::Job job);
   absl::StatusOr<v1::Job> Get(const std::string& id) const;
   absl::StatusOr<std::vector<v1::Job>> List() const;
+  // A page of jobs in creation order (see JobStore::ListPage).
+  absl::StatusOr<std::vector<v1::Job>> ListPage(int64_t after, int limit, int64_t* last) const {
+    return store_->ListPage(after, limit, last);
+  }
   // A queued job is cancelled at once; a running one stops after its current training
   // step (with a checkpoint) or search generation.
   absl::StatusOr<v1::Job> Cancel(const std::string& id);
@@ -72,7 +82,6 @@ class JobManager {
   std::map<std::string, std::shared_ptr<Running>> running_;
   std::vector<std::thread> workers_;
   bool shutting_down_ = false;
-  std::atomic<int64_t> next_id_{0};
 };
 
 bool IsFinal(v1::Job::State state);

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "search/sqlite_db.h"
 
 namespace nas::service {
@@ -24,15 +25,59 @@ absl::StatusOr<std::unique_ptr<JobStore>> JobStore::Open(const std::string& path
 
 JobStore::~JobStore() { sqlite3_close(db_); }
 
+absl::StatusOr<v1::Job> JobStore::Insert(v1::Job job,
+                                          const std::function<void(v1::Job&, const std::string&)>& set_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto exec = [&](const char* sql) -> absl::Status {
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return absl::InternalError(absl::StrCat(path_, ": ", sqlite3_errmsg(db_)));
+    }
+    return absl::OkStatus();
+  };
+  if (absl::Status s = exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+  auto fail = [&](absl::Status s) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    return s;
+  };
+  // The row number comes from AUTOINCREMENT, which never reuses a number, and the id from
+  // the row number, in one transaction.
+  {
+    Statement q;
+    if (sqlite3_prepare_v2(db_, "INSERT INTO jobs (id, data) VALUES ('', x'')", -1, &q.stmt, nullptr) != SQLITE_OK ||
+        sqlite3_step(q.stmt) != SQLITE_DONE) {
+      return fail(absl::InternalError(absl::StrCat(path_, ": ", sqlite3_errmsg(db_))));
+    }
+  }
+  const int64_t seq = sqlite3_last_insert_rowid(db_);
+  set_id(job, absl::StrFormat("job-%06d", seq));
+  const std::string data = job.SerializeAsString();
+  Statement q;
+  if (sqlite3_prepare_v2(db_, "UPDATE jobs SET id=?1, request_id=?2, data=?3 WHERE seq=?4", -1, &q.stmt, nullptr) !=
+      SQLITE_OK) {
+    return fail(absl::InternalError(absl::StrCat(path_, ": ", sqlite3_errmsg(db_))));
+  }
+  sqlite3_bind_text(q.stmt, 1, job.id().data(), static_cast<int>(job.id().size()), SQLITE_TRANSIENT);
+  if (job.request_id().empty()) {
+    sqlite3_bind_null(q.stmt, 2);
+  } else {
+    sqlite3_bind_text(q.stmt, 2, job.request_id().data(), static_cast<int>(job.request_id().size()), SQLITE_TRANSIENT);
+  }
+  sqlite3_bind_blob(q.stmt, 3, data.data(), static_cast<int>(data.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_int64(q.stmt, 4, seq);
+  if (sqlite3_step(q.stmt) != SQLITE_DONE) {
+    return fail(absl::InternalError(absl::StrCat(path_, ": ", sqlite3_errmsg(db_))));
+  }
+  if (absl::Status s = exec("COMMIT"); !s.ok()) return fail(s);
+  return job;
+}
+
 absl::Status JobStore::Put(const v1::Job& job) {
   std::lock_guard<std::mutex> lock(mu_);
   const std::string data = job.SerializeAsString();
   Statement q;
-  // An update keeps the row (and so the creation order); an insert appends.
-  if (sqlite3_prepare_v2(db_,
-                         "INSERT INTO jobs (id, request_id, data) VALUES (?1, ?2, ?3) "
-                         "ON CONFLICT(id) DO UPDATE SET request_id=excluded.request_id, data=excluded.data",
-                         -1, &q.stmt, nullptr) != SQLITE_OK) {
+  // Only ever an update of a row Insert created (so the creation order stays).
+  if (sqlite3_prepare_v2(db_, "UPDATE jobs SET request_id=?2, data=?3 WHERE id=?1", -1, &q.stmt, nullptr) !=
+      SQLITE_OK) {
     return absl::InternalError(absl::StrCat(path_, ": ", sqlite3_errmsg(db_)));
   }
   sqlite3_bind_text(q.stmt, 1, job.id().data(), static_cast<int>(job.id().size()), SQLITE_TRANSIENT);
@@ -43,17 +88,22 @@ absl::Status JobStore::Put(const v1::Job& job) {
   }
   sqlite3_bind_blob(q.stmt, 3, data.data(), static_cast<int>(data.size()), SQLITE_TRANSIENT);
   if (sqlite3_step(q.stmt) != SQLITE_DONE) return absl::InternalError(absl::StrCat(path_, ": ", sqlite3_errmsg(db_)));
+  if (sqlite3_changes(db_) != 1) return absl::NotFoundError(absl::StrCat(path_, ": no job '", job.id(), "' to update"));
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<v1::Job>> JobStore::Query(const char* sql, const std::string& arg) const {
+absl::StatusOr<std::vector<v1::Job>> JobStore::Query(const char* sql, const std::string& arg, int64_t a, int64_t b,
+                                                     int64_t* last_seq) const {
   std::lock_guard<std::mutex> lock(mu_);
   Statement q;
   if (sqlite3_prepare_v2(db_, sql, -1, &q.stmt, nullptr) != SQLITE_OK) {
     return absl::InternalError(absl::StrCat(path_, ": ", sqlite3_errmsg(db_)));
   }
-  if (sqlite3_bind_parameter_count(q.stmt) > 0) {
+  if (!arg.empty()) {
     sqlite3_bind_text(q.stmt, 1, arg.data(), static_cast<int>(arg.size()), SQLITE_TRANSIENT);
+  } else if (sqlite3_bind_parameter_count(q.stmt) == 2) {
+    sqlite3_bind_int64(q.stmt, 1, a);
+    sqlite3_bind_int64(q.stmt, 2, b);
   }
   std::vector<v1::Job> jobs;
   int rc;
@@ -63,6 +113,7 @@ absl::StatusOr<std::vector<v1::Job>> JobStore::Query(const char* sql, const std:
     if (!job.ParseFromArray(blob, sqlite3_column_bytes(q.stmt, 0))) {
       return absl::DataLossError(absl::StrCat(path_, ": a job record is corrupt"));
     }
+    if (last_seq != nullptr) *last_seq = sqlite3_column_int64(q.stmt, 1);
     jobs.push_back(std::move(job));
   }
   if (rc != SQLITE_DONE) return absl::InternalError(absl::StrCat(path_, ": ", sqlite3_errmsg(db_)));
@@ -84,7 +135,12 @@ absl::StatusOr<std::optional<v1::Job>> JobStore::FindByRequestId(const std::stri
 }
 
 absl::StatusOr<std::vector<v1::Job>> JobStore::List() const {
-  return Query("SELECT data FROM jobs ORDER BY seq", "");
+  return Query("SELECT data, seq FROM jobs WHERE id != '' ORDER BY seq", "");
+}
+
+absl::StatusOr<std::vector<v1::Job>> JobStore::ListPage(int64_t after, int limit, int64_t* last) const {
+  *last = after;
+  return Query("SELECT data, seq FROM jobs WHERE seq > ?1 AND id != '' ORDER BY seq LIMIT ?2", "", after, limit, last);
 }
 
 }  // namespace nas::service

@@ -1,6 +1,7 @@
 #ifndef NAS_NAS_JOB_STORE_H_
 #define NAS_NAS_JOB_STORE_H_
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -23,16 +24,24 @@ class JobStore {
   JobStore(const JobStore&) = delete;
   JobStore& operator=(const JobStore&) = delete;
 
-  // Inserts or replaces the job (keyed by id); durable when it returns.
+  // Stores a new job under a fresh id, "job-%06d" of its row number, assigned inside the
+  // insert's transaction (ids never repeat, even after a failed insert); returns the job
+  // with its id set by `set_id` (which may fill fields derived from the id).
+  absl::StatusOr<v1::Job> Insert(v1::Job job, const std::function<void(v1::Job&, const std::string&)>& set_id);
+  // Replaces a stored job's record (keyed by id); durable when it returns.
   absl::Status Put(const v1::Job& job);
   absl::StatusOr<std::optional<v1::Job>> Get(const std::string& id) const;
   absl::StatusOr<std::optional<v1::Job>> FindByRequestId(const std::string& request_id) const;
   // In creation order.
   absl::StatusOr<std::vector<v1::Job>> List() const;
+  // Up to `limit` jobs created after the job with row number `after` (0: from the
+  // first), in creation order; `*last` is the row number of the last one returned.
+  absl::StatusOr<std::vector<v1::Job>> ListPage(int64_t after, int limit, int64_t* last) const;
 
  private:
   JobStore(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
-  absl::StatusOr<std::vector<v1::Job>> Query(const char* sql, const std::string& arg) const;
+  absl::StatusOr<std::vector<v1::Job>> Query(const char* sql, const std::string& arg, int64_t a = 0, int64_t b = 0,
+                                             int64_t* last_seq = nullptr) const;
   std::string path_;
   sqlite3* db_;
   mutable std::mutex mu_;

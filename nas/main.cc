@@ -7,12 +7,15 @@
 
 #include <CLI/CLI.hpp>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "nas/client_commands.h"
 #include "nas/latency_commands.h"
 #include "nas/search_commands.h"
 #include "nas/service.h"
 #include "nas/space_commands.h"
 #include "nas/train_commands.h"
+#include "supernet/file_util.h"
 
 namespace {
 
@@ -236,6 +239,10 @@ int main(int argc, char** argv) {
                          "zc:/combo: evaluators: seed of the untrained weights, the proxy images and the "
                          "combination's reference sample")
       ->capture_default_str();
+  search_cmd->add_option("--zc-repeats", search.zc_repeats,
+                         "zc:/combo: evaluators: independent draws of untrained weights and images (seeds "
+                         "zc-seed, zc-seed+1, ...) each proxy is averaged over, 1-16")
+      ->capture_default_str();
   search_cmd->add_option("--threads", search.threads, "Intra-op threads (default: one per core)");
   search_cmd->add_option("--out", search.out,
                          "Directory for result.json (best, Pareto front, full history) and plot.svg");
@@ -299,6 +306,25 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--max-queued", serve.max_queued, "Jobs waiting; beyond this RESOURCE_EXHAUSTED")
       ->capture_default_str();
   serve_cmd->add_option("--threads", serve.threads, "Intra-op threads per job (default: one per core)");
+  std::string token_file;
+  serve_cmd->add_option("--token-file", token_file,
+                        "File whose first line is the token (keeps it out of the process list)");
+  serve_cmd->add_option("--max-budget", serve.limits.max_budget,
+                        "Largest search budget a request may ask for (larger: RESOURCE_EXHAUSTED)")
+      ->capture_default_str();
+  serve_cmd->add_option("--max-constraints", serve.limits.max_constraints, "Most constraints per search request")
+      ->capture_default_str();
+  serve_cmd->add_option("--max-batch-size", serve.limits.max_batch_size, "Largest training batch size a request may set")
+      ->capture_default_str();
+  serve_cmd->add_option("--max-watchers", serve.max_watchers, "Concurrent WatchJob streams (each holds a thread)")
+      ->capture_default_str();
+  serve_cmd->add_option("--max-result-bytes", serve.max_result_bytes,
+                        "Results larger than this are stored in the job without their history (the full "
+                        "result.json stays in the job's directory)")
+      ->capture_default_str();
+  serve_cmd->add_option("--max-crash-restarts", serve.max_crash_restarts,
+                        "Times a job that was running when the server died is restarted before it is FAILED")
+      ->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
 
@@ -337,7 +363,17 @@ int main(int argc, char** argv) {
   if (jobs_cmd->parsed()) status = nas::service::RunListJobs(client, jobs_json, std::cout);
   if (watch_cmd->parsed()) status = nas::service::RunWatchJob(client, job_id, std::cout, std::cerr);
   if (cancel_cmd->parsed()) status = nas::service::RunCancelJob(client, job_id, std::cout);
-  if (serve_cmd->parsed()) status = RunServe(serve);
+  if (serve_cmd->parsed() && !token_file.empty()) {
+    if (!serve.token.empty()) {
+      status = absl::InvalidArgumentError("--token and --token-file: give one");
+    } else if (absl::StatusOr<std::string> text = nas::ReadFileBytes(token_file); !text.ok()) {
+      status = absl::InvalidArgumentError(absl::StrCat("--token-file: ", text.status().message()));
+    } else {
+      serve.token = std::string(absl::StripAsciiWhitespace(text->substr(0, text->find('\n'))));
+      if (serve.token.empty()) status = absl::InvalidArgumentError("--token-file " + token_file + ": empty");
+    }
+  }
+  if (serve_cmd->parsed() && status.ok()) status = RunServe(serve);
   if (!status.ok()) {
     std::cerr << "error: " << status.message() << "\n";
     return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;

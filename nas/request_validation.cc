@@ -1,6 +1,8 @@
 #include "nas/request_validation.h"
 
 #include <filesystem>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -18,8 +20,8 @@ absl::Status Invalid(const std::string& message) { return absl::InvalidArgumentE
 }  // namespace
 
 RequestValidator::RequestValidator(std::string data_dir, std::string config_dir,
-                                   std::vector<std::string> allowed_dirs)
-    : data_dir_(std::move(data_dir)), config_dir_(std::move(config_dir)) {
+                                   std::vector<std::string> allowed_dirs, RequestLimits limits)
+    : data_dir_(std::move(data_dir)), config_dir_(std::move(config_dir)), limits_(limits) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(config_dir_, ec)) {
     if (entry.path().extension() != ".yaml") continue;
@@ -69,7 +71,51 @@ absl::StatusOr<supernet::Architecture> RequestValidator::ParseArchitecture(const
   return parsed;
 }
 
+absl::Status RequestValidator::CheckFieldSize(const std::string& value, const std::string& field) const {
+  if (value.size() <= limits_.max_field_bytes) return absl::OkStatus();
+  return Invalid(absl::StrCat(field, ": ", value.size(), " bytes; at most ", limits_.max_field_bytes));
+}
+
+absl::Status RequestValidator::ValidateRequestId(const std::string& request_id) const {
+  if (request_id.size() > limits_.max_request_id_bytes) {
+    return Invalid(absl::StrCat("request_id: ", request_id.size(), " bytes; at most ", limits_.max_request_id_bytes));
+  }
+  for (const char c : request_id) {
+    if (c < 0x20 || c == 0x7f) return Invalid("request_id: control characters are not allowed");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RequestValidator::ValidateSearch(v1::SearchSpec* spec) const {
+  // Sizes first, so that no error below echoes a huge value.
+  for (const auto& [value, field] : std::vector<std::pair<const std::string*, const char*>>{
+           {&spec->space(), "spec.space"},
+           {&spec->evaluator(), "spec.evaluator"},
+           {&spec->algorithm(), "spec.algorithm"},
+           {&spec->predictor(), "spec.predictor"},
+           {&spec->latency(), "spec.latency"},
+           {&spec->combine(), "spec.combine"}}) {
+    if (absl::Status s = CheckFieldSize(*value, field); !s.ok()) return s;
+  }
+  if (spec->constraints_size() > limits_.max_constraints) {
+    return absl::ResourceExhaustedError(absl::StrCat("spec.constraints: ", spec->constraints_size(),
+                                                     " entries; at most ", limits_.max_constraints));
+  }
+  if (spec->objectives_size() > limits_.max_objectives) {
+    return Invalid(absl::StrCat("spec.objectives: ", spec->objectives_size(), " entries; at most ",
+                                limits_.max_objectives));
+  }
+  for (const std::string& c : spec->constraints()) {
+    if (absl::Status s = CheckFieldSize(c, "spec.constraints"); !s.ok()) return s;
+  }
+  for (const std::string& o : spec->objectives()) {
+    if (absl::Status s = CheckFieldSize(o, "spec.objectives"); !s.ok()) return s;
+  }
+  if (spec->budget() > limits_.max_budget) {
+    return absl::ResourceExhaustedError(absl::StrCat("spec.budget: ", spec->budget(),
+                                                     " is more than this server allows (at most ",
+                                                     limits_.max_budget, ", --max-budget)"));
+  }
   const std::string& e = spec->evaluator();
   if (e.empty()) {
     return Invalid("spec.evaluator: required (table:PATH[:COLUMN], supernet:CHECKPOINT, zc:PROXY:CONFIG, combo:ITEMS or cost)");
@@ -120,9 +166,11 @@ absl::Status RequestValidator::ValidateSearch(v1::SearchSpec* spec) const {
       }
     }
   }
+  std::shared_ptr<const supernet::SearchSpace> known_space;
   if (!spec->space().empty()) {
     auto space = FindSpace(spec->space(), "spec.space");
     if (!space.ok()) return space.status();
+    known_space = space->space;
     spec->set_space(space->path);
   } else if (!absl::StartsWith(e, "supernet:") && !search::IsModelEvaluatorSpec(e)) {
     return Invalid("spec.space: required unless the evaluator is supernet:, zc: or combo:");
@@ -155,9 +203,44 @@ absl::Status RequestValidator::ValidateSearch(v1::SearchSpec* spec) const {
       return Invalid(absl::StrCat("spec.constraints: ", parsed.status().message()));
     }
   }
+  std::vector<search::Objective> objectives;
   for (const std::string& o : spec->objectives()) {
-    if (auto parsed = search::ParseObjective(o); !parsed.ok()) {
-      return Invalid(absl::StrCat("spec.objectives: ", parsed.status().message()));
+    auto parsed = search::ParseObjective(o);
+    if (!parsed.ok()) return Invalid(absl::StrCat("spec.objectives: ", parsed.status().message()));
+    objectives.push_back(*parsed);
+  }
+  // What can be known now about a search that could never run.
+  if (e == "cost") {
+    if (objectives.empty()) {
+      return Invalid("spec.objectives: the cost evaluator has no accuracy; name an objective (flops, params or "
+                     "latency@DEVICE, with max:/min:)");
+    }
+    for (const search::Objective& o : objectives) {
+      if (o.metric == "accuracy") {
+        return Invalid("spec.objectives: 'accuracy' needs an accuracy evaluator (table:, supernet:, zc: or combo:), "
+                       "not cost");
+      }
+    }
+  }
+  std::vector<search::Constraint> constraints;
+  for (const std::string& c : spec->constraints()) constraints.push_back(*search::ParseConstraint(c));
+  for (const search::Constraint& c : constraints) {
+    if (absl::StartsWith(c.metric, "latency@") && spec->latency().empty()) {
+      return Invalid(absl::StrCat("spec.constraints: ", c.ToString(), " needs a latency model (spec.latency)"));
+    }
+  }
+  for (const search::Objective& o : objectives) {
+    if (absl::StartsWith(o.metric, "latency@") && spec->latency().empty()) {
+      return Invalid(absl::StrCat("spec.objectives: ", o.ToString(), " needs a latency model (spec.latency)"));
+    }
+  }
+  if (known_space != nullptr) {
+    std::vector<search::Constraint> cost_constraints;
+    for (const search::Constraint& c : search::MergeConstraints(constraints)) {
+      if (c.metric == "flops" || c.metric == "params") cost_constraints.push_back(c);
+    }
+    if (absl::Status s = search::CheckReachable(search::MetricModel(*known_space), cost_constraints); !s.ok()) {
+      return Invalid(absl::StrCat("spec.constraints: ", s.message()));
     }
   }
   return absl::OkStatus();
@@ -165,6 +248,7 @@ absl::Status RequestValidator::ValidateSearch(v1::SearchSpec* spec) const {
 
 absl::Status RequestValidator::ValidateTraining(const v1::TrainingSpec& spec) const {
   if (spec.config().empty()) return Invalid("spec.config: required (a training config in the server's config directory)");
+  if (absl::Status s = CheckFieldSize(spec.config(), "spec.config"); !s.ok()) return s;
   std::error_code ec;
   if (absl::StrContains(spec.config(), "/") || absl::StrContains(spec.config(), "..") ||
       spec.config().find('\0') != std::string::npos ||
@@ -172,12 +256,15 @@ absl::Status RequestValidator::ValidateTraining(const v1::TrainingSpec& spec) co
     return Invalid(absl::StrCat("spec.config: '", spec.config(), "' is not a file name in the server's config directory"));
   }
   if (spec.steps() < 0 || spec.steps() > 100'000'000) return Invalid("spec.steps: must be in [0, 100000000]");
-  if (spec.batch_size() < 0 || spec.batch_size() > 65536) return Invalid("spec.batch_size: must be in [0, 65536]");
+  if (spec.batch_size() < 0 || spec.batch_size() > limits_.max_batch_size) {
+    return Invalid(absl::StrCat("spec.batch_size: must be in [0, ", limits_.max_batch_size, "] (0: the config's)"));
+  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> RequestValidator::ValidateExport(const v1::ExportSubnetRequest& request) const {
   const std::string& name = request.name();
+  if (absl::Status s = CheckFieldSize(request.checkpoint(), "checkpoint"); !s.ok()) return s;
   if (name.empty() || name == "." || name == ".." || name.size() > 128 ||
       name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != std::string::npos) {
     return Invalid("name: a bundle name of letters, digits, '.', '_' and '-' is required");

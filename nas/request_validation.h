@@ -18,6 +18,17 @@
 
 namespace nas::service {
 
+// What one request may ask for; every limit is checked at submission and named in the
+// error (RESOURCE_EXHAUSTED for sizes of work, INVALID_ARGUMENT for malformed fields).
+struct RequestLimits {
+  int64_t max_budget = 100'000;       // spec.budget of a search.
+  int max_constraints = 64;           // spec.constraints entries (repeats are merged anyway).
+  int max_objectives = 8;
+  int64_t max_batch_size = 4096;      // spec.batch_size of a training job.
+  size_t max_request_id_bytes = 128;  // request_id.
+  size_t max_field_bytes = 4096;      // Any other string field.
+};
+
 class RequestValidator {
  public:
   struct Space {
@@ -27,7 +38,12 @@ class RequestValidator {
 
   // Knows every search space YAML in `config_dir`; request paths must resolve under
   // `data_dir` or one of `allowed_dirs`.
-  RequestValidator(std::string data_dir, std::string config_dir, std::vector<std::string> allowed_dirs);
+  RequestValidator(std::string data_dir, std::string config_dir, std::vector<std::string> allowed_dirs,
+                   RequestLimits limits = {});
+  const RequestLimits& limits() const { return limits_; }
+
+  // A client-chosen request id: at most limits().max_request_id_bytes, printable.
+  absl::Status ValidateRequestId(const std::string& request_id) const;
 
   const std::string& data_dir() const { return data_dir_; }
   const std::string& config_dir() const { return config_dir_; }
@@ -52,8 +68,11 @@ class RequestValidator {
   absl::StatusOr<std::string> ValidateExport(const v1::ExportSubnetRequest& request) const;
 
  private:
+  absl::Status CheckFieldSize(const std::string& value, const std::string& field) const;
+
   std::string data_dir_, config_dir_;
   std::vector<std::string> roots_;
+  RequestLimits limits_;
   std::map<std::string, Space> spaces_;
 };
 

@@ -124,6 +124,7 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
     mo.eval_images = options.eval_images;
     mo.zero_cost.batch_size = options.zc_batch;
     mo.zero_cost.seed = options.zc_seed;
+    mo.zero_cost.repeats = options.zc_repeats;
     mo.reference_seed = options.zc_seed;
     auto loaded = search::LoadModelEvaluator(spec, "--evaluator", torch::kCPU, mo, log);
     if (!loaded.ok()) return loaded.status();

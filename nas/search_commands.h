@@ -42,6 +42,9 @@ struct SearchCommandOptions {
   // by '+', docs/search.md); "none": the inherited accuracy alone.
   std::string combine = kDefaultCombination;
   uint64_t zc_seed = 0;
+  // zc: and combo: evaluators: independent draws (initialisation and batch, seeds
+  // zc_seed, zc_seed + 1, ...) each proxy is averaged over.
+  int zc_repeats = 1;
   int threads = 0;  // Intra-op threads (0: one per core).
   std::string out;  // When set, result.json and plot.svg are written here.
   bool json = false;

@@ -1,6 +1,7 @@
 #ifndef NAS_NAS_SERVICE_H_
 #define NAS_NAS_SERVICE_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -9,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "nas/job_manager.h"
+#include "nas/request_validation.h"
 
 namespace nas::service {
 
@@ -26,6 +28,11 @@ struct ServerOptions {
   int max_running = 1;
   int max_queued = 16;
   int threads = 0;
+  RequestLimits limits;              // Per-request limits, checked at submission.
+  int max_crash_restarts = 2;        // See JobManagerOptions.
+  int64_t max_result_bytes = 1 << 20;
+  int max_watchers = 64;             // Concurrent WatchJob streams (each holds a thread).
+  int evaluator_cache_entries = 4;   // Supernets kept loaded for Evaluate/Export.
 };
 
 // The gRPC server: NasService, the standard health service and server reflection.
@@ -45,9 +52,11 @@ class NasServer {
  private:
   NasServer() = default;
   std::unique_ptr<grpc::Service> service_;
+  std::function<void()> stop_watchers_;  // Watch streams send a final event and end.
   std::unique_ptr<JobManager> jobs_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  int lock_fd_ = -1;  // flock on DATA_DIR/server.lock: one server per data directory.
   bool shut_down_ = false;
 };
 

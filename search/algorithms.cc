@@ -232,7 +232,18 @@ absl::Status Nsga2(const MetricModel& metrics, const SearchOptions& o, Book& boo
   const auto Objectives = [&](const Evaluation& e) { return Losses(e, first, second); };
   if (absl::Status s = EvaluateRandomStart(metrics, o, book, o.population, rng); !s.ok()) return s;
   std::vector<Evaluation> population = book.result().history;
-  book.result().hypervolume.push_back(FrontHypervolume(book.result().history, first, second, metrics));
+  // The front of everything evaluated, kept incrementally: the front of (the last front
+  // and one generation) is the front of the whole history, so a generation costs
+  // O((front + population) log) whatever the budget.
+  std::vector<Evaluation> front = book.result().history;
+  const auto update_front = [&](size_t from) {
+    front.insert(front.end(), book.result().history.begin() + from, book.result().history.end());
+    std::vector<Evaluation> kept;
+    for (int i : ParetoFront(front, first, second)) kept.push_back(std::move(front[i]));
+    front = std::move(kept);
+    book.result().hypervolume.push_back(FrontHypervolume(front, first, second, metrics));
+  };
+  update_front(book.result().history.size());
   for (int64_t generation = 1; book.remaining() > 0; ++generation) {
     std::vector<Point> points;
     for (const Evaluation& e : population) points.push_back(Objectives(e));
@@ -281,7 +292,7 @@ absl::Status Nsga2(const MetricModel& metrics, const SearchOptions& o, Book& boo
       }
       break;
     }
-    book.result().hypervolume.push_back(FrontHypervolume(book.result().history, first, second, metrics));
+    update_front(before);
   }
   return absl::OkStatus();
 }
@@ -359,8 +370,7 @@ double Score(const Evaluation& e, const Objective& objective) {
 std::vector<int> ParetoFront(const std::vector<Evaluation>& history, const Objective& a, const Objective& b) {
   std::vector<Point> points;
   for (const Evaluation& e : history) points.push_back(Losses(e, a, b));
-  if (points.empty()) return {};
-  return NonDominatedSort(points).front();
+  return NonDominatedFront2D(points);
 }
 
 double FrontHypervolume(const std::vector<Evaluation>& history, const Objective& a, const Objective& b,
@@ -419,7 +429,9 @@ absl::Status ValidateSearch(const MetricModel& metrics, const AccuracyEvaluator*
 }
 
 absl::StatusOr<SearchResult> RunSearch(const MetricModel& metrics, const AccuracyEvaluator* evaluator,
-                                       const SearchOptions& options) {
+                                       const SearchOptions& requested) {
+  SearchOptions options = requested;
+  options.constraints = MergeConstraints(requested.constraints);
   if (absl::Status s = ValidateSearch(metrics, evaluator, options); !s.ok()) return s;
   Book book(metrics, evaluator, options);
   Rng rng(options.seed);

@@ -1,6 +1,8 @@
 #include "search/constraints.h"
 
 #include <cmath>
+#include <map>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -109,6 +111,21 @@ absl::Status CheckReachable(const MetricModel& metrics, const std::vector<Constr
     }
   }
   return absl::OkStatus();
+}
+
+std::vector<Constraint> MergeConstraints(const std::vector<Constraint>& constraints) {
+  std::vector<Constraint> merged;
+  std::map<std::pair<std::string, bool>, size_t> slot;
+  for (const Constraint& c : constraints) {
+    auto [it, inserted] = slot.emplace(std::make_pair(c.metric, c.upper), merged.size());
+    if (inserted) {
+      merged.push_back(c);
+      continue;
+    }
+    Constraint& kept = merged[it->second];
+    kept.bound = c.upper ? std::min(kept.bound, c.bound) : std::max(kept.bound, c.bound);
+  }
+  return merged;
 }
 
 double Violation(const MetricModel& metrics, const supernet::Architecture& arch,

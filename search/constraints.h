@@ -24,6 +24,10 @@ struct Constraint {
 // or ms (latency, milliseconds; the unit is optional).
 absl::StatusOr<Constraint> ParseConstraint(const std::string& text);
 
+// The same feasible set with at most one upper and one lower bound per metric (the
+// tightest of each), in first-appearance order: repeated constraints cost nothing.
+std::vector<Constraint> MergeConstraints(const std::vector<Constraint>& constraints);
+
 // What a search optimizes: "accuracy" (maximized by default), "flops", "params" or
 // "latency@DEVICE" (minimized by default); "max:" or "min:" in front overrides.
 struct Objective {

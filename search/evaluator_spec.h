@@ -8,6 +8,9 @@
 
 namespace nas::search {
 
+// Most independent draws a zero-cost proxy may be averaged over (ZeroCostOptions::repeats).
+inline constexpr int kMaxZeroCostRepeats = 16;
+
 // One signal of an evaluator spec (no LibTorch: request validation parses specs too).
 struct EvaluatorItem {
   enum class Kind { kSupernet, kSupernetLoss, kZeroCost, kFlops, kParams };

@@ -43,6 +43,31 @@ std::vector<std::vector<int>> NonDominatedSort(const std::vector<Point>& points)
   return fronts;
 }
 
+std::vector<int> NonDominatedFront2D(const std::vector<Point>& points) {
+  const int n = static_cast<int>(points.size());
+  std::vector<int> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int a, int b) {
+    return points[a][0] != points[b][0] ? points[a][0] < points[b][0] : points[a][1] < points[b][1];
+  });
+  // A point is dominated by a point of strictly smaller x with y no larger, or by a point
+  // of equal x with strictly smaller y (the first of its x group, after sorting).
+  std::vector<int> front;
+  double best_y_before = std::numeric_limits<double>::infinity();  // Over strictly smaller x.
+  for (int i = 0; i < n;) {
+    int end = i;
+    while (end < n && points[order[end]][0] == points[order[i]][0]) ++end;
+    const double group_min_y = points[order[i]][1];
+    if (group_min_y < best_y_before) {
+      for (int k = i; k < end && points[order[k]][1] == group_min_y; ++k) front.push_back(order[k]);
+      best_y_before = group_min_y;
+    }
+    i = end;
+  }
+  std::sort(front.begin(), front.end());
+  return front;
+}
+
 std::vector<double> CrowdingDistance(const std::vector<Point>& points, const std::vector<int>& front) {
   const size_t m = front.size();
   std::vector<double> distance(m, 0.0);

@@ -16,6 +16,11 @@ bool Dominates(const Point& a, const Point& b);
 // points, fronts[1] those dominated only by fronts[0], and so on.
 std::vector<std::vector<int>> NonDominatedSort(const std::vector<Point>& points);
 
+// Indices (ascending) of the non-dominated points among two-objective points, the same
+// set as NonDominatedSort(points).front() (equal points are all kept), in O(n log n)
+// time and O(n) memory whatever the number of points.
+std::vector<int> NonDominatedFront2D(const std::vector<Point>& points);
+
 // NSGA-II crowding distance of each member of `front` (same order); boundary points
 // of every objective get infinity.
 std::vector<double> CrowdingDistance(const std::vector<Point>& points, const std::vector<int>& front);

@@ -89,6 +89,18 @@ TEST(ConstraintTest, Parses) {
   EXPECT_FALSE(ParseConstraint("flops<=-3").ok());
 }
 
+TEST(ConstraintTest, MergesRepeatsToTheTightestBoundPerMetricAndDirection) {
+  std::vector<Constraint> c;
+  for (const char* t : {"flops<=60M", "params>=1M", "flops<=50M", "flops<=70M", "params>=2M", "flops>=10M"}) {
+    c.push_back(*ParseConstraint(t));
+  }
+  std::vector<std::string> merged;
+  for (const Constraint& m : MergeConstraints(c)) merged.push_back(m.ToString());
+  EXPECT_EQ(merged, (std::vector<std::string>{ParseConstraint("flops<=50M")->ToString(),
+                                               ParseConstraint("params>=2M")->ToString(),
+                                               ParseConstraint("flops>=10M")->ToString()}));
+}
+
 TEST_F(SearchTest, ImpossibleConstraintIsAnImmediateError) {
   SearchOptions o;
   o.constraints = {*ParseConstraint("flops<=5M")};
@@ -201,6 +213,16 @@ TEST_F(SearchTest, Nsga2FrontIsNonDominatedAndHypervolumeNeverFalls) {
     }
   }
   ASSERT_EQ(r->hypervolume.size(), 10u);
+  // The per-generation front is kept incrementally: each value equals the hypervolume of
+  // the front of everything evaluated up to that generation.
+  const MetricModel metrics(space());
+  for (size_t g = 0; g < r->hypervolume.size(); ++g) {
+    std::vector<Evaluation> upto;
+    for (const Evaluation& e : r->history) {
+      if (e.generation <= static_cast<int64_t>(g)) upto.push_back(e);
+    }
+    EXPECT_DOUBLE_EQ(r->hypervolume[g], FrontHypervolume(upto, r->y_objective, r->x_objective, metrics)) << g;
+  }
   for (size_t g = 1; g < r->hypervolume.size(); ++g) EXPECT_GE(r->hypervolume[g], r->hypervolume[g - 1]);
   EXPECT_GT(r->hypervolume.back(), r->hypervolume.front());
 
@@ -369,6 +391,40 @@ TEST(LatencyTest, LatencyTableConstrainsAndDrivesASearch) {
   ASSERT_TRUE(WriteFileAtomically(dir + "/bad.csv", "arch,cpu\n0,1,2,0,1,2,0,1,-3\n").ok());
   EXPECT_THAT(std::string(LatencyTable::Load(*space, dir + "/bad.csv").status().message()),
               HasSubstr("latency must be positive"));
+}
+
+TEST_F(SearchTest, RepeatedConstraintsGiveTheSameSearchAsOne) {
+  // 100,000 copies of one bound (a request the server once spent 100 s per search on)
+  // search exactly as the single bound does.
+  SearchOptions one;
+  one.budget = 60;
+  one.population = 20;
+  one.constraints = {*ParseConstraint("flops<=40M")};
+  SearchOptions many = one;
+  many.constraints.assign(100000, one.constraints[0]);
+  auto a = RunSearch(space(), *evaluator_, one);
+  auto b = RunSearch(space(), *evaluator_, many);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ExpectSameHistory(*a, *b);
+}
+
+TEST_F(SearchTest, LongCostOnlyNsga2StaysLinear) {
+  // Thousands of cost-only evaluations of NSGA-II over the MobileNetV2 macro space (it
+  // stops when variation finds nothing new, after about 6,500): the front and the
+  // per-generation hypervolume come from the last front, not the whole history (which
+  // took memory and time quadratic in the budget).
+  auto mbv2 = supernet::LoadSearchSpace("configs/mbv2_macro.yaml");
+  ASSERT_TRUE(mbv2.ok()) << mbv2.status();
+  SearchOptions o;
+  o.algorithm = "nsga2";
+  o.budget = 40000;
+  o.population = 100;
+  o.objectives = {*ParseObjective("max:flops"), *ParseObjective("min:params")};
+  auto r = RunSearch(MetricModel(**mbv2), nullptr, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GT(r->history.size(), 5000u);
+  EXPECT_EQ(r->hypervolume.size(), static_cast<size_t>(r->history.back().generation + 1));
+  for (size_t g = 1; g < r->hypervolume.size(); ++g) EXPECT_GE(r->hypervolume[g], r->hypervolume[g - 1]);
 }
 
 TEST_F(SearchTest, CostEvaluatorFindsTheLargestNetworkUnderABound) {

@@ -47,33 +47,60 @@ class SupernetMemo {
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<const supernet::ZeroCostScorer>> MakeZeroCostScorer(
-    const supernet::TrainConfig& config, const supernet::DataSplits& data, torch::Device device,
-    const ZeroCostOptions& options) {
+std::string ZeroCostOptions::IdSuffix() const {
+  std::string suffix = absl::StrFormat(":b%d:s%d", batch_size, seed);
+  if (repeats != 1) absl::StrAppendFormat(&suffix, ":r%d", repeats);
+  return suffix;
+}
+
+absl::StatusOr<double> ZeroCostEnsemble::Score(supernet::ZeroCostProxy proxy,
+                                               const supernet::Architecture& arch) const {
+  double sum = 0;
+  for (const auto& draw : draws_) {
+    absl::StatusOr<double> s = draw->Score(proxy, arch);
+    if (!s.ok()) return s.status();
+    sum += *s;
+  }
+  return sum / static_cast<double>(draws_.size());
+}
+
+absl::StatusOr<std::shared_ptr<const ZeroCostEnsemble>> MakeZeroCostScorer(const supernet::TrainConfig& config,
+                                                                           const supernet::DataSplits& data,
+                                                                           torch::Device device,
+                                                                           const ZeroCostOptions& options) {
   if (options.batch_size < 2 || options.batch_size > 4096) {
     return absl::InvalidArgumentError(absl::StrCat("zero-cost batch size must be in [2, 4096], got ", options.batch_size));
+  }
+  if (options.repeats < 1 || options.repeats > kMaxZeroCostRepeats) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("zero-cost repeats must be in [1, ", kMaxZeroCostRepeats, "], got ", options.repeats));
   }
   if (static_cast<int64_t>(data.train_indices.size()) < options.batch_size) {
     return absl::InvalidArgumentError(absl::StrCat("zero-cost proxies need ", options.batch_size,
                                                    " training images; the data has ", data.train_indices.size()));
   }
-  supernet::Supernet net;
-  {
-    std::lock_guard<std::mutex> lock(InitMutex());
-    torch::manual_seed(options.seed);
-    net = supernet::CreateSupernet(config.space, config.supernet);
+  std::vector<std::shared_ptr<const supernet::ZeroCostScorer>> draws;
+  for (int i = 0; i < options.repeats; ++i) {
+    const uint64_t seed = options.seed + static_cast<uint64_t>(i);
+    supernet::Supernet net;
+    {
+      std::lock_guard<std::mutex> lock(InitMutex());
+      torch::manual_seed(seed);
+      net = supernet::CreateSupernet(config.space, config.supernet);
+    }
+    net->to(device);
+    net->eval();
+    supernet::BatchLoader loader(data.train_set, data.train_indices, options.batch_size, supernet::AugmentOptions{},
+                                 /*shuffle=*/true, seed ^ 0x2e20c057ULL);
+    supernet::Batch batch = loader.Get(0, 0);
+    try {
+      draws.push_back(std::make_shared<supernet::ZeroCostScorer>(net, batch.images.to(device),
+                                                                 batch.labels.to(device), device));
+    } catch (const c10::Error& e) {
+      return absl::InternalError(absl::StrCat("zero-cost scorer: ", e.what_without_backtrace()));
+    }
   }
-  net->to(device);
-  net->eval();
-  supernet::BatchLoader loader(data.train_set, data.train_indices, options.batch_size, supernet::AugmentOptions{},
-                               /*shuffle=*/true, options.seed ^ 0x2e20c057ULL);
-  supernet::Batch batch = loader.Get(0, 0);
-  try {
-    return std::shared_ptr<const supernet::ZeroCostScorer>(std::make_shared<supernet::ZeroCostScorer>(
-        net, batch.images.to(device), batch.labels.to(device), device));
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat("zero-cost scorer: ", e.what_without_backtrace()));
-  }
+  return std::shared_ptr<const ZeroCostEnsemble>(std::make_shared<ZeroCostEnsemble>(std::move(draws)));
 }
 
 absl::StatusOr<LoadedEvaluator> LoadModelEvaluator(const std::string& spec_text, const std::string& field,
@@ -96,7 +123,7 @@ absl::StatusOr<LoadedEvaluator> LoadModelEvaluator(const std::string& spec_text,
   };
   // Supernets by checkpoint (loaded once each), then zero-cost scorers by config.
   std::map<std::string, std::shared_ptr<SupernetEvaluator>> supernets;
-  std::map<std::string, std::shared_ptr<const supernet::ZeroCostScorer>> scorers;
+  std::map<std::string, std::shared_ptr<const ZeroCostEnsemble>> scorers;
   std::string default_config;  // The first checkpoint's, for zc items without one.
   for (const EvaluatorItem& item : spec->items) {
     if (item.kind != EvaluatorItem::Kind::kSupernet && item.kind != EvaluatorItem::Kind::kSupernetLoss) continue;
@@ -116,7 +143,7 @@ absl::StatusOr<LoadedEvaluator> LoadModelEvaluator(const std::string& spec_text,
     const std::string key = item.path.empty() ? default_config : item.path;
     if (scorers.count(key)) continue;
     const auto started = std::chrono::steady_clock::now();
-    absl::StatusOr<std::shared_ptr<const supernet::ZeroCostScorer>> scorer;
+    absl::StatusOr<std::shared_ptr<const ZeroCostEnsemble>> scorer;
     if (item.path.empty()) {
       const supernet::TrainedSupernet& trained = supernets.at(default_config)->trained();
       scorer = MakeZeroCostScorer(trained.config, trained.data, device, options.zero_cost);
@@ -130,12 +157,12 @@ absl::StatusOr<LoadedEvaluator> LoadModelEvaluator(const std::string& spec_text,
       scorer = MakeZeroCostScorer(*config, *data, device, options.zero_cost);
     }
     if (!scorer.ok()) return absl::Status(scorer.status().code(), absl::StrCat(field, ": ", scorer.status().message()));
-    log << absl::StrFormat("zero-cost scorer ready (%d images, seed %d, %.1f s)\n", options.zero_cost.batch_size,
-                           options.zero_cost.seed,
+    log << absl::StrFormat("zero-cost scorer ready (%d images, seed %d, %d draw(s), %.1f s)\n",
+                           options.zero_cost.batch_size, options.zero_cost.seed, options.zero_cost.repeats,
                            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     scorers[key] = *scorer;
   }
-  const std::string zc_suffix = absl::StrFormat(":b%d:s%d", options.zero_cost.batch_size, options.zero_cost.seed);
+  const std::string zc_suffix = options.zero_cost.IdSuffix();
   if (!spec->combo) {
     const EvaluatorItem& item = spec->items[0];
     absl::StatusOr<supernet::ZeroCostProxy> proxy = supernet::ParseZeroCostProxy(item.proxy);
@@ -171,7 +198,7 @@ absl::StatusOr<LoadedEvaluator> LoadModelEvaluator(const std::string& spec_text,
       case EvaluatorItem::Kind::kZeroCost: {
         absl::StatusOr<supernet::ZeroCostProxy> proxy = supernet::ParseZeroCostProxy(item.proxy);
         if (!proxy.ok()) return proxy.status();
-        std::shared_ptr<const supernet::ZeroCostScorer> scorer = scorers.at(item.path.empty() ? default_config : item.path);
+        std::shared_ptr<const ZeroCostEnsemble> scorer = scorers.at(item.path.empty() ? default_config : item.path);
         c.name = "zc:" + item.proxy;
         absl::StrAppend(&id, c.name, zc_suffix);
         const supernet::ZeroCostProxy p = *proxy;

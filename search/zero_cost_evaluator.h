@@ -4,6 +4,7 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -19,19 +20,36 @@ namespace nas::search {
 struct ZeroCostOptions {
   int64_t batch_size = 64;  // Training images per proxy evaluation.
   uint64_t seed = 0;        // Weight initialisation and the choice of the images.
+  int repeats = 1;          // Independent draws (initialisation and batch) averaged.
+  // The evaluator id's suffix for these options (":b64:s0", ":b64:s0:r3").
+  std::string IdSuffix() const;
 };
 
-// A scorer over an untrained supernet of `config`'s space, initialised with `seed`,
-// with one batch of `data`'s training images (no augmentation).
-absl::StatusOr<std::shared_ptr<const supernet::ZeroCostScorer>> MakeZeroCostScorer(
-    const supernet::TrainConfig& config, const supernet::DataSplits& data, torch::Device device,
-    const ZeroCostOptions& options);
+// Scores a proxy as the mean over `repeats` independent draws: draw i is an untrained
+// supernet initialised with seed + i and one batch of training images chosen with it.
+// One draw (the default) is exactly ZeroCostScorer. Thread-safe like ZeroCostScorer.
+class ZeroCostEnsemble {
+ public:
+  explicit ZeroCostEnsemble(std::vector<std::shared_ptr<const supernet::ZeroCostScorer>> draws)
+      : draws_(std::move(draws)) {}
+  absl::StatusOr<double> Score(supernet::ZeroCostProxy proxy, const supernet::Architecture& arch) const;
+  size_t draws() const { return draws_.size(); }
+
+ private:
+  std::vector<std::shared_ptr<const supernet::ZeroCostScorer>> draws_;
+};
+
+// The ensemble over untrained supernets of `config`'s space with batches of `data`'s
+// training images (no augmentation).
+absl::StatusOr<std::shared_ptr<const ZeroCostEnsemble>> MakeZeroCostScorer(const supernet::TrainConfig& config,
+                                                                           const supernet::DataSplits& data,
+                                                                           torch::Device device,
+                                                                           const ZeroCostOptions& options);
 
 // One proxy as the accuracy signal (its raw score: higher is better, not a percent).
 class ZeroCostEvaluator : public AccuracyEvaluator {
  public:
-  ZeroCostEvaluator(std::shared_ptr<const supernet::ZeroCostScorer> scorer, supernet::ZeroCostProxy proxy,
-                    std::string id)
+  ZeroCostEvaluator(std::shared_ptr<const ZeroCostEnsemble> scorer, supernet::ZeroCostProxy proxy, std::string id)
       : scorer_(std::move(scorer)), proxy_(proxy), id_(std::move(id)) {}
   std::string id() const override { return id_; }
   absl::StatusOr<double> Accuracy(const supernet::Architecture& arch) const override {
@@ -39,7 +57,7 @@ class ZeroCostEvaluator : public AccuracyEvaluator {
   }
 
  private:
-  std::shared_ptr<const supernet::ZeroCostScorer> scorer_;
+  std::shared_ptr<const ZeroCostEnsemble> scorer_;
   supernet::ZeroCostProxy proxy_;
   std::string id_;
 };

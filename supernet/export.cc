@@ -61,13 +61,22 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
   absl::StatusOr<torch::jit::Module> module = Trace(**subnet, arch, torch::zeros({options.batch_size, c, hw, hw}));
   if (!module.ok()) return module.status();
 
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return absl::FailedPreconditionError(absl::StrCat(dir, ": ", ec.message()));
+  // The bundle is written and checked in a staging directory, then put at `dir` in one
+  // step: a crash never leaves a mix of an old and a new bundle's files.
+  absl::StatusOr<std::string> staging_dir = MakeStagingDirectory(dir);
+  if (!staging_dir.ok()) return staging_dir.status();
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() {
+      std::error_code ec;
+      if (!path.empty()) std::filesystem::remove_all(path, ec);
+    }
+  } cleanup{*staging_dir};
+  const std::string& staging = *staging_dir;
   // torch::jit saves to a stream; the bytes then go through the atomic writer.
   std::ostringstream bytes;
   module->save(bytes);
-  if (absl::Status s = WriteFileAtomically(dir + "/subnet.pt", bytes.str()); !s.ok()) return s;
+  if (absl::Status s = WriteFileAtomically(staging + "/subnet.pt", bytes.str()); !s.ok()) return s;
   std::vector<torch::Tensor> bn;
   for (const auto& item : (*subnet)->named_buffers()) {
     if (absl::EndsWith(item.key(), "running_mean") || absl::EndsWith(item.key(), "running_var")) {
@@ -76,14 +85,14 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
   }
   std::ostringstream bn_bytes;
   torch::save(bn, bn_bytes);
-  if (absl::Status s = WriteFileAtomically(dir + "/bn_stats.pt", bn_bytes.str()); !s.ok()) return s;
+  if (absl::Status s = WriteFileAtomically(staging + "/bn_stats.pt", bn_bytes.str()); !s.ok()) return s;
 
   // Reload what was written and check it against the supernet path on real images.
   torch::jit::Module loaded;
   try {
-    loaded = torch::jit::load(dir + "/subnet.pt");
+    loaded = torch::jit::load(staging + "/subnet.pt");
   } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat(dir, "/subnet.pt: reloading failed: ", e.what()));
+    return absl::InternalError(absl::StrCat(staging, "/subnet.pt: reloading failed: ", e.what()));
   }
   loaded.eval();
   torch::NoGradGuard no_grad;
@@ -138,7 +147,9 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
       {"test_accuracy", seen > 0 ? 100.0 * correct / seen : 0.0},
       {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()},
       {"files", {"subnet.pt", "bn_stats.pt", "subnet.json"}}};
-  if (absl::Status s = WriteFileAtomically(dir + "/subnet.json", j.dump(2) + "\n"); !s.ok()) return s;
+  if (absl::Status s = WriteFileAtomically(staging + "/subnet.json", j.dump(2) + "\n"); !s.ok()) return s;
+  if (absl::Status s = ReplaceDirectoryAtomically(staging, dir); !s.ok()) return s;
+  cleanup.path.clear();
   return j;
 }
 

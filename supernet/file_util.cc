@@ -1,6 +1,8 @@
 #include "supernet/file_util.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -20,12 +22,70 @@ absl::Status Errno(const std::string& what, const std::string& path) {
   return absl::InternalError(absl::StrCat(path, ": ", what, ": ", std::strerror(errno)));
 }
 
+// True when `name` is `prefix` followed by the pid of a process that no longer exists.
+bool IsStaleTemporary(const std::string& name, const std::string& prefix) {
+  if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) return false;
+  const std::string pid_text = name.substr(prefix.size());
+  if (pid_text.find_first_not_of("0123456789") != std::string::npos || pid_text.size() > 9) return false;
+  const pid_t pid = static_cast<pid_t>(std::atoi(pid_text.c_str()));
+  return pid > 0 && pid != getpid() && ::kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+void FsyncDirectory(const std::string& dir) {
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
+}
+
 }  // namespace
+
+absl::StatusOr<std::string> MakeStagingDirectory(const std::string& dir) {
+  const std::filesystem::path target = std::filesystem::path(dir).lexically_normal();
+  const std::filesystem::path parent = target.has_parent_path() ? target.parent_path() : ".";
+  std::error_code ec;
+  std::filesystem::create_directories(parent, ec);
+  if (ec) return absl::FailedPreconditionError(absl::StrCat(parent.string(), ": ", ec.message()));
+  const std::string prefix = absl::StrCat(".", target.filename().string(), ".staging.");
+  for (const auto& entry : std::filesystem::directory_iterator(parent, ec)) {
+    if (IsStaleTemporary(entry.path().filename().string(), prefix)) std::filesystem::remove_all(entry.path(), ec);
+  }
+  const std::string staging = (parent / absl::StrCat(prefix, getpid())).string();
+  std::filesystem::remove_all(staging, ec);
+  if (!std::filesystem::create_directory(staging, ec) || ec) {
+    return absl::InternalError(absl::StrCat(staging, ": cannot create: ", ec.message()));
+  }
+  return staging;
+}
+
+absl::Status ReplaceDirectoryAtomically(const std::string& staging, const std::string& dir) {
+  FsyncDirectory(staging);
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec)) {
+    // Swap the two names in one step, then remove the old bundle (now at `staging`).
+    if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) != 0) {
+      return Errno("cannot exchange with " + staging, dir);
+    }
+    std::filesystem::remove_all(staging, ec);
+  } else if (::rename(staging.c_str(), dir.c_str()) != 0) {
+    return Errno("cannot rename " + staging + " to", dir);
+  }
+  const std::filesystem::path target(dir);
+  FsyncDirectory(target.has_parent_path() ? target.parent_path().string() : ".");
+  return absl::OkStatus();
+}
 
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {
   const std::filesystem::path target(path);
   std::error_code ec;
   if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path(), ec);
+  // Temporaries a killed writer left behind (its pid is gone) are removed.
+  const std::string tmp_prefix = absl::StrCat(target.filename().string(), ".tmp.");
+  for (const auto& entry :
+       std::filesystem::directory_iterator(target.has_parent_path() ? target.parent_path() : ".", ec)) {
+    if (IsStaleTemporary(entry.path().filename().string(), tmp_prefix)) std::filesystem::remove(entry.path(), ec);
+  }
   const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("cannot create", tmp);
@@ -53,12 +113,7 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
     ::unlink(tmp.c_str());
     return s;
   }
-  const std::string dir = target.has_parent_path() ? target.parent_path().string() : ".";
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
+  FsyncDirectory(target.has_parent_path() ? target.parent_path().string() : ".");
   return absl::OkStatus();
 }
 

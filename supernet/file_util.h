@@ -15,6 +15,16 @@ namespace nas {
 // file or the new one, never a mix. Creates missing parent directories.
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);
 
+// A new empty staging directory next to `dir` (same file system), for building a set of
+// files that ReplaceDirectoryAtomically then puts in place as a whole. Staging
+// directories that crashed processes left next to `dir` are removed first.
+absl::StatusOr<std::string> MakeStagingDirectory(const std::string& dir);
+
+// Puts the finished `staging` directory at `dir` in one step: a reader (or a crash) sees
+// either the old directory or the new one, never a mix of their files. The old one, if
+// any, is removed afterwards.
+absl::Status ReplaceDirectoryAtomically(const std::string& staging, const std::string& dir);
+
 // Reads a whole file as bytes.
 absl::StatusOr<std::string> ReadFileBytes(const std::string& path);
 

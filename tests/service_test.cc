@@ -11,6 +11,7 @@
 #include <torch/script.h>
 
 #include "absl/strings/match.h"
+#include "nas/job_store.h"
 #include "nas/service.h"
 #include "proto/nas.grpc.pb.h"
 #include "tests/grpc_health.grpc.pb.h"
@@ -375,6 +376,221 @@ TEST_F(ServiceTest, TokenAndRemoteBinding) {
   auto refused = NasServer::Start(remote);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(refused.status().message()), HasSubstr("needs --tls-cert/--tls-key and --token"));
+}
+
+
+// Reliability: each test below replays a failure found by probing the server (issue
+// "A server that no request can take down"), numbered as there.
+
+// 2. Startup errors end with a message, never a crash of a half-built server.
+TEST_F(ServiceTest, StartupErrorsAreMessagesAndOneServerPerDataDirAndPort) {
+  ServerOptions bad = options_;
+  bad.max_running = 0;
+  EXPECT_THAT(std::string(NasServer::Start(bad).status().message()), HasSubstr("--max-jobs"));
+  bad = options_;
+  bad.data_dir = root_ + "/a_file";
+  ASSERT_TRUE(WriteFileAtomically(bad.data_dir, "x").ok());
+  EXPECT_THAT(std::string(NasServer::Start(bad).status().message()), HasSubstr("not a directory"));
+  bad = options_;
+  bad.data_dir = root_ + "/tls";
+  bad.tls_cert = root_ + "/missing.pem";
+  bad.tls_key = root_ + "/missing.key";
+  EXPECT_THAT(std::string(NasServer::Start(bad).status().message()), HasSubstr("--tls-cert"));
+  bad = options_;
+  bad.data_dir = root_ + "/corrupt";
+  fs::create_directories(bad.data_dir);
+  ASSERT_TRUE(WriteFileAtomically(bad.data_dir + "/jobs.sqlite", std::string(4096, 'z')).ok());
+  const absl::Status corrupt = NasServer::Start(bad).status();
+  EXPECT_FALSE(corrupt.ok());
+  EXPECT_THAT(std::string(corrupt.message()), HasSubstr("jobs.sqlite"));
+
+  // 3. A second server on the same data directory, or on a port in use, is refused.
+  ServerOptions second = options_;
+  const absl::Status locked = NasServer::Start(second).status();
+  EXPECT_EQ(locked.code(), absl::StatusCode::kFailedPrecondition) << locked;
+  EXPECT_THAT(std::string(locked.message()), HasSubstr("another nas serve is using it"));
+  second.data_dir = root_ + "/second";
+  second.port = server_->port();
+  const absl::Status port_in_use = NasServer::Start(second).status();
+  EXPECT_FALSE(port_in_use.ok());
+  EXPECT_THAT(std::string(port_in_use.message()), HasSubstr("cannot listen"));
+  // Once the first server is gone, its data directory is free again.
+  server_->Shutdown();
+  server_.reset();
+  StartServer();
+}
+
+// 1, 5 and 8. Requests that could exhaust the server or could never run are refused at
+// submission, naming the field and the limit; messages stay small.
+TEST_F(ServiceTest, LimitsAndImpossibleRequestsAreRefusedAtSubmission) {
+  v1::Job job;
+  v1::SearchSpec spec = TableSearch();
+  spec.set_budget(options_.limits.max_budget + 1);
+  grpc::Status s = Search(spec, &job);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(s.error_message(), HasSubstr("spec.budget"));
+  spec = TableSearch();
+  for (int i = 0; i < 160000; ++i) spec.add_constraints("flops<=100M");
+  s = Search(spec, &job);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(s.error_message(), HasSubstr("spec.constraints: 160001 entries; at most 64"));
+
+  v1::SearchSpec cost;
+  cost.set_space("nb201");
+  cost.set_evaluator("cost");
+  s = Search(cost, &job);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("cost evaluator has no accuracy"));
+  cost.add_objectives("accuracy");
+  EXPECT_THAT(Search(cost, &job).error_message(), HasSubstr("'accuracy' needs an accuracy evaluator"));
+  spec = TableSearch();
+  spec.add_constraints("flops<=1");
+  s = Search(spec, &job);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("flops<=1 cannot be met"));
+  spec = TableSearch();
+  spec.add_constraints("latency@cpu<=3ms");
+  EXPECT_THAT(Search(spec, &job).error_message(), HasSubstr("needs a latency model (spec.latency)"));
+
+  // 4. Huge fields: INVALID_ARGUMENT with a bounded message, not a transport error.
+  spec = TableSearch();
+  spec.set_evaluator("table:" + std::string(200000, 'x'));
+  s = Search(spec, &job);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_LT(s.error_message().size(), 1200u);
+  s = Search(TableSearch(), &job, std::string(10000, 'r'));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("request_id: 10000 bytes; at most 128"));
+
+  // 6. Training batch sizes are bounded.
+  v1::StartTrainingRequest train;
+  train.mutable_spec()->set_config("train_tiny.yaml");
+  train.mutable_spec()->set_batch_size(65536);
+  s = stub_->StartTraining(Context().get(), train, &job);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("spec.batch_size: must be in [0, 4096]"));
+}
+
+// 4. Listing is paged; a large result is stored without its history.
+TEST_F(ServiceTest, PagedListingAndBoundedResults) {
+  server_->Shutdown();
+  server_.reset();
+  options_.max_result_bytes = 4096;
+  options_.max_queued = 8;
+  StartServer();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    v1::SearchSpec spec;
+    spec.set_space("nb201");
+    spec.set_evaluator("cost");
+    spec.add_objectives("max:flops");
+    spec.set_budget(300);
+    spec.set_seed(i);
+    v1::Job job;
+    ASSERT_TRUE(Search(spec, &job).ok());
+    ids.push_back(job.id());
+  }
+  const v1::Job done = Watch(ids.back());
+  ASSERT_EQ(done.state(), v1::Job::SUCCEEDED) << done.error();
+  EXPECT_LE(done.result_json().size(), 4096u) << done.result_json().substr(0, 2000);
+  EXPECT_THAT(done.result_json(), HasSubstr("\"history_omitted\": 300"));
+  EXPECT_THAT(done.result_json(), HasSubstr("result.json"));
+  EXPECT_TRUE(fs::file_size(done.output_dir() + "/result.json") > 4096u);
+
+  std::vector<std::string> listed;
+  v1::ListJobsRequest request;
+  request.set_page_size(2);
+  int pages = 0;
+  do {
+    v1::ListJobsResponse page;
+    ASSERT_TRUE(stub_->ListJobs(Context().get(), request, &page).ok());
+    EXPECT_LE(page.jobs_size(), 2);
+    for (const v1::Job& j : page.jobs()) listed.push_back(j.id());
+    request.set_page_token(page.next_page_token());
+    ++pages;
+  } while (!request.page_token().empty() && pages < 10);
+  EXPECT_EQ(listed, ids);
+  EXPECT_EQ(pages, 3);
+  request.set_page_token("not-a-token");
+  v1::ListJobsResponse ignored;
+  EXPECT_EQ(stub_->ListJobs(Context().get(), request, &ignored).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // 3. Ids continue after a restart and never repeat.
+  server_->Shutdown();
+  server_.reset();
+  StartServer();
+  v1::Job next;
+  v1::SearchSpec spec;
+  spec.set_space("nb201");
+  spec.set_evaluator("cost");
+  spec.add_objectives("max:flops");
+  spec.set_budget(5);
+  ASSERT_TRUE(Search(spec, &next).ok());
+  EXPECT_EQ(next.id(), "job-000006");
+}
+
+// 1. A job that was running when the server died is restarted a bounded number of times.
+TEST_F(ServiceTest, AJobThatKeepsKillingTheServerEndsFailed) {
+  server_->Shutdown();
+  server_.reset();
+  {
+    auto store = JobStore::Open(options_.data_dir + "/jobs.sqlite");
+    ASSERT_TRUE(store.ok()) << store.status();
+    for (int crashes : {0, options_.max_crash_restarts}) {
+      v1::Job job;
+      job.set_kind("search");
+      job.set_state(v1::Job::RUNNING);  // As a kill -9 leaves it.
+      job.set_crash_restarts(crashes);
+      *job.mutable_search() = TableSearch();
+      job.mutable_search()->set_space(options_.config_dir + "/nb201.yaml");  // As validation stores it.
+      ASSERT_TRUE((*store)->Insert(job, [](v1::Job& j, const std::string& id) { j.set_id(id); }).ok());
+    }
+  }
+  StartServer();
+  v1::GetJobRequest get;
+  v1::Job first, second;
+  get.set_id("job-000001");
+  ASSERT_TRUE(stub_->GetJob(Context().get(), get, &first).ok());
+  EXPECT_EQ(first.crash_restarts(), 1);
+  EXPECT_EQ(Watch(first.id()).state(), v1::Job::SUCCEEDED);
+  get.set_id("job-000002");
+  ASSERT_TRUE(stub_->GetJob(Context().get(), get, &second).ok());
+  EXPECT_EQ(second.state(), v1::Job::FAILED);
+  EXPECT_THAT(second.error(), HasSubstr("stopped unexpectedly 3 times"));
+}
+
+// 6. Watch streams are bounded; on shutdown a watcher gets a last event and the stream ends.
+TEST_F(ServiceTest, WatchersAreBoundedAndEndOnShutdown) {
+  server_->Shutdown();
+  server_.reset();
+  options_.max_watchers = 2;
+  StartServer();
+  const v1::Job running = StartTraining(1'000'000);
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::JobEvent>>> readers;
+  v1::WatchJobRequest request;
+  request.set_id(running.id());
+  v1::JobEvent event;
+  for (int i = 0; i < 2; ++i) {
+    contexts.push_back(Context());
+    readers.push_back(stub_->WatchJob(contexts.back().get(), request));
+    ASSERT_TRUE(readers.back()->Read(&event));
+  }
+  auto context = Context();
+  auto third = stub_->WatchJob(context.get(), request);
+  EXPECT_FALSE(third->Read(&event));
+  const grpc::Status refused = third->Finish();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("at most 2"));
+
+  std::thread stopper([&] { server_->Shutdown(std::chrono::milliseconds(3000)); });
+  for (auto& reader : readers) {
+    while (reader->Read(&event)) {
+    }
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  }
+  stopper.join();
+  server_.reset();
 }
 
 }  // namespace
