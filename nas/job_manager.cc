@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include <google/protobuf/util/message_differencer.h>
@@ -61,22 +62,38 @@ absl::Status Guarded(const std::function<absl::Status()>& body) {
 }
 
 // A result file's text for the job record: as is up to `limit` bytes, else without the
-// (long) history, which stays in the file.
-std::string BoundedResult(const std::string& text, int64_t limit, const std::string& file) {
-  if (static_cast<int64_t>(text.size()) <= limit) return text;
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return "";
-  if (j.contains("history") && j["history"].is_array()) {
-    j["history_omitted"] = j["history"].size();
-    j.erase("history");
+// (long) history, which stays in the file. A large file is parsed as a stream that drops
+// the history's elements as they are read, so memory stays small whatever its size.
+std::string BoundedResult(const std::string& file, int64_t limit) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(file, ec);
+  if (ec) return "";
+  if (static_cast<int64_t>(size) <= limit) {
+    absl::StatusOr<std::string> text = ReadFileBytes(file);
+    return text.ok() ? *text : "";
   }
+  std::ifstream in(file, std::ios::binary);
+  size_t history_length = 0;
+  bool in_history = false;
+  const nlohmann::json::parser_callback_t skip_history = [&](int depth, nlohmann::json::parse_event_t event,
+                                                             nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    if (depth == 1 && event == Event::key) in_history = parsed == "history";
+    if (!in_history) return true;
+    if (depth == 2 && (event == Event::object_start || event == Event::value)) ++history_length;
+    return depth <= 1;  // An empty array: none of the history's elements is kept.
+  };
+  nlohmann::json j = nlohmann::json::parse(in, skip_history, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return "";
+  j.erase("history");
+  j["history_omitted"] = history_length;
   j["result_file"] = file;
   std::string bounded = j.dump(2);
   if (static_cast<int64_t>(bounded.size()) > limit) {
     // Still too large (a huge front): keep the summary fields only.
     nlohmann::json small = {{"result_file", file}, {"truncated", true}};
-    if (j.contains("front") && j["front"].is_array()) small["front_omitted"] = j["front"].size();
-    for (const char* key : {"best", "evaluator", "algorithm", "budget", "seed", "history_omitted"}) {
+    if (j.contains("pareto_front") && j["pareto_front"].is_array()) small["front_omitted"] = j["pareto_front"].size();
+    for (const char* key : {"best", "evaluator", "algorithm", "budget", "seed", "evaluations", "history_omitted"}) {
       if (j.contains(key)) small[key] = j[key];
     }
     bounded = small.dump(2);
@@ -323,9 +340,7 @@ void JobManager::Execute(v1::Job job) {
     job.set_state(v1::Job::FAILED);
     job.set_error(std::string(status.message()));
   } else {
-    if (absl::StatusOr<std::string> result = ReadFileBytes(result_file); result.ok()) {
-      job.set_result_json(BoundedResult(*result, options_.max_result_bytes, result_file));
-    }
+    job.set_result_json(BoundedResult(result_file, options_.max_result_bytes));
     job.set_state(running->cancel ? v1::Job::CANCELLED : v1::Job::SUCCEEDED);
   }
   job.set_updated_unix(NowUnix());

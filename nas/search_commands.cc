@@ -74,6 +74,29 @@ nlohmann::json EvaluationJson(const supernet::SearchSpace& space, const search::
   return j;
 }
 
+// Writes result.json's text: `summary` with a "history" array appended, one evaluation
+// at a time, so that a long search never holds its whole history as JSON (a tree of about
+// 1 KB, or text of about 300 bytes, per evaluation); the text is nlohmann's dump(2) of
+// the merged object except that "history" comes last.
+void WriteResultJson(std::ostream& out, const nlohmann::json& summary, const supernet::SearchSpace& space,
+                     const std::vector<search::Evaluation>& history) {
+  std::string head = summary.dump(2);
+  head.resize(head.rfind('}'));  // Reopen the object.
+  while (!head.empty() && (head.back() == '\n' || head.back() == ' ')) head.pop_back();
+  out << head << ",\n  \"history\": [";
+  for (size_t i = 0; i < history.size(); ++i) {
+    out << (i == 0 ? "\n    " : ",\n    ");
+    const std::string entry = EvaluationJson(space, history[i]).dump(2);
+    size_t start = 0;
+    for (size_t nl; (nl = entry.find('\n', start)) != std::string::npos; start = nl + 1) {
+      out.write(entry.data() + start, static_cast<std::streamsize>(nl + 1 - start));
+      out << "    ";
+    }
+    out.write(entry.data() + start, static_cast<std::streamsize>(entry.size() - start));
+  }
+  out << (history.empty() ? "]\n}\n" : "\n  ]\n}\n");
+}
+
 std::string Describe(const search::Evaluation& e, const search::Objective& primary) {
   std::string s = absl::StrFormat("%.3f MFLOPs, %.4f M params", e.cost.flops / 1e6, e.cost.params / 1e6);
   if (!std::isnan(e.accuracy)) s = absl::StrFormat("%.2f %% at %s", e.accuracy, s);
@@ -227,8 +250,6 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
   if (!result.ok()) return result.status();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
-  nlohmann::json history = nlohmann::json::array();
-  for (const search::Evaluation& e : result->history) history.push_back(EvaluationJson(*space, e));
   nlohmann::json objectives = nlohmann::json::array(), constraints = nlohmann::json::array(),
                  front = nlohmann::json::array();
   for (const search::Objective& objective : o.objectives) objectives.push_back(objective.ToString());
@@ -248,14 +269,14 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
                       {"seconds", seconds},
                       {"best", EvaluationJson(*space, result->best)},
                       {"pareto_front_objectives", {result->y_objective.ToString(), result->x_objective.ToString()}},
-                      {"pareto_front", front},
-                      {"history", history}};
+                      {"pareto_front", front}};
   if (latency) j["latency_model"] = latency->id();
   if (archive) j["archive"] = archive->path();
   if (!result->hypervolume.empty()) j["hypervolume_per_generation"] = result->hypervolume;
   if (dist != nullptr) j["world_size"] = dist->world_size();
+  const auto write_result = [&](std::ostream& stream) { WriteResultJson(stream, j, *space, result->history); };
   if (!options.out.empty() && rank0) {
-    if (absl::Status s = WriteFileAtomically(options.out + "/result.json", j.dump(2) + "\n"); !s.ok()) return s;
+    if (absl::Status s = WriteFileAtomically(options.out + "/result.json", write_result); !s.ok()) return s;
     const std::string title = absl::StrCat(o.algorithm, " on ", space->name(), " (",
                                            evaluator ? evaluator->id() : "cost", ")");
     if (absl::Status s = WriteFileAtomically(options.out + "/plot.svg", search::PlotSearchSvg(*result, title));
@@ -269,7 +290,7 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
                            archive ? absl::StrCat(" (evaluations are kept in ", archive->path(), ")") : "");
   }
   if (options.json) {
-    out << j.dump(2) << "\n";
+    write_result(out);
   } else {
     out << absl::StrFormat("%s search on %s with %s: %d evaluations (%d paid, %d from the archive) in %.1f s\n"
                            "best: %s\n  %s\n",

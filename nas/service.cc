@@ -132,6 +132,7 @@ class Service final : public v1::NasService::Service {
         return Invalid(absl::StrCat("checkpoint: trained on space '", (*evaluator)->space().name(), "', not '",
                                     space->space->name(), "'"));
       }
+      if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled");
       absl::StatusOr<double> accuracy = (*evaluator)->Accuracy(*arch);
       if (!accuracy.ok()) return ToGrpc(accuracy.status());
       response->set_has_accuracy(true);
@@ -158,10 +159,13 @@ class Service final : public v1::NasService::Service {
     }
     supernet::ExportOptions eo;
     eo.batch_size = request->batch_size() > 0 ? request->batch_size() : 1;
+    // A client that cancelled or ran out of its deadline gets no bundle written.
+    eo.cancelled = [context] { return context->IsCancelled(); };
     const std::string dir = absl::StrCat(options_.data_dir, "/exports/", name);
     absl::StatusOr<nlohmann::json> j;
     {
       std::lock_guard<std::mutex> lock(export_mu_);  // One export at a time: they are heavy.
+      if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled");
       j = supernet::ExportSubnet((*evaluator)->trained(), *arch, dir, eo);
     }
     if (!j.ok()) return ToGrpc(j.status());

@@ -50,10 +50,13 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
   if (absl::Status s = space.Validate(arch); !s.ok()) return absl::InvalidArgumentError(absl::StrCat("arch: ", s.message()));
   if (options.batch_size < 1 || options.batch_size > 4096) return absl::InvalidArgumentError("--batch-size: must be in [1, 4096]");
   const auto start = std::chrono::steady_clock::now();
+  const auto stop = [&] { return options.cancelled && options.cancelled(); };
+  const absl::Status cancelled_status = absl::CancelledError("the export was cancelled; nothing was written");
   const torch::Device device = torch::kCPU;
   std::unique_ptr<Evaluator> val = MakeEvaluator(trained, EvalSplit::kValidation, device);
   BnStatistics stats;
   if (absl::Status s = val->Calibrate(arch, &stats); !s.ok()) return s;
+  if (stop()) return cancelled_status;
   absl::StatusOr<Supernet> subnet = ExtractSubnet(*trained.net, arch, &stats);
   if (!subnet.ok()) return subnet.status();
   (*subnet)->eval();
@@ -100,6 +103,7 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
                            /*shuffle=*/false, 0);
   double max_abs_diff = 0;
   for (int64_t b = 0; b < std::min<int64_t>(4, check_loader.batches_per_epoch()); ++b) {
+    if (stop()) return cancelled_status;
     const Batch batch = check_loader.Get(0, b);
     if (batch.images.size(0) != options.batch_size) break;
     ForwardContext ctx;
@@ -120,6 +124,7 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
     test = SpreadSubset(std::move(test), options.verify_images);
     BatchLoader test_loader(trained.data.test_set, test, options.batch_size, AugmentOptions{}, false, 0);
     for (int64_t b = 0; b < test_loader.batches_per_epoch(); ++b) {
+      if (stop()) return cancelled_status;
       const Batch batch = test_loader.Get(0, b);
       if (batch.images.size(0) != options.batch_size) break;  // The module's batch size is fixed.
       const torch::Tensor logits = loaded.forward({batch.images}).toTensor();
@@ -148,6 +153,7 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
       {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()},
       {"files", {"subnet.pt", "bn_stats.pt", "subnet.json"}}};
   if (absl::Status s = WriteFileAtomically(staging + "/subnet.json", j.dump(2) + "\n"); !s.ok()) return s;
+  if (stop()) return cancelled_status;
   if (absl::Status s = ReplaceDirectoryAtomically(staging, dir); !s.ok()) return s;
   cleanup.path.clear();
   return j;

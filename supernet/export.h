@@ -1,6 +1,7 @@
 #ifndef NAS_SUPERNET_EXPORT_H_
 #define NAS_SUPERNET_EXPORT_H_
 
+#include <functional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -15,6 +16,9 @@ namespace nas::supernet {
 struct ExportOptions {
   int64_t batch_size = 1;       // The traced module's batch size (fixed: see docs).
   int64_t verify_images = 1000; // Test images the reloaded export is scored on (0: none).
+  // Polled between the export's steps and batches; true abandons the export (Cancelled)
+  // before the bundle is put in place, so nothing is written.
+  std::function<bool()> cancelled;
 };
 
 // Writes a deployment bundle for `arch` into `dir`:

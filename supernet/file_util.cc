@@ -117,6 +117,39 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
   return absl::OkStatus();
 }
 
+absl::Status WriteFileAtomically(const std::string& path, const std::function<void(std::ostream&)>& write) {
+  const std::filesystem::path target(path);
+  std::error_code ec;
+  if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path(), ec);
+  const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return Errno("cannot create", tmp);
+    write(out);
+    out.flush();
+    if (!out) {
+      absl::Status s = Errno("write failed", tmp);
+      ::unlink(tmp.c_str());
+      return s;
+    }
+  }
+  const int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    absl::Status s = Errno("fsync failed", tmp);
+    if (fd >= 0) ::close(fd);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    absl::Status s = Errno("rename failed", path);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  FsyncDirectory(target.has_parent_path() ? target.parent_path().string() : ".");
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> ReadFileBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {

@@ -2,6 +2,8 @@
 #define NAS_SUPERNET_FILE_UTIL_H_
 
 #include <cstdint>
+#include <functional>
+#include <iosfwd>
 #include <string>
 
 #include "absl/status/status.h"
@@ -14,6 +16,10 @@ namespace nas {
 // fsync, rename over `path`, fsync of the directory. A crash leaves either the old
 // file or the new one, never a mix. Creates missing parent directories.
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);
+
+// The same for contents produced by `write` into a stream (large files that should never
+// be held in memory whole).
+absl::Status WriteFileAtomically(const std::string& path, const std::function<void(std::ostream&)>& write);
 
 // A new empty staging directory next to `dir` (same file system), for building a set of
 // files that ReplaceDirectoryAtomically then puts in place as a whole. Staging
