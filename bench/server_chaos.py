@@ -393,6 +393,11 @@ def main():
             s["succeeded_after_restart"] = sum(r["final"] == "SUCCEEDED" for r in t)
             s["max_steps_lost"] = max(r["steps_lost"] for r in t)
             s["checkpoint_every"] = CHECKPOINT_EVERY
+            # The step seen last before the kill is a lower bound of the step reached, so a
+            # resume from at least its last checkpoint boundary loses under one interval.
+            s["resumed_from_last_checkpoint_or_later"] = sum(
+                r["resumed_from_step"] is not None and r["step_at_kill"] is not None and
+                r["resumed_from_step"] >= CHECKPOINT_EVERY * (r["step_at_kill"] // CHECKPOINT_EVERY) for r in t)
         if kind == "search":
             s["succeeded_after_restart"] = sum(r["final"] == "SUCCEEDED" for r in t)
             s["same_result_as_uninterrupted"] = sum(r["same_result"] for r in t)

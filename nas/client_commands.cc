@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/str_join.h"
 #include "proto/nas.grpc.pb.h"
 #include "supernet/file_util.h"
@@ -164,7 +165,10 @@ absl::Status RunRemoteSearch(const ClientOptions& client, const SearchCommandOpt
   spec->set_evaluator(o.evaluator);
   spec->set_combine(o.combine);
   spec->set_algorithm(o.algorithm);
-  for (const std::string& s : o.objectives) spec->add_objectives(s);
+  // Like the local command, --objective takes comma-separated lists; the API one per entry.
+  for (const std::string& s : o.objectives) {
+    for (absl::string_view one : absl::StrSplit(s, ',', absl::SkipWhitespace())) spec->add_objectives(std::string(one));
+  }
   for (const std::string& s : o.constraints) spec->add_constraints(s);
   spec->set_budget(o.budget);
   spec->set_seed(o.seed);

@@ -333,7 +333,14 @@ int main(int argc, char** argv) {
   if (cost_cmd->parsed()) status = nas::service::RunSpaceCost(cost, std::cout);
   if (sample_cmd->parsed()) status = nas::service::RunSpaceSample(sample, std::cout);
   if (train_cmd->parsed() && !client.server.empty()) {
-    status = nas::service::RunRemoteTrain(client, train, request_id, std::cout, std::cerr);
+    // The server chooses the job's directory and resumes its own jobs.
+    if (train_cmd->count("--out") > 0 || train.resume) {
+      status = absl::InvalidArgumentError(
+          "--out and --resume: not used with --server (the server keeps each job in its data directory and "
+          "resumes unfinished jobs itself; see `nas jobs`)");
+    } else {
+      status = nas::service::RunRemoteTrain(client, train, request_id, std::cout, std::cerr);
+    }
   } else if (train_cmd->parsed()) {
     std::signal(SIGINT, OnSignal);
     std::signal(SIGTERM, OnSignal);

@@ -69,7 +69,7 @@ class MobileNetV2NetworkImpl : public SupernetImpl {
                         ForwardContext& ctx) override {
     CheckArchitecture(arch);
     ctx.EnterBlock("stem");
-    torch::Tensor x = stem_->forward(input, 0, ctx);
+    torch::Tensor x = stem_->forward(PrepareInput(input), 0, ctx);
     for (int l = 0; l < static_cast<int>(candidates_.size()); ++l) {
       ctx.EnterBlock(absl::StrCat("layers[", l, "]"));
       const int slot = slots_[l][arch.genes[l]];

@@ -81,7 +81,7 @@ class Nb201NetworkImpl : public SupernetImpl {
                         ForwardContext& ctx) override {
     CheckArchitecture(arch);
     ctx.EnterBlock("stem");
-    torch::Tensor x = stem_->forward(input, 0, ctx);
+    torch::Tensor x = stem_->forward(PrepareInput(input), 0, ctx);
     int cell = 0;
     for (int stage = 0; stage < s_.num_stages(); ++stage) {
       if (stage > 0) {

@@ -106,7 +106,7 @@ class ShuffleNetNetworkImpl : public SupernetImpl {
                         ForwardContext& ctx) override {
     CheckArchitecture(arch);
     ctx.EnterBlock("stem");
-    torch::Tensor x = stem_->forward(input, 0, ctx);
+    torch::Tensor x = stem_->forward(PrepareInput(input), 0, ctx);
     for (int l = 0; l < static_cast<int>(mains_.size()); ++l) {
       ctx.EnterBlock(absl::StrCat("layers[", l, "]"));
       const int slot = Slot(arch, l);
@@ -116,8 +116,9 @@ class ShuffleNetNetworkImpl : public SupernetImpl {
         x = torch::cat({proj, mains_[l][slot]->forward(x, width, ctx)}, 1);
       } else {
         // SPOS's channel shuffle: even channels pass through, odd ones enter the block.
-        const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-        torch::Tensor pairs = x.reshape({n, c / 2, 2, h, w});
+        // The batch stays -1, so that a traced export runs at any batch size.
+        const int64_t c = x.size(1), h = x.size(2), w = x.size(3);
+        torch::Tensor pairs = x.reshape({-1, c / 2, 2, h, w});
         torch::Tensor passthrough = pairs.select(2, 0);
         torch::Tensor branch = pairs.select(2, 1).contiguous();
         x = torch::cat({passthrough, mains_[l][slot]->forward(branch, width, ctx)}, 1);

@@ -48,8 +48,19 @@ Classifier MakeLayeredClassifier(const LayeredSpace& space) {
   return Classifier(c.head.channels, c.num_classes, c.head.classifier_bias);
 }
 
+void SupernetImpl::ApplyMemoryFormat() {
+  const torch::MemoryFormat format =
+      options_.channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
+  torch::NoGradGuard no_grad;
+  for (torch::Tensor& p : parameters()) {
+    if (p.dim() == 4 && !p.is_contiguous(format)) p.set_data(p.contiguous(format));
+  }
+}
+
 Supernet CreateSupernet(std::shared_ptr<const SearchSpace> space, const SupernetOptions& options) {
-  return CreateNetwork(std::move(space), options, std::nullopt);
+  Supernet net = CreateNetwork(std::move(space), options, std::nullopt);
+  net->ApplyMemoryFormat();
+  return net;
 }
 
 absl::StatusOr<Supernet> ExtractSubnet(SupernetImpl& supernet, const Architecture& arch,
@@ -59,6 +70,7 @@ absl::StatusOr<Supernet> ExtractSubnet(SupernetImpl& supernet, const Architectur
     return absl::FailedPreconditionError("cannot extract from a stand-alone network");
   }
   Supernet subnet = CreateNetwork(supernet.shared_space(), supernet.options(), arch);
+  subnet->ApplyMemoryFormat();
   subnet->to(supernet.parameters().front().device());
   std::vector<PathPart> from = supernet.PathParts(arch);
   std::vector<PathPart> to = subnet->PathParts(arch);

@@ -102,8 +102,14 @@ absl::StatusOr<TrainConfig> ParseTrainConfig(const std::string& yaml, const std:
 
   if (root.Has("supernet")) {
     const ConfigNode n = root["supernet"];
-    if (absl::Status s = n.ExpectKeys({}, {"bn_affine"}); !s.ok()) return s;
+    if (absl::Status s = n.ExpectKeys({}, {"bn_affine", "memory_format"}); !s.ok()) return s;
     if (absl::Status s = ReadBool(n, "bn_affine", &c.supernet.bn_affine); !s.ok()) return s;
+    if (n.Has("memory_format")) {
+      std::string format;
+      if (absl::Status s = ReadString(n, "memory_format", &format); !s.ok()) return s;
+      if (absl::Status s = OneOf(n["memory_format"], format, {"channels_last", "contiguous"}); !s.ok()) return s;
+      c.supernet.channels_last = format == "channels_last";
+    }
   }
 
   {

@@ -30,6 +30,7 @@ absl::StatusOr<TrainedSupernet> LoadTrainedSupernet(const std::string& checkpoin
   trained.config = *std::move(config);
   trained.net = CreateSupernet(trained.config.space, trained.config.supernet);
   if (absl::Status s = RestoreModule(contents->model, *trained.net, checkpoint); !s.ok()) return s;
+  trained.net->ApplyMemoryFormat();
   trained.net->to(device);
   trained.net->eval();
   absl::StatusOr<DataSplits> data = LoadData(trained.config);

@@ -362,6 +362,7 @@ absl::Status Trainer::LoadCheckpoint() {
     return absl::DataLossError(absl::StrCat(path, ": bad metadata: ", e.what()));
   }
   if (absl::Status s = RestoreModule(contents->model, *net_, path); !s.ok()) return s;
+  net_->ApplyMemoryFormat();
   if (absl::Status s = RestoreOptimizer(contents->optimizer, *optimizer_, path); !s.ok()) return s;
   net_->to(options_.device);
   return absl::OkStatus();

@@ -277,6 +277,15 @@ TEST_F(ServiceTest, TrainThenSearchTheSupernetThenEvaluateWithIt) {
   const torch::Tensor logits = module.forward({torch::zeros({4, 1, 28, 28})}).toTensor();
   EXPECT_EQ(logits.sizes(), (std::vector<int64_t>{4, 10}));
   EXPECT_THAT(exported.metadata_json(), HasSubstr("\"arch\": \"shuffle3x3,xception\""));
+  // Traced at batch 4, it runs at any batch size (the channel shuffle keeps the batch
+  // dynamic), and a sample's logits do not depend on the batch it is in.
+  torch::manual_seed(0);
+  const torch::Tensor x = torch::randn({64, 1, 28, 28});
+  for (int64_t b : {1, 7, 64}) {
+    const torch::Tensor y = module.forward({x.narrow(0, 0, b)}).toTensor();
+    ASSERT_EQ(y.sizes(), (std::vector<int64_t>{b, 10}));
+    EXPECT_TRUE(torch::allclose(y.narrow(0, 0, 1), module.forward({x.narrow(0, 0, 1)}).toTensor(), 1e-5, 1e-5));
+  }
 
   // The space may be left out (the checkpoint's), the arch may be largest / smallest, and a
   // bad arch names the field.
