@@ -186,6 +186,55 @@ TEST(SupernetTest, ExtractedSubnetEqualsTheSupernetPath) {
   }
 }
 
+TEST(SupernetTest, ChannelsLastComputesWhatContiguousComputes) {
+  // The same weights in NHWC (the default) and NCHW: outputs and gradients agree up to
+  // float rounding, and a load of NCHW weights into an NHWC network keeps it NHWC.
+  for (const char* path : kSmallSpaces) {
+    auto space = Load(path);
+    SupernetOptions nchw;
+    nchw.channels_last = false;
+    torch::manual_seed(3);
+    Supernet a = CreateSupernet(space, {});
+    torch::manual_seed(3);
+    Supernet b = CreateSupernet(space, nchw);
+    for (const auto& p : a->parameters()) {
+      if (p.dim() == 4) EXPECT_TRUE(p.is_contiguous(torch::MemoryFormat::ChannelsLast)) << path;
+    }
+    Rng rng(5);
+    for (int i = 0; i < 3; ++i) {
+      const Architecture arch = space->Sample(rng);
+      const torch::Tensor x = Input(*space, 4, 30 + i);
+      a->zero_grad();
+      b->zero_grad();
+      // BN with fixed statistics: the comparison of gradients is then well conditioned
+      // (batch statistics of 4 images on 1x1 maps amplify rounding without bound).
+      ForwardContext ca{BnMode::kEval}, cb{BnMode::kEval};
+      const torch::Tensor ya = a->Forward(x, arch, ca), yb = b->Forward(x, arch, cb);
+      EXPECT_LE((ya - yb).abs().max().item<double>(), 1e-5 * (1 + yb.abs().max().item<double>()))
+          << path << " " << space->Format(arch);
+      ya.square().sum().backward();
+      yb.square().sum().backward();
+      auto gb = b->named_parameters();
+      for (const auto& p : a->named_parameters()) {
+        if (!p.value().grad().defined()) continue;
+        const torch::Tensor g = gb[p.key()].grad();
+        ASSERT_TRUE(g.defined()) << p.key();
+        EXPECT_LE((p.value().grad() - g).abs().max().item<double>(),
+                  1e-3 * (1 + g.abs().max().item<double>())) << path << " " << p.key();
+      }
+    }
+    {
+      torch::NoGradGuard no_grad;
+      auto pa = a->named_parameters();
+      for (const auto& p : b->named_parameters()) pa[p.key()].set_(p.value().clone());  // As a load does.
+    }
+    a->ApplyMemoryFormat();
+    for (const auto& p : a->parameters()) {
+      if (p.dim() == 4) EXPECT_TRUE(p.is_contiguous(torch::MemoryFormat::ChannelsLast)) << path;
+    }
+  }
+}
+
 TEST(SupernetTest, SubnetRejectsOtherArchitectures) {
   auto space = Load("configs/nb201.yaml");
   Supernet net = CreateSupernet(space, {});
