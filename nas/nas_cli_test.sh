@@ -110,6 +110,17 @@ $NAS export --checkpoint "$T/run/checkpoint.nasckpt" --arch bogus --out "$T/expo
 [ $? -eq 2 ] || fail "a bad --arch should exit 2"
 [ -e "$T/export2/subnet.pt" ] && fail "a failed export wrote files"
 $NAS serve --help | grep -q -- "--allow-insecure-remote" || fail "serve --help"
+# Startup errors are messages with a non-zero exit, never a crash.
+$NAS serve --port 0 --data-dir "$T/srv" --max-jobs 0 >/dev/null 2>"$ERR"; rc=$?
+[ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q -- "--max-jobs" "$ERR" || fail "serve --max-jobs 0 (rc $rc): $(cat "$ERR")"
+$NAS serve --port 0 --data-dir "$T/srv" --token-file "$T/no-such-token" >/dev/null 2>"$ERR"; rc=$?
+[ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q -- "--token-file" "$ERR" || fail "serve --token-file missing (rc $rc): $(cat "$ERR")"
+: > "$T/empty-token"
+$NAS serve --port 0 --data-dir "$T/srv" --token-file "$T/empty-token" >/dev/null 2>"$ERR"; rc=$?
+[ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q "empty" "$ERR" || fail "serve --token-file empty (rc $rc): $(cat "$ERR")"
+# A remote training job's directory is the server's: --out and --resume are refused, not ignored.
+$NAS train --server 127.0.0.1:1 --config train.yaml --out "$T/x" >/dev/null 2>"$ERR"; rc=$?
+[ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q "not used with --server" "$ERR" || fail "train --server --out (rc $rc): $(cat "$ERR")"
 
 # The cost evaluator: the largest network under a FLOPs bound; accuracy needs an evaluator.
 out=$($NAS search --space configs/nb201.yaml --evaluator cost --objective max:flops \

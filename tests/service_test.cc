@@ -258,6 +258,28 @@ TEST_F(ServiceTest, TrainThenSearchTheSupernetThenEvaluateWithIt) {
   EXPECT_GE(response.accuracy(), 0);
   EXPECT_LE(response.accuracy(), 100);
 
+  // 6. A checkpoint replaced at the same path is loaded again, not served from the cache
+  // with the old weights: evaluated at one path, the accuracy follows the file.
+  const v1::Job other = Watch(StartTraining(2).id());
+  ASSERT_EQ(other.state(), v1::Job::SUCCEEDED) << other.error();
+  const auto accuracy_at = [&](const std::string& path) {
+    v1::EvaluateArchitectureRequest r = request;
+    r.set_checkpoint(path);
+    v1::EvaluateArchitectureResponse out;
+    const grpc::Status st = stub_->EvaluateArchitecture(Context().get(), r, &out);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return out.accuracy();
+  };
+  const double first = accuracy_at(checkpoint);
+  const double second = accuracy_at("jobs/" + other.id() + "/checkpoint.nasckpt");
+  ASSERT_NE(first, second);  // 6 and 2 training steps: different weights.
+  const std::string shared_path = options_.data_dir + "/current.nasckpt";
+  fs::copy_file(options_.data_dir + "/" + checkpoint, shared_path);
+  EXPECT_EQ(accuracy_at("current.nasckpt"), first);
+  fs::copy_file(other.output_dir() + "/checkpoint.nasckpt", shared_path + ".new");
+  fs::rename(shared_path + ".new", shared_path);
+  EXPECT_EQ(accuracy_at("current.nasckpt"), second);
+
   // Export: a TorchScript bundle whose outputs equal the supernet path's; reloadable here.
   v1::ExportSubnetRequest export_request;
   *export_request.mutable_architecture() = request.architecture();
