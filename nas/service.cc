@@ -14,7 +14,6 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <google/protobuf/util/message_differencer.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -23,6 +22,7 @@
 #include "absl/strings/strip.h"
 #include "nas/request_validation.h"
 #include "nas/train_commands.h"
+#include "proto/grpc_health.grpc.pb.h"
 #include "proto/nas.grpc.pb.h"
 #include "search/algorithms.h"
 #include "search/latency_predictor.h"
@@ -52,6 +52,40 @@ grpc::Status ToGrpc(const absl::Status& s) {
   }
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), message);
 }
+
+// OK when no token is configured or the call carries "authorization: Bearer TOKEN".
+grpc::Status Authorize(const grpc::ServerContext* context, const std::string& token) {
+  if (token.empty()) return grpc::Status::OK;
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end() || std::string(it->second.data(), it->second.size()) != "Bearer " + token) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "a valid 'authorization: Bearer TOKEN' is required");
+  }
+  return grpc::Status::OK;
+}
+
+// grpc.health.v1.Health for the server ("") and the API: SERVING until shutdown begins,
+// then NOT_SERVING; behind the token like every other call.
+class HealthService final : public grpc::health::v1::Health::Service {
+ public:
+  explicit HealthService(std::string token) : token_(std::move(token)) {}
+  void SetNotServing() { serving_ = false; }
+
+  grpc::Status Check(grpc::ServerContext* context, const grpc::health::v1::HealthCheckRequest* request,
+                     grpc::health::v1::HealthCheckResponse* response) override {
+    if (grpc::Status s = Authorize(context, token_); !s.ok()) return s;
+    if (!request->service().empty() && request->service() != v1::NasService::service_full_name()) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown service");
+    }
+    response->set_status(serving_ ? grpc::health::v1::HealthCheckResponse::SERVING
+                                  : grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+    return grpc::Status::OK;
+  }
+
+ private:
+  const std::string token_;
+  std::atomic<bool> serving_{true};
+};
 
 // A file's identity for caches: a replaced or rewritten file is a different entry.
 std::string FileIdentity(const std::string& path) {
@@ -302,15 +336,7 @@ class Service final : public v1::NasService::Service {
   }
 
  private:
-  grpc::Status Authorize(grpc::ServerContext* context) const {
-    if (options_.token.empty()) return grpc::Status::OK;
-    const auto& metadata = context->client_metadata();
-    auto it = metadata.find("authorization");
-    if (it == metadata.end() || std::string(it->second.data(), it->second.size()) != "Bearer " + options_.token) {
-      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "a valid 'authorization: Bearer TOKEN' is required");
-    }
-    return grpc::Status::OK;
-  }
+  grpc::Status Authorize(grpc::ServerContext* context) const { return service::Authorize(context, options_.token); }
 
   // A loaded supernet per checkpoint file identity (path, inode, size, mtime: a replaced
   // checkpoint is loaded again), at most options_.evaluator_cache_entries, least recently
@@ -434,8 +460,16 @@ absl::StatusOr<std::unique_ptr<NasServer>> NasServer::Start(const ServerOptions&
   server->stop_watchers_ = [raw] { raw->StopWatchers(); };
   server->service_ = std::move(service);
 
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // Health is served by HealthService (behind the token). Reflection lists the API to
+  // tools such as grpcurl; it cannot check a token, so with a token it is not offered
+  // (the plugin is process-wide: a process that started a server without a token before
+  // keeps offering it).
+  grpc::EnableDefaultHealthCheckService(false);
+  if (options.token.empty()) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  auto health = std::make_unique<HealthService>(options.token);
+  HealthService* health_raw = health.get();
+  server->health_ = std::move(health);
+  server->set_not_serving_ = [health_raw] { health_raw->SetNotServing(); };
   grpc::ServerBuilder builder;
   const std::string host = options.host.find(':') != std::string::npos && options.host[0] != '['
                                ? absl::StrCat("[", options.host, "]")
@@ -444,13 +478,12 @@ absl::StatusOr<std::unique_ptr<NasServer>> NasServer::Start(const ServerOptions&
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(absl::StrCat(host, ":", options.port), credentials, &server->port_);
   builder.RegisterService(server->service_.get());
+  builder.RegisterService(server->health_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("--port: cannot listen on ", host, ":", options.port,
                                                " (in use, or the address is not this machine's)"));
   }
-  // Health: "" (the server) and the API are SERVING until shutdown begins.
-  server->server_->GetHealthCheckService()->SetServingStatus(v1::NasService::service_full_name(), true);
   return server;
 }
 
@@ -460,7 +493,7 @@ void NasServer::Shutdown(std::chrono::milliseconds deadline) {
   // 1. Health checks answer NOT_SERVING; watch streams send a last event and end.
   // 2. The RPC server stops accepting calls; in-flight ones get `deadline`.
   // 3. Jobs stop at their next step or generation and checkpoint, to resume on the next start.
-  if (server_ != nullptr) server_->GetHealthCheckService()->Shutdown();
+  if (set_not_serving_) set_not_serving_();
   if (stop_watchers_) stop_watchers_();
   if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now() + deadline);
   if (jobs_ != nullptr) jobs_->Shutdown();

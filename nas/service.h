@@ -51,8 +51,9 @@ class NasServer {
 
  private:
   NasServer() = default;
-  std::unique_ptr<grpc::Service> service_;
+  std::unique_ptr<grpc::Service> service_, health_;
   std::function<void()> stop_watchers_;  // Watch streams send a final event and end.
+  std::function<void()> set_not_serving_;  // Health turns NOT_SERVING.
   std::unique_ptr<JobManager> jobs_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

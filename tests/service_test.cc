@@ -13,8 +13,8 @@
 #include "absl/strings/match.h"
 #include "nas/job_store.h"
 #include "nas/service.h"
+#include "proto/grpc_health.grpc.pb.h"
 #include "proto/nas.grpc.pb.h"
-#include "tests/grpc_health.grpc.pb.h"
 #include "supernet/file_util.h"
 #include "supernet/search_space.h"
 #include "tests/test_paths.h"
@@ -398,8 +398,17 @@ TEST_F(ServiceTest, TokenAndRemoteBinding) {
   v1::ListJobsResponse list;
   EXPECT_EQ(stub_->ListJobs(Context().get(), v1::ListJobsRequest(), &list).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
+  // 8. Health answers only with the token too.
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+  grpc::health::v1::HealthCheckRequest health_request;
+  grpc::health::v1::HealthCheckResponse health_response;
+  EXPECT_EQ(health->Check(Context().get(), health_request, &health_response).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
   token_ = "s3cret";
   EXPECT_TRUE(stub_->ListJobs(Context().get(), v1::ListJobsRequest(), &list).ok());
+  ASSERT_TRUE(health->Check(Context().get(), health_request, &health_response).ok());
+  EXPECT_EQ(health_response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
 
   ServerOptions remote = options_;
   remote.host = "0.0.0.0";
