@@ -9,7 +9,7 @@ it on the same directory and checks what survived:
             resumes and SUCCEEDS, the checkpoint it resumed from loads, and the steps lost
             (last step reported before the kill minus the step resumed from) stay within
             one checkpoint interval.
-  search    a 120-evaluation search with the inherited accuracy of a tiny trained supernet:
+  search    a 400-evaluation search with the inherited accuracy of a tiny trained supernet:
             the record is listed, the search resumes (finished generations replayed from
             the evaluation archive) and SUCCEEDS with exactly the result of an
             uninterrupted run.
@@ -175,7 +175,7 @@ def trial_training(out, i, rng):
 
 def search_args(checkpoint):
     return ["--evaluator", "supernet:" + checkpoint, "--combine", "none", "--algorithm", "evolution",
-            "--budget", "120", "--population", "20", "--parents", "5", "--seed", "3"]
+            "--budget", "400", "--population", "20", "--parents", "5", "--seed", "3"]
 
 
 def search_reference(out, export_ref):
@@ -212,7 +212,7 @@ def trial_search(out, i, rng, ref):
                                "--request-id", "s%d" % i],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     job_id = wait_running(server, client)
-    time.sleep(rng.uniform(0, 0.8 * ref["seconds"]))
+    time.sleep(rng.uniform(0, 0.5 * ref["seconds"]))
     last = server.job(job_id) if job_id else None
     server.kill9()
     client.kill()

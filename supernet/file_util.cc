@@ -22,10 +22,12 @@ absl::Status Errno(const std::string& what, const std::string& path) {
   return absl::InternalError(absl::StrCat(path, ": ", what, ": ", std::strerror(errno)));
 }
 
-// True when `name` is `prefix` followed by the pid of a process that no longer exists.
+// True when `name` is `prefix` followed by the pid of a process that no longer exists
+// (and optionally ".old", a directory moved aside by ReplaceDirectoryAtomically).
 bool IsStaleTemporary(const std::string& name, const std::string& prefix) {
   if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) return false;
-  const std::string pid_text = name.substr(prefix.size());
+  std::string pid_text = name.substr(prefix.size());
+  if (pid_text.size() > 4 && pid_text.compare(pid_text.size() - 4, 4, ".old") == 0) pid_text.resize(pid_text.size() - 4);
   if (pid_text.find_first_not_of("0123456789") != std::string::npos || pid_text.size() > 9) return false;
   const pid_t pid = static_cast<pid_t>(std::atoi(pid_text.c_str()));
   return pid > 0 && pid != getpid() && ::kill(pid, 0) != 0 && errno == ESRCH;
@@ -64,10 +66,23 @@ absl::Status ReplaceDirectoryAtomically(const std::string& staging, const std::s
   std::error_code ec;
   if (std::filesystem::exists(dir, ec)) {
     // Swap the two names in one step, then remove the old bundle (now at `staging`).
-    if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) != 0) {
+    if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) == 0) {
+      std::filesystem::remove_all(staging, ec);
+    } else if (errno == EINVAL || errno == ENOSYS || errno == ENOTSUP) {
+      // A file system without exchange: the old directory moves aside first, so a crash
+      // between the two renames leaves it whole under `<staging>.old` (no mixed bundle).
+      const std::string old = staging + ".old";
+      std::filesystem::remove_all(old, ec);
+      if (::rename(dir.c_str(), old.c_str()) != 0) return Errno("cannot move aside to " + old, dir);
+      if (::rename(staging.c_str(), dir.c_str()) != 0) {
+        absl::Status s = Errno("cannot rename " + staging + " to", dir);
+        ::rename(old.c_str(), dir.c_str());
+        return s;
+      }
+      std::filesystem::remove_all(old, ec);
+    } else {
       return Errno("cannot exchange with " + staging, dir);
     }
-    std::filesystem::remove_all(staging, ec);
   } else if (::rename(staging.c_str(), dir.c_str()) != 0) {
     return Errno("cannot rename " + staging + " to", dir);
   }
