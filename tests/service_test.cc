@@ -321,6 +321,19 @@ TEST_F(ServiceTest, TrainThenSearchTheSupernetThenEvaluateWithIt) {
   es = stub_->ExportSubnet(Context().get(), export_request, &exported);
   ASSERT_TRUE(es.ok()) << es.error_message();
   EXPECT_LE(exported.max_abs_diff(), 1e-5);
+
+  // 5. An export whose client gave up (a 20 ms deadline) is abandoned: nothing is written.
+  export_request.set_name("abandoned");
+  {
+    grpc::ClientContext short_context;
+    short_context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(20));
+    EXPECT_EQ(stub_->ExportSubnet(&short_context, export_request, &exported).error_code(),
+              grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  export_request.set_name("after-abandoned");  // Runs after the abandoned one (one export at a time).
+  es = stub_->ExportSubnet(Context().get(), export_request, &exported);
+  ASSERT_TRUE(es.ok()) << es.error_message();
+  EXPECT_FALSE(fs::exists(options_.data_dir + "/exports/abandoned"));
 }
 
 TEST_F(ServiceTest, CancelQueueBoundDisconnectAndRestartResume) {
