@@ -125,6 +125,31 @@ def fresh(out, name):
     return d, os.path.join(d, "data"), os.path.join(d, "configs")
 
 
+def fresh_with_checkpoint(out, name, checkpoint):
+    """A fresh trial directory whose data directory holds a copy of `checkpoint`."""
+    d, data, configs = fresh(out, name)
+    os.makedirs(data)
+    copy = os.path.join(data, "checkpoint.nasckpt")
+    shutil.copy(checkpoint, copy)
+    return d, data, configs, copy
+
+
+def kill_and_resume(server, client, job_id, data, configs, delay_s):
+    """Sleeps `delay_s`, kills the server (SIGKILL) and the client, restarts the server on
+    the same directory and watches the job to its end: (job at the kill, its record after
+    the restart, its final state)."""
+    time.sleep(delay_s)
+    last = server.job(job_id) if job_id else None
+    server.kill9()
+    client.kill()
+    client.wait()
+    server = Server(data, configs)
+    record = server.job(job_id) if job_id else None
+    final = server.watch(job_id) if record else None
+    server.stop()
+    return last, record, final
+
+
 def wait_running(server, proc, deadline_s=120):
     """The id of the job the client submitted once it runs (or None)."""
     t0 = time.time()
@@ -150,15 +175,7 @@ def trial_training(out, i, rng):
     client = subprocess.Popen([NAS, "train", "--server", server.addr, "--config", "train_tiny.yaml",
                                "--request-id", "t%d" % i], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     job_id = wait_running(server, client)
-    time.sleep(rng.uniform(0, 4.0))
-    last = server.job(job_id) if job_id else None
-    server.kill9()
-    client.kill()
-    client.wait()
-    server = Server(data, configs)
-    record = server.job(job_id) if job_id else None
-    final = server.watch(job_id) if record else None
-    server.stop()
+    last, record, final = kill_and_resume(server, client, job_id, data, configs, rng.uniform(0, 4.0))
     summary = {}
     if final and final["state"] == "SUCCEEDED":
         with open(os.path.join(final["output_dir"], "summary.json")) as f:
@@ -183,10 +200,7 @@ def search_reference(out, export_ref):
     if os.path.exists(path):
         with open(path) as f:
             return json.load(f)
-    d, data, configs = fresh(out, "search-reference")
-    os.makedirs(data)
-    checkpoint = os.path.join(data, "checkpoint.nasckpt")
-    shutil.copy(export_ref["checkpoint"], checkpoint)
+    d, data, configs, checkpoint = fresh_with_checkpoint(out, "search-reference", export_ref["checkpoint"])
     server = Server(data, configs)
     t0 = time.time()
     run("search", "--server", server.addr, *search_args(checkpoint))
@@ -203,24 +217,13 @@ def search_reference(out, export_ref):
 
 
 def trial_search(out, i, rng, ref):
-    d, data, configs = fresh(out, "search-%d" % i)
-    os.makedirs(data)
-    checkpoint = os.path.join(data, "checkpoint.nasckpt")
-    shutil.copy(ref["checkpoint"], checkpoint)
+    d, data, configs, checkpoint = fresh_with_checkpoint(out, "search-%d" % i, ref["checkpoint"])
     server = Server(data, configs)
     client = subprocess.Popen([NAS, "search", "--server", server.addr, *search_args(checkpoint),
                                "--request-id", "s%d" % i],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     job_id = wait_running(server, client)
-    time.sleep(rng.uniform(0, 0.5 * ref["seconds"]))
-    last = server.job(job_id) if job_id else None
-    server.kill9()
-    client.kill()
-    client.wait()
-    server = Server(data, configs)
-    record = server.job(job_id) if job_id else None
-    final = server.watch(job_id) if record else None
-    server.stop()
+    last, record, final = kill_and_resume(server, client, job_id, data, configs, rng.uniform(0, 0.5 * ref["seconds"]))
     same = False
     if final and final["state"] == "SUCCEEDED":
         with open(os.path.join(final["output_dir"], "result.json")) as f:
@@ -257,10 +260,7 @@ def export_reference(out):
 
 
 def trial_export(out, i, rng, ref):
-    d, data, configs = fresh(out, "export-%d" % i)
-    os.makedirs(data)
-    checkpoint = os.path.join(data, "checkpoint.nasckpt")
-    shutil.copy(ref["checkpoint"], checkpoint)
+    d, data, configs, checkpoint = fresh_with_checkpoint(out, "export-%d" % i, ref["checkpoint"])
     server = Server(data, configs)
     t0 = time.time()
     first = run("export", "--server", server.addr, "--checkpoint", checkpoint, "--arch", "largest", "--out", "b")

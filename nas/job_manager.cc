@@ -107,7 +107,7 @@ bool IsFinal(v1::Job::State state) {
   return state == v1::Job::SUCCEEDED || state == v1::Job::FAILED || state == v1::Job::CANCELLED;
 }
 
-absl::StatusOr<std::unique_ptr<JobManager>> JobManager::Create(JobManagerOptions options) {
+absl::Status ValidateJobManagerOptions(const JobManagerOptions& options) {
   if (options.max_running < 1) {
     return absl::InvalidArgumentError(absl::StrCat("--max-jobs: must be at least 1, got ", options.max_running));
   }
@@ -118,6 +118,11 @@ absl::StatusOr<std::unique_ptr<JobManager>> JobManager::Create(JobManagerOptions
     return absl::InvalidArgumentError(
         absl::StrCat("--max-crash-restarts: must be at least 0, got ", options.max_crash_restarts));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<JobManager>> JobManager::Create(JobManagerOptions options) {
+  if (absl::Status s = ValidateJobManagerOptions(options); !s.ok()) return s;
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir + "/jobs", ec);
   if (ec) return absl::FailedPreconditionError(absl::StrCat("--data-dir ", options.data_dir, ": ", ec.message()));

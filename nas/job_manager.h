@@ -86,6 +86,10 @@ class JobManager {
 
 bool IsFinal(v1::Job::State state);
 
+// InvalidArgument naming the flag (--max-jobs, --max-queued, --max-crash-restarts) of an
+// option out of range; JobManager::Create checks it too.
+absl::Status ValidateJobManagerOptions(const JobManagerOptions& options);
+
 }  // namespace nas::service
 
 #endif  // NAS_NAS_JOB_MANAGER_H_

@@ -11,6 +11,17 @@ namespace {
 
 using Statement = SqliteStatement;
 
+// Binds ?1 id, ?2 request_id (NULL when empty) and ?3 the serialized record `data`.
+void BindJob(sqlite3_stmt* stmt, const v1::Job& job, const std::string& data) {
+  sqlite3_bind_text(stmt, 1, job.id().data(), static_cast<int>(job.id().size()), SQLITE_TRANSIENT);
+  if (job.request_id().empty()) {
+    sqlite3_bind_null(stmt, 2);
+  } else {
+    sqlite3_bind_text(stmt, 2, job.request_id().data(), static_cast<int>(job.request_id().size()), SQLITE_TRANSIENT);
+  }
+  sqlite3_bind_blob(stmt, 3, data.data(), static_cast<int>(data.size()), SQLITE_TRANSIENT);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<JobStore>> JobStore::Open(const std::string& path) {
@@ -56,13 +67,7 @@ absl::StatusOr<v1::Job> JobStore::Insert(v1::Job job,
       SQLITE_OK) {
     return fail(absl::InternalError(absl::StrCat(path_, ": ", sqlite3_errmsg(db_))));
   }
-  sqlite3_bind_text(q.stmt, 1, job.id().data(), static_cast<int>(job.id().size()), SQLITE_TRANSIENT);
-  if (job.request_id().empty()) {
-    sqlite3_bind_null(q.stmt, 2);
-  } else {
-    sqlite3_bind_text(q.stmt, 2, job.request_id().data(), static_cast<int>(job.request_id().size()), SQLITE_TRANSIENT);
-  }
-  sqlite3_bind_blob(q.stmt, 3, data.data(), static_cast<int>(data.size()), SQLITE_TRANSIENT);
+  BindJob(q.stmt, job, data);
   sqlite3_bind_int64(q.stmt, 4, seq);
   if (sqlite3_step(q.stmt) != SQLITE_DONE) {
     return fail(absl::InternalError(absl::StrCat(path_, ": ", sqlite3_errmsg(db_))));
@@ -80,13 +85,7 @@ absl::Status JobStore::Put(const v1::Job& job) {
       SQLITE_OK) {
     return absl::InternalError(absl::StrCat(path_, ": ", sqlite3_errmsg(db_)));
   }
-  sqlite3_bind_text(q.stmt, 1, job.id().data(), static_cast<int>(job.id().size()), SQLITE_TRANSIENT);
-  if (job.request_id().empty()) {
-    sqlite3_bind_null(q.stmt, 2);
-  } else {
-    sqlite3_bind_text(q.stmt, 2, job.request_id().data(), static_cast<int>(job.request_id().size()), SQLITE_TRANSIENT);
-  }
-  sqlite3_bind_blob(q.stmt, 3, data.data(), static_cast<int>(data.size()), SQLITE_TRANSIENT);
+  BindJob(q.stmt, job, data);
   if (sqlite3_step(q.stmt) != SQLITE_DONE) return absl::InternalError(absl::StrCat(path_, ": ", sqlite3_errmsg(db_)));
   if (sqlite3_changes(db_) != 1) return absl::NotFoundError(absl::StrCat(path_, ": no job '", job.id(), "' to update"));
   return absl::OkStatus();

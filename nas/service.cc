@@ -387,12 +387,15 @@ absl::StatusOr<std::unique_ptr<NasServer>> NasServer::Start(const ServerOptions&
         "(or --allow-insecure-remote)"));
   }
   if (options.port < 0 || options.port > 65535) return absl::InvalidArgumentError("--port: must be in [0, 65535]");
-  if (options.max_running < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("--max-jobs: must be at least 1, got ", options.max_running));
-  }
-  if (options.max_queued < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("--max-queued: must be at least 0, got ", options.max_queued));
-  }
+  JobManagerOptions jm;
+  jm.data_dir = options.data_dir;
+  jm.config_dir = options.config_dir;
+  jm.max_running = options.max_running;
+  jm.max_queued = options.max_queued;
+  jm.threads = options.threads;
+  jm.max_crash_restarts = options.max_crash_restarts;
+  jm.max_result_bytes = options.max_result_bytes;
+  if (absl::Status s = ValidateJobManagerOptions(jm); !s.ok()) return s;
   if (options.max_watchers < 1) {
     return absl::InvalidArgumentError(absl::StrCat("--max-watchers: must be at least 1, got ", options.max_watchers));
   }
@@ -444,14 +447,6 @@ absl::StatusOr<std::unique_ptr<NasServer>> NasServer::Start(const ServerOptions&
     // Only informative; the lock itself holds.
   }
 
-  JobManagerOptions jm;
-  jm.data_dir = options.data_dir;
-  jm.config_dir = options.config_dir;
-  jm.max_running = options.max_running;
-  jm.max_queued = options.max_queued;
-  jm.threads = options.threads;
-  jm.max_crash_restarts = options.max_crash_restarts;
-  jm.max_result_bytes = options.max_result_bytes;
   auto jobs = JobManager::Create(jm);
   if (!jobs.ok()) return jobs.status();
   server->jobs_ = *std::move(jobs);

@@ -91,17 +91,41 @@ absl::Status ReplaceDirectoryAtomically(const std::string& staging, const std::s
   return absl::OkStatus();
 }
 
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {
-  const std::filesystem::path target(path);
+// The temporary file a write to `path` goes through (parent directories created;
+// temporaries a killed writer left behind, whose pid is gone, removed).
+std::string TemporaryFor(const std::filesystem::path& target) {
   std::error_code ec;
-  if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path(), ec);
-  // Temporaries a killed writer left behind (its pid is gone) are removed.
+  const std::filesystem::path parent = target.has_parent_path() ? target.parent_path() : ".";
+  if (target.has_parent_path()) std::filesystem::create_directories(parent, ec);
   const std::string tmp_prefix = absl::StrCat(target.filename().string(), ".tmp.");
-  for (const auto& entry :
-       std::filesystem::directory_iterator(target.has_parent_path() ? target.parent_path() : ".", ec)) {
+  for (const auto& entry : std::filesystem::directory_iterator(parent, ec)) {
     if (IsStaleTemporary(entry.path().filename().string(), tmp_prefix)) std::filesystem::remove(entry.path(), ec);
   }
-  const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
+  return absl::StrCat(target.string(), ".tmp.", getpid());
+}
+
+// fsync of the written temporary (through `fd`, which it closes), rename over `path`,
+// fsync of the directory; the temporary is removed on failure.
+absl::Status CommitTemporary(int fd, const std::string& tmp, const std::filesystem::path& target) {
+  if (fd < 0 || ::fsync(fd) != 0) {
+    absl::Status s = Errno("fsync failed", tmp);
+    if (fd >= 0) ::close(fd);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), target.c_str()) != 0) {
+    absl::Status s = Errno("rename failed", target.string());
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  FsyncDirectory(target.has_parent_path() ? target.parent_path().string() : ".");
+  return absl::OkStatus();
+}
+
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {
+  const std::filesystem::path target(path);
+  const std::string tmp = TemporaryFor(target);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("cannot create", tmp);
   size_t written = 0;
@@ -116,27 +140,12 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
     }
     written += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0) {
-    absl::Status s = Errno("fsync failed", tmp);
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    absl::Status s = Errno("rename failed", path);
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  FsyncDirectory(target.has_parent_path() ? target.parent_path().string() : ".");
-  return absl::OkStatus();
+  return CommitTemporary(fd, tmp, target);
 }
 
 absl::Status WriteFileAtomically(const std::string& path, const std::function<void(std::ostream&)>& write) {
   const std::filesystem::path target(path);
-  std::error_code ec;
-  if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path(), ec);
-  const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
+  const std::string tmp = TemporaryFor(target);
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) return Errno("cannot create", tmp);
@@ -148,21 +157,7 @@ absl::Status WriteFileAtomically(const std::string& path, const std::function<vo
       return s;
     }
   }
-  const int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || ::fsync(fd) != 0) {
-    absl::Status s = Errno("fsync failed", tmp);
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    absl::Status s = Errno("rename failed", path);
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  FsyncDirectory(target.has_parent_path() ? target.parent_path().string() : ".");
-  return absl::OkStatus();
+  return CommitTemporary(::open(tmp.c_str(), O_RDONLY | O_CLOEXEC), tmp, target);
 }
 
 absl::StatusOr<std::string> ReadFileBytes(const std::string& path) {
