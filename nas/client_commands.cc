@@ -156,27 +156,12 @@ absl::Status RunRemoteSearch(const ClientOptions& client, const SearchCommandOpt
   if (!stub.ok()) return stub.status();
   v1::StartSearchRequest request;
   request.set_request_id(request_id);
-  v1::SearchSpec* spec = request.mutable_spec();
+  *request.mutable_spec() = ToSearchSpec(o);
   // A space is named by its name on the server; a local YAML path gives its stem.
   if (!o.space.empty()) {
     auto space = supernet::LoadSearchSpace(o.space);
-    spec->set_space(space.ok() ? (*space)->name() : o.space);
+    request.mutable_spec()->set_space(space.ok() ? (*space)->name() : o.space);
   }
-  spec->set_evaluator(o.evaluator);
-  spec->set_combine(o.combine);
-  spec->set_algorithm(o.algorithm);
-  // Like the local command, --objective takes comma-separated lists; the API one per entry.
-  for (const std::string& s : o.objectives) {
-    for (absl::string_view one : absl::StrSplit(s, ',', absl::SkipWhitespace())) spec->add_objectives(std::string(one));
-  }
-  for (const std::string& s : o.constraints) spec->add_constraints(s);
-  spec->set_budget(o.budget);
-  spec->set_seed(o.seed);
-  spec->set_population(o.population);
-  spec->set_parents(o.parents);
-  spec->set_mutation_probability(o.mutation_probability);
-  spec->set_predictor(o.predictor);
-  spec->set_latency(o.latency);
   v1::Job job;
   auto context = Context(client);
   if (absl::Status s = FromGrpc((*stub)->StartSearch(context.get(), request, &job)); !s.ok()) return s;

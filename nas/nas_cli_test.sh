@@ -149,6 +149,6 @@ out=$($NAS search --space "$T/space.yaml" --evaluator cost --latency "lut:$T/lut
   --budget 5 --json 2>/dev/null) || fail "search with a latency table failed"
 grep -q '"latency_model": "latency_lut:' <<<"$out" || fail "search latency model: $out"
 $NAS search --space "$T/space.yaml" --evaluator cost --latency "csv:$T/lut.json" --objective flops >/dev/null 2>"$ERR"
-grep -q -- "--latency: 'csv:" "$ERR" || fail "bad latency spec message: $(cat "$ERR")"
+grep -q -- "latency: 'csv:" "$ERR" || fail "bad latency spec message: $(cat "$ERR")"
 
 echo "all CLI checks passed"

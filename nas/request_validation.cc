@@ -116,6 +116,19 @@ absl::Status RequestValidator::ValidateSearch(v1::SearchSpec* spec) const {
                                                      " is more than this server allows (at most ",
                                                      limits_.max_budget, ", --max-budget)"));
   }
+  if (spec->zc_repeats() < 0 || spec->zc_repeats() > search::kMaxZeroCostRepeats) {
+    return Invalid(absl::StrCat("spec.zc_repeats: must be in [0, ", search::kMaxZeroCostRepeats, "], got ",
+                                spec->zc_repeats()));
+  }
+  if (spec->zc_batch() < 0 || spec->zc_batch() > limits_.max_batch_size) {
+    return Invalid(absl::StrCat("spec.zc_batch: must be in [0, ", limits_.max_batch_size, "], got ", spec->zc_batch()));
+  }
+  if (spec->has_calibration_batches() && (spec->calibration_batches() < 0 || spec->calibration_batches() > 10000)) {
+    return Invalid(absl::StrCat("spec.calibration_batches: must be in [0, 10000], got ", spec->calibration_batches()));
+  }
+  if (spec->has_eval_images() && spec->eval_images() < 0) {
+    return Invalid(absl::StrCat("spec.eval_images: must be at least 0, got ", spec->eval_images()));
+  }
   const std::string& e = spec->evaluator();
   if (e.empty()) {
     return Invalid("spec.evaluator: required (table:PATH[:COLUMN], supernet:CHECKPOINT, zc:PROXY:CONFIG, combo:ITEMS or cost)");

@@ -8,14 +8,15 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "nas/engine/search_job.h"
+#include "proto/nas.pb.h"
 
 namespace nas::service {
 
-// `nas search`: an architecture search over a space.
-// What `supernet:CHECKPOINT` is combined with unless told otherwise: the combination that
-// ranked best per CPU-minute on NAS-Bench-201 (docs/benchmarks.md).
-inline constexpr char kDefaultCombination[] = "zc:naswot+zc:synflow+zc:jacob_cov+flops+ref=50";
+using engine::kDefaultCombination;
 
+// `nas search`: an architecture search over a space (the flags; the search itself is the
+// engine's search job, the same one `nas serve` runs).
 struct SearchCommandOptions {
   std::string space;      // Search space YAML; optional with a supernet evaluator.
   // table:PATH[:COLUMN] (NAS-Bench-201 CSV or a general table), supernet:CHECKPOINT, cost.
@@ -56,6 +57,9 @@ struct SearchCommandOptions {
   int dist_timeout_s = 60;
   std::vector<std::string> args;  // This program's command line, for --nproc.
 };
+// The search the flags describe, as the API's SearchSpec (space: the YAML path as given).
+v1::SearchSpec ToSearchSpec(const SearchCommandOptions& options);
+
 // Progress lines (one per generation) go to `log`.
 absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream& out,
                               std::ostream& log);

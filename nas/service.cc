@@ -8,8 +8,6 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
-#include <list>
-#include <map>
 #include <mutex>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -20,14 +18,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "nas/request_validation.h"
-#include "nas/train_commands.h"
 #include "proto/grpc_health.grpc.pb.h"
 #include "proto/nas.grpc.pb.h"
-#include "search/algorithms.h"
-#include "search/latency_predictor.h"
-#include "search/supernet_evaluator.h"
-#include "supernet/export.h"
 #include "supernet/file_util.h"
 
 namespace nas::service {
@@ -35,14 +27,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-grpc::Status Invalid(const std::string& message) {
-  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
-}
-
 // Error messages travel in response metadata: bounded, so that a message echoing a huge
 // field never turns INVALID_ARGUMENT into a transport error.
 constexpr size_t kMaxErrorMessageBytes = 1024;
 
+// The one place an engine status becomes a gRPC status: codes map one to one (absl's
+// are gRPC's), messages are bounded.
 grpc::Status ToGrpc(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
   std::string message(s.message());
@@ -87,20 +77,33 @@ class HealthService final : public grpc::health::v1::Health::Service {
   std::atomic<bool> serving_{true};
 };
 
-// A file's identity for caches: a replaced or rewritten file is a different entry.
-std::string FileIdentity(const std::string& path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) return path;
-  return absl::StrCat(path, "|", st.st_dev, ":", st.st_ino, "|", st.st_size, "|", st.st_mtim.tv_sec, ".",
-                      st.st_mtim.tv_nsec);
+// Runs a handler body so that no exception crosses into gRPC: an unexpected one is
+// INTERNAL (out of memory RESOURCE_EXHAUSTED) with its first line.
+grpc::Status Guard(const std::function<absl::Status()>& body) {
+  try {
+    return ToGrpc(body());
+  } catch (const std::bad_alloc&) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "out of memory while handling the call");
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    return ToGrpc(absl::InternalError(absl::StrCat("unexpected error: ", what.substr(0, what.find('\n')))));
+  } catch (...) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, "unexpected error");
+  }
 }
 
+// Copies a StatusOr's value into a response.
+template <typename T>
+absl::Status Into(absl::StatusOr<T> value, T* response) {
+  if (!value.ok()) return value.status();
+  *response = *std::move(value);
+  return absl::OkStatus();
+}
+
+// NasService over the engine: authorizes, converts, streams. No job or evaluator logic.
 class Service final : public v1::NasService::Service {
  public:
-  Service(const ServerOptions& options, JobManager* jobs)
-      : options_(options),
-        jobs_(jobs),
-        validator_(options.data_dir, options.config_dir, options.allowed_dirs, options.limits) {}
+  Service(const ServerOptions& options, engine::Engine* engine) : options_(options), engine_(engine) {}
 
   // From now on watch streams send their job once more and end (shutdown).
   void StopWatchers() { stopping_ = true; }
@@ -108,198 +111,55 @@ class Service final : public v1::NasService::Service {
   grpc::Status DescribeSpace(grpc::ServerContext* context, const v1::DescribeSpaceRequest* request,
                              v1::SpaceDescription* response) override {
     if (grpc::Status s = Authorize(context); !s.ok()) return s;
-    auto space = validator_.FindSpace(request->space(), "space");
-    if (!space.ok()) return ToGrpc(space.status());
-    const supernet::SearchSpace& sp = *space->space;
-    response->set_name(sp.name());
-    response->set_input_size(sp.input_size());
-    response->set_input_channels(sp.input_channels());
-    response->set_num_classes(sp.num_classes());
-    response->set_log10_size(sp.Log10Size());
-    for (const auto& gene : sp.genes()) {
-      v1::Gene* g = response->add_genes();
-      g->set_name(gene.name);
-      for (const std::string& o : gene.options) g->add_options(o);
-    }
-    response->mutable_min_flops()->set_space(sp.name());
-    response->mutable_min_flops()->set_arch(sp.Format(sp.MinFlops().arch));
-    response->mutable_max_flops()->set_space(sp.name());
-    response->mutable_max_flops()->set_arch(sp.Format(sp.MaxFlops().arch));
-    return grpc::Status::OK;
+    return Guard([&] { return Into(engine_->DescribeSpace(*request), response); });
   }
 
   grpc::Status EvaluateArchitecture(grpc::ServerContext* context, const v1::EvaluateArchitectureRequest* request,
                                     v1::EvaluateArchitectureResponse* response) override {
     if (grpc::Status s = Authorize(context); !s.ok()) return s;
-    absl::StatusOr<supernet::Architecture> arch = validator_.ParseArchitecture(request->architecture(), "architecture");
-    if (!arch.ok()) return ToGrpc(arch.status());
-    auto space = validator_.FindSpace(request->architecture().space(), "architecture.space");
-    const supernet::CostSummary cost = space->space->Cost(*arch);
-    response->mutable_cost()->set_flops(cost.flops);
-    response->mutable_cost()->set_params(cost.params);
-    const auto& groups = space->space->group_names();
-    for (size_t g = 0; g < groups.size(); ++g) {
-      const supernet::CostSummary c = space->space->GroupCost(*arch, static_cast<int>(g));
-      v1::LayerCost* layer = response->mutable_cost()->add_layers();
-      layer->set_name(groups[g]);
-      layer->set_flops(c.flops);
-      layer->set_params(c.params);
-    }
-    if (!request->latency().empty()) {
-      auto spec = search::ParseLatencySpec(request->latency(), "latency");
-      if (!spec.ok()) return ToGrpc(spec.status());
-      auto path = validator_.Confine(spec->second, "latency");
-      if (!path.ok()) return ToGrpc(path.status());
-      auto model = search::LoadLatencyModel(*space->space, spec->first + ":" + *path, "latency");
-      if (!model.ok()) return ToGrpc(model.status());
-      for (const std::string& device : (*model)->devices()) {
-        absl::StatusOr<double> ms = (*model)->LatencyMs(*arch, device);
-        if (ms.ok()) (*response->mutable_latency_ms())[device] = *ms;
-      }
-    }
-    if (!request->checkpoint().empty()) {
-      auto path = validator_.Confine(request->checkpoint(), "checkpoint");
-      if (!path.ok()) return ToGrpc(path.status());
-      auto evaluator = SupernetEvaluatorFor(*path);
-      if (!evaluator.ok()) return ToGrpc(evaluator.status());
-      if ((*evaluator)->space().name() != space->space->name()) {
-        return Invalid(absl::StrCat("checkpoint: trained on space '", (*evaluator)->space().name(), "', not '",
-                                    space->space->name(), "'"));
-      }
-      if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled");
-      absl::StatusOr<double> accuracy = (*evaluator)->Accuracy(*arch);
-      if (!accuracy.ok()) return ToGrpc(accuracy.status());
-      response->set_has_accuracy(true);
-      response->set_accuracy(*accuracy);
-    }
-    return grpc::Status::OK;
+    return Guard([&] { return Into(engine_->Evaluate(*request, [context] { return context->IsCancelled(); }), response); });
   }
 
   grpc::Status ExportSubnet(grpc::ServerContext* context, const v1::ExportSubnetRequest* request,
                             v1::ExportSubnetResponse* response) override {
     if (grpc::Status s = Authorize(context); !s.ok()) return s;
-    const std::string& name = request->name();
-    auto path = validator_.ValidateExport(*request);
-    if (!path.ok()) return ToGrpc(path.status());
-    auto evaluator = SupernetEvaluatorFor(*path);
-    if (!evaluator.ok()) return ToGrpc(evaluator.status());
-    const supernet::SearchSpace& space = (*evaluator)->space();
-    if (!request->architecture().space().empty() && request->architecture().space() != space.name()) {
-      return Invalid(absl::StrCat("architecture.space: the checkpoint was trained on '", space.name(), "'"));
-    }
-    absl::StatusOr<supernet::Architecture> arch = ParseArchOrExtreme(space, request->architecture().arch());
-    if (!arch.ok()) {
-      return Invalid(absl::StrCat("architecture.arch: ", absl::StripPrefix(arch.status().message(), "--arch: ")));
-    }
-    supernet::ExportOptions eo;
-    eo.batch_size = request->batch_size() > 0 ? request->batch_size() : 1;
     // A client that cancelled or ran out of its deadline gets no bundle written.
-    eo.cancelled = [context] { return context->IsCancelled(); };
-    const std::string dir = absl::StrCat(options_.data_dir, "/exports/", name);
-    absl::StatusOr<nlohmann::json> j;
-    {
-      std::lock_guard<std::mutex> lock(export_mu_);  // One export at a time: they are heavy.
-      if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled");
-      j = supernet::ExportSubnet((*evaluator)->trained(), *arch, dir, eo);
-    }
-    if (!j.ok()) return ToGrpc(j.status());
-    response->set_output_dir(dir);
-    for (const auto& f : (*j)["files"]) response->add_files(f.get<std::string>());
-    response->set_max_abs_diff((*j)["check"]["max_abs_diff_vs_supernet_path"].get<double>());
-    response->set_test_accuracy((*j)["test_accuracy"].get<double>());
-    response->set_flops((*j)["flops"].get<int64_t>());
-    response->set_params((*j)["params"].get<int64_t>());
-    response->set_metadata_json(j->dump(2));
-    return grpc::Status::OK;
+    return Guard([&] { return Into(engine_->Export(*request, [context] { return context->IsCancelled(); }), response); });
   }
 
   grpc::Status StartSearch(grpc::ServerContext* context, const v1::StartSearchRequest* request,
                            v1::Job* response) override {
     if (grpc::Status s = Authorize(context); !s.ok()) return s;
-    v1::Job job;
-    if (absl::Status s = validator_.ValidateRequestId(request->request_id()); !s.ok()) return ToGrpc(s);
-    job.set_kind("search");
-    job.set_request_id(request->request_id());
-    *job.mutable_search() = request->spec();
-    if (absl::Status s = validator_.ValidateSearch(job.mutable_search()); !s.ok()) return ToGrpc(s);
-    auto submitted = jobs_->Submit(std::move(job));
-    if (!submitted.ok()) return ToGrpc(submitted.status());
-    *response = *submitted;
-    return grpc::Status::OK;
+    return Guard([&] { return Into(engine_->StartSearch(*request), response); });
   }
 
   grpc::Status StartTraining(grpc::ServerContext* context, const v1::StartTrainingRequest* request,
                              v1::Job* response) override {
     if (grpc::Status s = Authorize(context); !s.ok()) return s;
-    const v1::TrainingSpec& spec = request->spec();
-    if (absl::Status s = validator_.ValidateRequestId(request->request_id()); !s.ok()) return ToGrpc(s);
-    if (absl::Status s = validator_.ValidateTraining(spec); !s.ok()) return ToGrpc(s);
-    auto config = supernet::LoadTrainConfig((fs::path(options_.config_dir) / spec.config()).string());
-    if (!config.ok()) return Invalid(absl::StrCat("spec.config: ", config.status().message()));
-    v1::Job job;
-    job.set_kind("training");
-    job.set_request_id(request->request_id());
-    *job.mutable_training() = spec;
-    auto submitted = jobs_->Submit(std::move(job));
-    if (!submitted.ok()) return ToGrpc(submitted.status());
-    *response = *submitted;
-    return grpc::Status::OK;
+    return Guard([&] { return Into(engine_->StartTraining(*request), response); });
   }
 
   grpc::Status GetJob(grpc::ServerContext* context, const v1::GetJobRequest* request, v1::Job* response) override {
     if (grpc::Status s = Authorize(context); !s.ok()) return s;
-    if (request->id().empty()) return Invalid("id: required");
-    auto job = jobs_->Get(request->id());
-    if (!job.ok()) return ToGrpc(job.status());
-    *response = *job;
-    return grpc::Status::OK;
+    return Guard([&] { return Into(engine_->GetJob(request->id()), response); });
   }
 
   grpc::Status ListJobs(grpc::ServerContext* context, const v1::ListJobsRequest* request,
                         v1::ListJobsResponse* response) override {
     if (grpc::Status s = Authorize(context); !s.ok()) return s;
-    constexpr int kDefaultPage = 100, kMaxPage = 1000;
-    if (request->page_size() < 0 || request->page_size() > kMaxPage) {
-      return Invalid(absl::StrCat("page_size: must be in [0, ", kMaxPage, "] (0: ", kDefaultPage, ")"));
-    }
-    int64_t after = 0;
-    if (!request->page_token().empty() && (!absl::SimpleAtoi(request->page_token(), &after) || after < 0)) {
-      return Invalid("page_token: not a token this server gave (use next_page_token)");
-    }
-    const int size = request->page_size() > 0 ? request->page_size() : kDefaultPage;
-    int64_t last = 0;
-    // One more than the page, to know whether another page follows.
-    auto jobs = jobs_->ListPage(after, size + 1, &last);
-    if (!jobs.ok()) return ToGrpc(jobs.status());
-    const bool more = static_cast<int>(jobs->size()) > size;
-    if (more) {
-      jobs->pop_back();
-      auto page = jobs_->ListPage(after, size, &last);  // The row number of the page's last job.
-      if (!page.ok()) return ToGrpc(page.status());
-    }
-    for (v1::Job& job : *jobs) {
-      job.clear_result_json();  // Listing stays small; GetJob has the result.
-      *response->add_jobs() = std::move(job);
-    }
-    if (more) response->set_next_page_token(std::to_string(last));
-    return grpc::Status::OK;
+    return Guard([&] { return Into(engine_->ListJobs(*request), response); });
   }
 
   grpc::Status CancelJob(grpc::ServerContext* context, const v1::CancelJobRequest* request,
                          v1::Job* response) override {
     if (grpc::Status s = Authorize(context); !s.ok()) return s;
-    if (request->id().empty()) return Invalid("id: required");
-    auto job = jobs_->Cancel(request->id());
-    if (!job.ok()) return ToGrpc(job.status());
-    *response = *job;
-    return grpc::Status::OK;
+    return Guard([&] { return Into(engine_->CancelJob(request->id()), response); });
   }
 
   grpc::Status WatchJob(grpc::ServerContext* context, const v1::WatchJobRequest* request,
                         grpc::ServerWriter<v1::JobEvent>* writer) override {
     if (grpc::Status s = Authorize(context); !s.ok()) return s;
-    if (request->id().empty()) return Invalid("id: required");
-    auto job = jobs_->Get(request->id());
+    auto job = engine_->GetJob(request->id());
     if (!job.ok()) return ToGrpc(job.status());
     // Each stream holds a server thread while it waits: bounded.
     if (++watchers_ > options_.max_watchers) {
@@ -312,58 +172,41 @@ class Service final : public v1::NasService::Service {
       std::atomic<int>& n;
       ~Release() { --n; }
     } release{watchers_};
+    return Guard([&] { return Watch(context, request->id(), *std::move(job), writer); });
+  }
+
+ private:
+  grpc::Status Authorize(grpc::ServerContext* context) const { return service::Authorize(context, options_.token); }
+
+  // Sends the job, then every change of it, until it is final, the client goes away or
+  // the server shuts down.
+  absl::Status Watch(grpc::ServerContext* context, const std::string& id, v1::Job job,
+                     grpc::ServerWriter<v1::JobEvent>* writer) {
     while (true) {
       v1::JobEvent event;
-      *event.mutable_job() = *job;
-      if (!writer->Write(event)) return grpc::Status::OK;  // The client went away.
-      if (IsFinal(job->state())) return grpc::Status::OK;
-      if (stopping_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down; watch again later");
+      *event.mutable_job() = job;
+      if (!writer->Write(event)) return absl::OkStatus();  // The client went away.
+      if (engine::IsFinal(job.state())) return absl::OkStatus();
+      if (stopping_) return absl::UnavailableError("the server is shutting down; watch again later");
       // Wake at least every 200 ms to notice a cancelled call, a deadline or a shutdown.
       do {
-        if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled");
+        if (context->IsCancelled()) return absl::CancelledError("the client cancelled");
         if (stopping_) {
-          auto last = jobs_->Get(request->id());
+          auto last = engine_->GetJob(id);
           if (last.ok()) job = *std::move(last);
           break;
         }
-        auto next = jobs_->WaitForChange(request->id(), *job, absl::Milliseconds(200));
-        if (!next.ok()) return ToGrpc(next.status());
-        if (google::protobuf::util::MessageDifferencer::Equals(*next, *job)) continue;
+        auto next = engine_->WaitForChange(id, job, absl::Milliseconds(200));
+        if (!next.ok()) return next.status();
+        if (google::protobuf::util::MessageDifferencer::Equals(*next, job)) continue;
         job = *std::move(next);
         break;
       } while (true);
     }
   }
 
- private:
-  grpc::Status Authorize(grpc::ServerContext* context) const { return service::Authorize(context, options_.token); }
-
-  // A loaded supernet per checkpoint file identity (path, inode, size, mtime: a replaced
-  // checkpoint is loaded again), at most options_.evaluator_cache_entries, least recently
-  // used evicted. Callers share ownership, so eviction never frees one in use.
-  absl::StatusOr<std::shared_ptr<const search::SupernetEvaluator>> SupernetEvaluatorFor(const std::string& path) {
-    const std::string key = FileIdentity(path);
-    std::lock_guard<std::mutex> lock(evaluators_mu_);
-    for (auto it = evaluators_.begin(); it != evaluators_.end(); ++it) {
-      if (it->first == key) {
-        evaluators_.splice(evaluators_.begin(), evaluators_, it);  // Most recently used first.
-        return evaluators_.front().second;
-      }
-    }
-    auto loaded = search::SupernetEvaluator::Load(path, torch::kCPU, {});
-    if (!loaded.ok()) return absl::InvalidArgumentError(absl::StrCat("checkpoint: ", loaded.status().message()));
-    // Entries of an older version of the same file go at once.
-    evaluators_.remove_if([&](const auto& entry) { return absl::StartsWith(entry.first, path + "|"); });
-    evaluators_.emplace_front(key, std::shared_ptr<const search::SupernetEvaluator>(*std::move(loaded)));
-    while (static_cast<int>(evaluators_.size()) > std::max(1, options_.evaluator_cache_entries)) evaluators_.pop_back();
-    return evaluators_.front().second;
-  }
-
   const ServerOptions options_;
-  JobManager* jobs_;
-  RequestValidator validator_;
-  std::mutex evaluators_mu_, export_mu_;
-  std::list<std::pair<std::string, std::shared_ptr<const search::SupernetEvaluator>>> evaluators_;
+  engine::Engine* engine_;
   std::atomic<int> watchers_{0};
   std::atomic<bool> stopping_{false};
 };
@@ -387,15 +230,24 @@ absl::StatusOr<std::unique_ptr<NasServer>> NasServer::Start(const ServerOptions&
         "(or --allow-insecure-remote)"));
   }
   if (options.port < 0 || options.port > 65535) return absl::InvalidArgumentError("--port: must be in [0, 65535]");
-  JobManagerOptions jm;
-  jm.data_dir = options.data_dir;
-  jm.config_dir = options.config_dir;
-  jm.max_running = options.max_running;
-  jm.max_queued = options.max_queued;
-  jm.threads = options.threads;
-  jm.max_crash_restarts = options.max_crash_restarts;
-  jm.max_result_bytes = options.max_result_bytes;
-  if (absl::Status s = ValidateJobManagerOptions(jm); !s.ok()) return s;
+  engine::EngineOptions eo;
+  eo.data_dir = options.data_dir;
+  eo.config_dir = options.config_dir;
+  eo.allowed_dirs = options.allowed_dirs;
+  eo.limits = options.limits;
+  eo.max_running = options.max_running;
+  eo.max_queued = options.max_queued;
+  eo.threads = options.threads;
+  eo.max_crash_restarts = options.max_crash_restarts;
+  eo.max_result_bytes = options.max_result_bytes;
+  eo.evaluator_cache_entries = options.evaluator_cache_entries;
+  {
+    engine::JobManagerOptions jm;
+    jm.max_running = eo.max_running;
+    jm.max_queued = eo.max_queued;
+    jm.max_crash_restarts = eo.max_crash_restarts;
+    if (absl::Status s = engine::ValidateJobManagerOptions(jm); !s.ok()) return s;
+  }
   if (options.max_watchers < 1) {
     return absl::InvalidArgumentError(absl::StrCat("--max-watchers: must be at least 1, got ", options.max_watchers));
   }
@@ -447,10 +299,10 @@ absl::StatusOr<std::unique_ptr<NasServer>> NasServer::Start(const ServerOptions&
     // Only informative; the lock itself holds.
   }
 
-  auto jobs = JobManager::Create(jm);
-  if (!jobs.ok()) return jobs.status();
-  server->jobs_ = *std::move(jobs);
-  auto service = std::make_unique<Service>(options, server->jobs_.get());
+  auto engine = engine::Engine::Create(std::move(eo));
+  if (!engine.ok()) return engine.status();
+  server->engine_ = *std::move(engine);
+  auto service = std::make_unique<Service>(options, server->engine_.get());
   Service* raw = service.get();
   server->stop_watchers_ = [raw] { raw->StopWatchers(); };
   server->service_ = std::move(service);
@@ -491,7 +343,7 @@ void NasServer::Shutdown(std::chrono::milliseconds deadline) {
   if (set_not_serving_) set_not_serving_();
   if (stop_watchers_) stop_watchers_();
   if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now() + deadline);
-  if (jobs_ != nullptr) jobs_->Shutdown();
+  if (engine_ != nullptr) engine_->Shutdown();
   if (lock_fd_ >= 0) {
     close(lock_fd_);  // Releases the flock.
     lock_fd_ = -1;

@@ -9,7 +9,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
-#include "nas/job_manager.h"
+#include "nas/engine/engine.h"
 #include "nas/request_validation.h"
 
 namespace nas::service {
@@ -29,13 +29,14 @@ struct ServerOptions {
   int max_queued = 16;
   int threads = 0;
   RequestLimits limits;              // Per-request limits, checked at submission.
-  int max_crash_restarts = 2;        // See JobManagerOptions.
+  int max_crash_restarts = 2;        // See engine::JobManagerOptions.
   int64_t max_result_bytes = 1 << 20;
   int max_watchers = 64;             // Concurrent WatchJob streams (each holds a thread).
   int evaluator_cache_entries = 4;   // Supernets kept loaded for Evaluate/Export.
 };
 
-// The gRPC server: NasService, the standard health service and server reflection.
+// The gRPC server: NasService (a thin adapter over engine::Engine), the standard health
+// service and server reflection.
 class NasServer {
  public:
   // Validates the options (a non-loopback address needs TLS and a token unless
@@ -54,7 +55,7 @@ class NasServer {
   std::unique_ptr<grpc::Service> service_, health_;
   std::function<void()> stop_watchers_;  // Watch streams send a final event and end.
   std::function<void()> set_not_serving_;  // Health turns NOT_SERVING.
-  std::unique_ptr<JobManager> jobs_;
+  std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   int lock_fd_ = -1;  // flock on DATA_DIR/server.lock: one server per data directory.

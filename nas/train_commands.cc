@@ -10,32 +10,32 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "supernet/trained_supernet.h"
-#include "supernet/export.h"
-#include "supernet/trainer.h"
-#include "supernet/distributed.h"
+#include "absl/strings/match.h"
+#include "nas/engine/export_job.h"
+#include "nas/engine/job_threads.h"
+#include "nas/engine/progress.h"
+#include "nas/engine/training_job.h"
 #include "nas/launcher.h"
+#include "supernet/evaluator.h"
+#include "supernet/file_util.h"
+#include "supernet/trained_supernet.h"
 
 namespace nas::service {
 namespace {
 
-std::atomic<supernet::Trainer*> g_running_trainer{nullptr};
+// The running training's stop function, for the signal handler (RequestTrainStop).
+std::atomic<std::function<void()>*> g_stop_training{nullptr};
 
 }  // namespace
 
 absl::StatusOr<supernet::Architecture> ParseArchOrExtreme(const supernet::SearchSpace& space,
                                                          const std::string& text) {
-  if (text == "largest") return space.MaxFlops().arch;
-  if (text == "smallest") return space.MinFlops().arch;
-  absl::StatusOr<supernet::Architecture> arch = space.Parse(text);
-  if (!arch.ok()) return absl::InvalidArgumentError(absl::StrCat("--arch: ", arch.status().message()));
-  return arch;
+  return engine::ParseArchOrExtreme(space, text, "--arch");
 }
 
 absl::Status RunExport(const ExportCommandOptions& options, std::ostream& out) {
   if (options.out.empty()) return absl::InvalidArgumentError("--out: required");
-  torch::set_num_threads(options.threads > 0 ? options.threads
-                                            : std::max(1u, std::thread::hardware_concurrency()));
+  const engine::JobThreads threads(options.threads);
   absl::StatusOr<supernet::TrainedSupernet> trained = supernet::LoadTrainedSupernet(options.checkpoint, torch::kCPU);
   if (!trained.ok()) return trained.status();
   absl::StatusOr<supernet::Architecture> arch = ParseArchOrExtreme(*trained->config.space, options.arch);
@@ -43,84 +43,77 @@ absl::Status RunExport(const ExportCommandOptions& options, std::ostream& out) {
   supernet::ExportOptions eo;
   eo.batch_size = options.batch_size;
   eo.verify_images = options.verify_images;
-  absl::StatusOr<nlohmann::json> j = supernet::ExportSubnet(*trained, *arch, options.out, eo);
-  if (!j.ok()) return j.status();
+  absl::StatusOr<v1::ExportSubnetResponse> r = engine::RunExportJob(*trained, *arch, options.out, eo);
+  if (!r.ok()) return r.status();
   if (options.json) {
-    out << j->dump(2) << "\n";
+    out << r->metadata_json() << "\n";
   } else {
     out << absl::StrFormat(
         "exported %s of %s to %s (subnet.pt, bn_stats.pt, subnet.json) in %.1f s\n"
         "  %.3f MFLOPs, %.4f M params; reloaded export vs supernet path: max |diff| %.2g; "
         "test accuracy of the export %.2f %% on %d images\n",
-        (*j)["arch"].get<std::string>(), (*j)["space"].get<std::string>(), options.out, (*j)["seconds"].get<double>(),
-        (*j)["flops"].get<int64_t>() / 1e6, (*j)["params"].get<int64_t>() / 1e6,
-        (*j)["check"]["max_abs_diff_vs_supernet_path"].get<double>(), (*j)["test_accuracy"].get<double>(),
-        (*j)["test_images"].get<int64_t>());
+        r->arch(), r->space(), options.out, r->seconds(), r->flops() / 1e6, r->params() / 1e6, r->max_abs_diff(),
+        r->test_accuracy(), r->test_images());
   }
   return absl::OkStatus();
 }
 
 void RequestTrainStop() {
-  if (supernet::Trainer* t = g_running_trainer.load()) t->RequestStop();
+  if (std::function<void()>* stop = g_stop_training.load()) (*stop)();
 }
 
 absl::Status RunTrain(const TrainCommandOptions& options, std::ostream& out, std::ostream& log) {
   if (options.config.empty()) return absl::InvalidArgumentError("--config: a training config is required");
   if (options.threads < 0) return absl::InvalidArgumentError("--threads: must be >= 0");
-  absl::StatusOr<supernet::TrainConfig> config = supernet::LoadTrainConfig(options.config);
-  if (!config.ok()) return config.status();
-  if (options.steps > 0) config->training.steps = options.steps;
-  if (options.batch_size > 0) config->training.batch_size = options.batch_size;
-  if (options.micro_batches < 1) return absl::InvalidArgumentError("--micro-batches: must be >= 1");
   absl::StatusOr<DistributedStart> joined = StartDistributed(options.nproc, options.dist_timeout_s, options.args, log);
   if (!joined.ok()) return joined.status();
   if (joined->launched) return joined->launch_status;  // This process only launched the ranks.
-  std::unique_ptr<supernet::Distributed> dist = std::move(joined->dist);
-  const bool primary = dist == nullptr || dist->rank() == 0;
-  supernet::TrainOptions train;
-  train.distributed = dist.get();
-  train.micro_batches = options.micro_batches;
-  train.out_dir = options.out.empty()
-                      ? absl::StrCat("runs/", std::filesystem::path(options.config).stem().string())
-                      : options.out;
-  train.resume = options.resume;
-  train.threads = options.threads;
-  train.stop_after_steps = options.stop_after;
-  train.log = &log;
-  train.tty = isatty(STDERR_FILENO) != 0;
-  absl::StatusOr<std::unique_ptr<supernet::Trainer>> trainer =
-      supernet::Trainer::Create(*std::move(config), train);
-  if (!trainer.ok()) {
-    if (dist != nullptr) {
-      return absl::Status(trainer.status().code(), absl::StrCat("rank ", dist->rank(), ": ", trainer.status().message()));
+  const bool primary = joined->dist == nullptr || joined->dist->rank() == 0;
+  const engine::JobThreads threads(options.threads);
+  engine::TrainingJob job;
+  job.config_path = options.config;
+  job.steps = options.steps;
+  job.batch_size = options.batch_size;
+  job.out_dir = options.out.empty() ? absl::StrCat("runs/", std::filesystem::path(options.config).stem().string())
+                                    : options.out;
+  job.resume = options.resume;
+  job.stop_after = options.stop_after;
+  job.micro_batches = options.micro_batches;
+  job.distributed = joined->dist.get();
+  // The signal handler asks the run to stop through this (set while training runs).
+  std::function<void()> stop;
+  job.register_stop = [&](std::function<void()> f) {
+    if (f) {
+      stop = std::move(f);
+      g_stop_training.store(&stop);
+    } else {
+      g_stop_training.store(nullptr);
     }
-    return trainer.status();
+  };
+  absl::StatusOr<v1::TrainingResult> result;
+  {
+    engine::StreamProgress progress(log, isatty(STDERR_FILENO) != 0);
+    result = engine::RunTrainingJob(job, progress);
   }
-  if (primary) log << absl::StrFormat("training %s on %s: %d steps (%s), sampler %s, %d threads%s, output %s\n",
-                         (*trainer)->config().space->name(), (*trainer)->config().data.dataset,
-                         (*trainer)->total_steps(),
-                         (*trainer)->step() > 0 ? absl::StrCat("resuming at step ", (*trainer)->step())
-                                                : "from scratch",
-                         (*trainer)->sampler().name(), torch::get_num_threads(),
-                         dist ? absl::StrCat(" x ", dist->world_size(), " ranks") : "", train.out_dir);
-  g_running_trainer.store(trainer->get());
-  supernet::Trainer* raw = trainer->get();
-  if (options.register_stop) options.register_stop([raw] { raw->RequestStop(); });
-  absl::StatusOr<nlohmann::json> summary = (*trainer)->Run();
-  if (options.register_stop) options.register_stop(nullptr);
-  g_running_trainer.store(nullptr);
-  if (!summary.ok()) return summary.status();  // Collective failures name the rank already.
+  if (!result.ok()) {
+    // Flag names for what the user typed.
+    if (absl::StartsWith(result.status().message(), "micro_batches:")) {
+      return absl::InvalidArgumentError(absl::StrCat("--micro-batches", result.status().message().substr(13)));
+    }
+    return result.status();
+  }
   if (!primary) return absl::OkStatus();
   if (options.json) {
-    out << summary->dump(2) << "\n";
+    absl::StatusOr<std::string> summary = ReadFileBytes(job.out_dir + "/summary.json");
+    if (!summary.ok()) return summary.status();
+    out << *summary;
   } else {
     out << absl::StrFormat(
         "%s at step %d/%d; median %.0f images/s on %d threads; loss %.4f, train accuracy %.3f\n"
         "checkpoint: %s\n",
-        (*summary)["finished"].get<bool>() ? "finished" : "stopped", (*summary)["steps"].get<int64_t>(),
-        (*summary)["total_steps"].get<int64_t>(), (*summary)["median_images_per_second"].get<double>(),
-        (*summary)["threads"].get<int>(), (*summary)["final_loss_ema"].get<double>(),
-        (*summary)["final_accuracy_ema"].get<double>(), (*summary)["checkpoint"].get<std::string>());
+        result->finished() ? "finished" : "stopped", result->steps(), result->total_steps(),
+        result->median_images_per_second(), result->threads(), result->final_loss_ema(),
+        result->final_accuracy_ema(), result->checkpoint());
   }
   return absl::OkStatus();
 }
@@ -134,8 +127,7 @@ absl::Status RunEval(const EvalCommandOptions& options, std::ostream& out) {
   if (options.archs.empty() && options.random <= 0) {
     return absl::InvalidArgumentError("give --arch (an architecture, largest or smallest) or --random N");
   }
-  torch::set_num_threads(options.threads > 0 ? options.threads
-                                            : std::max(1u, std::thread::hardware_concurrency()));
+  const engine::JobThreads threads(options.threads);
   absl::StatusOr<supernet::TrainedSupernet> trained =
       supernet::LoadTrainedSupernet(options.checkpoint, torch::kCPU);
   if (!trained.ok()) return trained.status();

@@ -29,9 +29,6 @@ struct TrainCommandOptions {
   int micro_batches = 1;
   int dist_timeout_s = 60;          // Bound on rendezvous and on each collective.
   std::vector<std::string> args;    // This program's command line, for --nproc.
-  // Called with a function that asks this run to checkpoint and stop (callable from any
-  // thread) once training starts, and with nullptr when it ends. Optional (the job server).
-  std::function<void(std::function<void()>)> register_stop;
 };
 absl::Status RunTrain(const TrainCommandOptions& options, std::ostream& out, std::ostream& log);
 

@@ -82,12 +82,24 @@ class Book {
       if (result_.history.empty() || Score(e, primary) > Score(result_.best, primary)) result_.best = e;
       result_.history.push_back(std::move(e));
     }
-    if (options_.on_generation && !done.empty()) {
-      options_.on_generation(generation, static_cast<int64_t>(result_.history.size()), result_.best);
-    }
+    if (!done.empty() && !defer_reports_) Report(generation);
     if (options_.should_stop && options_.should_stop()) result_.stopped = true;
     return absl::OkStatus();
   }
+  // Tells on_generation where the search stands.
+  void Report(int64_t generation) const {
+    if (!options_.on_generation) return;
+    GenerationProgress p;
+    p.generation = generation;
+    p.evaluated = static_cast<int64_t>(result_.history.size());
+    p.paid = result_.paid;
+    p.best = &result_.best;
+    p.has_hypervolume = !result_.hypervolume.empty();
+    if (p.has_hypervolume) p.hypervolume = result_.hypervolume.back();
+    options_.on_generation(p);
+  }
+  // An algorithm that computes more per generation (nsga2's hypervolume) reports itself.
+  void DeferReports() { defer_reports_ = true; }
   SearchResult& result() { return result_; }
   double PrimaryScore(const Evaluation& e) const { return Score(e, options_.objectives.front()); }
 
@@ -97,6 +109,7 @@ class Book {
   const SearchOptions& options_;
   std::unordered_set<Architecture, supernet::ArchitectureHash> seen_;
   SearchResult result_;
+  bool defer_reports_ = false;
 };
 
 // Adds `a` to `batch` when new; returns whether it was added.
@@ -230,20 +243,22 @@ absl::Status Nsga2(const MetricModel& metrics, const SearchOptions& o, Book& boo
   const supernet::SearchSpace& space = metrics.space();
   const Objective first = o.objectives.front(), second = SecondObjective(o);
   const auto Objectives = [&](const Evaluation& e) { return Losses(e, first, second); };
+  book.DeferReports();  // Each generation is reported with its front's hypervolume.
   if (absl::Status s = EvaluateRandomStart(metrics, o, book, o.population, rng); !s.ok()) return s;
   std::vector<Evaluation> population = book.result().history;
   // The front of everything evaluated, kept incrementally: the front of (the last front
   // and one generation) is the front of the whole history, so a generation costs
   // O((front + population) log) whatever the budget.
   std::vector<Evaluation> front = book.result().history;
-  const auto update_front = [&](size_t from) {
+  const auto update_front = [&](size_t from, int64_t generation) {
     front.insert(front.end(), book.result().history.begin() + from, book.result().history.end());
     std::vector<Evaluation> kept;
     for (int i : ParetoFront(front, first, second)) kept.push_back(std::move(front[i]));
     front = std::move(kept);
     book.result().hypervolume.push_back(FrontHypervolume(front, first, second, metrics));
+    if (!book.result().history.empty()) book.Report(generation);
   };
-  update_front(book.result().history.size());
+  update_front(book.result().history.size(), 0);
   for (int64_t generation = 1; book.remaining() > 0; ++generation) {
     std::vector<Point> points;
     for (const Evaluation& e : population) points.push_back(Objectives(e));
@@ -292,7 +307,7 @@ absl::Status Nsga2(const MetricModel& metrics, const SearchOptions& o, Book& boo
       }
       break;
     }
-    update_front(before);
+    update_front(before, generation);
   }
   return absl::OkStatus();
 }

@@ -19,6 +19,16 @@ namespace nas::search {
 
 struct Evaluation;
 
+// Where a search stands after one generation (SearchOptions::on_generation).
+struct GenerationProgress {
+  int64_t generation = 0;
+  int64_t evaluated = 0;  // Distinct architectures so far.
+  int64_t paid = 0;       // Of those, evaluated now (the rest came from the archive).
+  const Evaluation* best = nullptr;
+  double hypervolume = 0;  // Of the front so far (nsga2), when has_hypervolume.
+  bool has_hypervolume = false;
+};
+
 struct SearchOptions {
   std::string algorithm = "evolution";  // random | evolution | aging | nsga2 | predictor
   int64_t budget = 100;  // Distinct architectures evaluated (repeats cost nothing).
@@ -45,7 +55,7 @@ struct SearchOptions {
   double kappa = 0.5;
   // Called after each evaluated generation (or batch/cycle) with its number, the number of
   // evaluations so far and the best evaluation so far. Optional; for progress output.
-  std::function<void(int64_t generation, int64_t evaluated, const Evaluation& best)> on_generation;
+  std::function<void(const GenerationProgress&)> on_generation;
   // Polled after each generation; when it returns true the search stops there and returns
   // what it has (SearchResult::stopped). Optional.
   std::function<bool()> should_stop;

@@ -25,11 +25,6 @@ double Median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-std::string Duration(double seconds) {
-  const int64_t s = static_cast<int64_t>(seconds);
-  if (s >= 3600) return absl::StrFormat("%dh%02dm", s / 3600, (s % 3600) / 60);
-  return absl::StrFormat("%dm%02ds", s / 60, s % 60);
-}
 
 // Keeps only the metrics lines of steps up to `step` (a resumed run re-does the rest).
 void TruncateMetrics(const std::string& path, int64_t step) {
@@ -59,9 +54,8 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainConfig config, Tra
 std::string Trainer::checkpoint_path() const { return options_.out_dir + "/checkpoint.nasckpt"; }
 
 absl::Status Trainer::Init() {
-  // LibTorch's own default can be a single thread here; use every core unless told.
-  torch::set_num_threads(options_.threads > 0 ? options_.threads
-                                             : std::max(1u, std::thread::hardware_concurrency()));
+  // 0: the calling thread's setting (the engine sets each job's threads).
+  if (options_.threads > 0) torch::set_num_threads(options_.threads);
   const bool has_checkpoint = std::filesystem::exists(checkpoint_path());
   if (has_checkpoint && !options_.resume) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -197,7 +191,30 @@ absl::Status Trainer::TrainStep(const Batch& batch, StepResult* result) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<nlohmann::json> Trainer::Run() {
+nlohmann::json TrainSummary::ToJson() const {
+  nlohmann::json j = {{"steps", steps},
+                      {"total_steps", total_steps},
+                      {"finished", finished},
+                      {"interrupted", interrupted},
+                      {"steps_this_run", steps_this_run},
+                      {"resumed_from_step", resumed_from_step},
+                      {"seconds_this_run", seconds_this_run},
+                      {"median_images_per_second", median_images_per_second},
+                      {"end_to_end_images_per_second", end_to_end_images_per_second},
+                      {"threads", threads},
+                      {"batch_size", batch_size},
+                      {"final_loss_ema", final_loss_ema},
+                      {"final_accuracy_ema", final_accuracy_ema},
+                      {"sampler", sampler},
+                      {"checkpoint", checkpoint}};
+  if (world_size > 0) {
+    j["world_size"] = world_size;
+    j["rank"] = rank;
+  }
+  return j;
+}
+
+absl::StatusOr<TrainSummary> Trainer::Run() {
   std::filesystem::create_directories(options_.out_dir);
   const std::string metrics_path = options_.out_dir + "/metrics.jsonl";
   if (primary()) TruncateMetrics(metrics_path, step_);
@@ -208,7 +225,6 @@ absl::StatusOr<nlohmann::json> Trainer::Run() {
   if (options_.stop_after_steps >= 0) last_step = std::min(last_step, step_ + options_.stop_after_steps);
   Prefetcher prefetcher(*loader_, step_, last_step);
   const auto start = std::chrono::steady_clock::now();
-  auto last_draw = start;
   // End-to-end throughput (data wait included) over the steps after a short warm-up.
   constexpr int64_t kWarmupSteps = 5;
   std::chrono::steady_clock::time_point warm_time, last_step_time;
@@ -261,63 +277,55 @@ absl::StatusOr<nlohmann::json> Trainer::Run() {
       metrics << line.dump() << "\n";
       metrics.flush();
     }
-    if (options_.log != nullptr && primary()) {
+    if (options_.on_step && primary()) {
       const double elapsed = std::chrono::duration<double>(t1 - start).count();
       const double rate = (step_ - first_step) / std::max(elapsed, 1e-9);
-      const double eta = (total_steps_ - step_) / std::max(rate, 1e-9);
-      const std::string text = absl::StrFormat(
-          "step %d/%d  epoch %.2f  loss %.4f  acc %.3f  %.0f img/s  ETA %s", step_, total_steps_,
-          static_cast<double>(step_) / per_epoch, loss_ema, accuracy_ema,
-          Median(std::vector<double>(images_per_second_.end() -
-                                         std::min<size_t>(images_per_second_.size(), 50),
-                                     images_per_second_.end())),
-          Duration(eta));
-      if (options_.tty) {
-        if (std::chrono::duration<double>(t1 - last_draw).count() > 0.2 || step_ == total_steps_) {
-          const int width = 24;
-          const int filled = static_cast<int>(width * step_ / std::max<int64_t>(1, total_steps_));
-          *options_.log << "\r[" << std::string(filled, '#') << std::string(width - filled, '.')
-                        << "] " << text << "   " << std::flush;
-          last_draw = t1;
-        }
-      } else if (log_line) {
-        *options_.log << text << "\n" << std::flush;
-      }
+      TrainProgress p;
+      p.step = step_;
+      p.total_steps = total_steps_;
+      p.epoch = static_cast<double>(step_) / per_epoch;
+      p.loss_ema = loss_ema;
+      p.accuracy_ema = accuracy_ema;
+      p.images_per_second = Median(std::vector<double>(
+          images_per_second_.end() - std::min<size_t>(images_per_second_.size(), 50), images_per_second_.end()));
+      p.eta_seconds = (total_steps_ - step_) / std::max(rate, 1e-9);
+      p.learning_rate = LearningRate(step_ - 1);
+      p.log_line = log_line;
+      options_.on_step(p);
     }
     if (step_ % config_.training.checkpoint_every == 0 && step_ < total_steps_) {
       if (absl::Status s = SaveCheckpoint(); !s.ok()) return s;
     }
     if (interrupted) break;
   }
-  if (options_.tty && options_.log != nullptr) *options_.log << "\n";
   if (absl::Status s = SaveCheckpoint(); !s.ok()) return s;
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double warm_seconds =
       warm_images > 0 ? std::chrono::duration<double>(last_step_time - warm_time).count()
                       : 0.0;
-  nlohmann::json summary = {{"steps", step_},
-                            {"total_steps", total_steps_},
-                            {"finished", step_ >= total_steps_},
-                            {"interrupted", interrupted},
-                            {"steps_this_run", step_ - first_step},
-                            {"resumed_from_step", first_step},
-                            {"seconds_this_run", elapsed},
-                            {"median_images_per_second", Median(images_per_second_)},
-                            {"end_to_end_images_per_second",
-                             warm_seconds > 0 ? warm_images / warm_seconds : 0.0},
-                            {"threads", torch::get_num_threads()},
-                            {"batch_size", config_.training.batch_size},
-                            {"final_loss_ema", loss_ema},
-                            {"final_accuracy_ema", accuracy_ema},
-                            {"sampler", sampler_->name()},
-                            {"checkpoint", checkpoint_path()}};
+  TrainSummary summary;
+  summary.steps = step_;
+  summary.total_steps = total_steps_;
+  summary.finished = step_ >= total_steps_;
+  summary.interrupted = interrupted;
+  summary.steps_this_run = step_ - first_step;
+  summary.resumed_from_step = first_step;
+  summary.seconds_this_run = elapsed;
+  summary.median_images_per_second = Median(images_per_second_);
+  summary.end_to_end_images_per_second = warm_seconds > 0 ? warm_images / warm_seconds : 0.0;
+  summary.threads = torch::get_num_threads();
+  summary.batch_size = config_.training.batch_size;
+  summary.final_loss_ema = loss_ema;
+  summary.final_accuracy_ema = accuracy_ema;
+  summary.sampler = sampler_->name();
+  summary.checkpoint = checkpoint_path();
   if (options_.distributed != nullptr) {
-    summary["world_size"] = options_.distributed->world_size();
-    summary["rank"] = options_.distributed->rank();
+    summary.world_size = options_.distributed->world_size();
+    summary.rank = options_.distributed->rank();
   }
   if (!primary()) return summary;
-  if (absl::Status s = WriteFileAtomically(options_.out_dir + "/summary.json", summary.dump(2) + "\n");
+  if (absl::Status s = WriteFileAtomically(options_.out_dir + "/summary.json", summary.ToJson().dump(2) + "\n");
       !s.ok()) {
     return s;
   }

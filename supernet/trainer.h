@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -20,13 +21,48 @@
 
 namespace nas::supernet {
 
+// Progress after one training step (primary rank only).
+struct TrainProgress {
+  int64_t step = 0;  // Steps done.
+  int64_t total_steps = 0;
+  double epoch = 0;
+  double loss_ema = 0;
+  double accuracy_ema = 0;       // Training accuracy (fraction).
+  double images_per_second = 0;  // Median of the last 50 steps.
+  double eta_seconds = 0;
+  double learning_rate = 0;
+  bool log_line = false;  // A step that metrics.jsonl records (every training.log_every).
+};
+
+// What Run() did; also written as summary.json.
+struct TrainSummary {
+  int64_t steps = 0;
+  int64_t total_steps = 0;
+  bool finished = false;
+  bool interrupted = false;
+  int64_t steps_this_run = 0;
+  int64_t resumed_from_step = 0;
+  double seconds_this_run = 0;
+  double median_images_per_second = 0;
+  double end_to_end_images_per_second = 0;
+  int threads = 0;
+  int64_t batch_size = 0;
+  double final_loss_ema = 0;
+  double final_accuracy_ema = 0;
+  std::string sampler;
+  std::string checkpoint;
+  int world_size = 0;  // 0: one process.
+  int rank = 0;
+  nlohmann::json ToJson() const;  // summary.json's fields.
+};
+
 struct TrainOptions {
   std::string out_dir;       // Checkpoint, metrics.jsonl and summary.json go here.
   bool resume = false;       // Continue from out_dir/checkpoint.nasckpt.
-  int threads = 0;           // Intra-op threads; 0 keeps LibTorch's default.
+  int threads = 0;           // Intra-op threads; 0 keeps the calling thread's setting.
   torch::Device device = torch::kCPU;
-  std::ostream* log = nullptr;  // Progress output (not owned); null: silent.
-  bool tty = false;             // Redraw one progress line instead of printing lines.
+  // Called after every step on the primary rank (drawing is the caller's business).
+  std::function<void(const TrainProgress&)> on_step;
   // Stop (checkpointing, as on an interruption) after this many steps of this run;
   // negative: run to the end. For tests and time-boxed runs.
   int64_t stop_after_steps = -1;
@@ -51,7 +87,7 @@ class Trainer {
 
   // Trains to the end (or until stopped), checkpointing every `checkpoint_every` steps,
   // when stopped and at the end. Returns the run summary (also in summary.json).
-  absl::StatusOr<nlohmann::json> Run();
+  absl::StatusOr<TrainSummary> Run();
   // Asks Run() to checkpoint and return after the current step. Async-signal-safe.
   void RequestStop() { stop_requested_.store(true); }
 

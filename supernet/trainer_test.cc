@@ -103,9 +103,9 @@ TEST(TrainerTest, ResumeGivesTheSameWeightsAsAnUninterruptedRun) {
     ASSERT_TRUE(straight->Run().ok());
 
     auto first = MakeTrainer(config, dir + "/interrupted", false, /*stop_after=*/3);
-    absl::StatusOr<nlohmann::json> partial = first->Run();
+    absl::StatusOr<TrainSummary> partial = first->Run();
     ASSERT_TRUE(partial.ok());
-    EXPECT_FALSE((*partial)["finished"].get<bool>());
+    EXPECT_FALSE(partial->finished);
     first.reset();
     auto resumed = MakeTrainer(config, dir + "/interrupted", true);
     EXPECT_EQ(resumed->step(), 3);
@@ -219,9 +219,9 @@ TEST(TrainerTest, SandwichTrainsFourPathsPerStep) {
   const std::string dir = nas::testing::FreshTempDir("sandwich");
   auto trainer = MakeTrainer(TinyConfig(dir, "sandwich", ", grad_clip_norm: 1.0"), dir + "/out", false, 2);
   EXPECT_EQ(trainer->sampler().Sample(0).size(), 4u);
-  absl::StatusOr<nlohmann::json> summary = trainer->Run();
+  absl::StatusOr<TrainSummary> summary = trainer->Run();
   ASSERT_TRUE(summary.ok()) << summary.status();
-  EXPECT_TRUE(std::isfinite((*summary)["final_loss_ema"].get<double>()));
+  EXPECT_TRUE(std::isfinite(summary->final_loss_ema));
 }
 
 TEST(TrainerTest, LearningRateWarmsUpThenDecays) {

@@ -11,7 +11,7 @@
 #include <torch/script.h>
 
 #include "absl/strings/match.h"
-#include "nas/job_store.h"
+#include "nas/engine/job_store.h"
 #include "nas/service.h"
 #include "proto/grpc_health.grpc.pb.h"
 #include "proto/nas.grpc.pb.h"
@@ -587,7 +587,7 @@ TEST_F(ServiceTest, AJobThatKeepsKillingTheServerEndsFailed) {
   server_->Shutdown();
   server_.reset();
   {
-    auto store = JobStore::Open(options_.data_dir + "/jobs.sqlite");
+    auto store = nas::engine::JobStore::Open(options_.data_dir + "/jobs.sqlite");
     ASSERT_TRUE(store.ok()) << store.status();
     for (int crashes : {0, options_.max_crash_restarts}) {
       v1::Job job;

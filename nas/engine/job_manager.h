@@ -1,5 +1,5 @@
-#ifndef NAS_NAS_JOB_MANAGER_H_
-#define NAS_NAS_JOB_MANAGER_H_
+#ifndef NAS_NAS_ENGINE_JOB_MANAGER_H_
+#define NAS_NAS_ENGINE_JOB_MANAGER_H_
 
 #include <atomic>
 #include <condition_variable>
@@ -14,10 +14,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "nas/job_store.h"
+#include "nas/engine/job_store.h"
 #include "proto/nas.pb.h"
 
-namespace nas::service {
+namespace nas::engine {
 
 struct JobManagerOptions {
   std::string data_dir;    // jobs.sqlite, evaluations.sqlite and jobs/<id>/ live here.
@@ -50,6 +50,12 @@ class JobManager {
   // A page of jobs in creation order (see JobStore::ListPage).
   absl::StatusOr<std::vector<v1::Job>> ListPage(int64_t after, int limit, int64_t* last) const {
     return store_->ListPage(after, limit, last);
+  }
+  // A page of the jobs `keep` accepts (see JobStore::ListMatching).
+  absl::StatusOr<std::vector<v1::Job>> ListMatching(int64_t after, int limit,
+                                                    const std::function<bool(const v1::Job&)>& keep,
+                                                    int64_t* last, bool* more) const {
+    return store_->ListMatching(after, limit, keep, last, more);
   }
   // A queued job is cancelled at once; a running one stops after its current training
   // step (with a checkpoint) or search generation.
@@ -90,6 +96,6 @@ bool IsFinal(v1::Job::State state);
 // option out of range; JobManager::Create checks it too.
 absl::Status ValidateJobManagerOptions(const JobManagerOptions& options);
 
-}  // namespace nas::service
+}  // namespace nas::engine
 
-#endif  // NAS_NAS_JOB_MANAGER_H_
+#endif  // NAS_NAS_ENGINE_JOB_MANAGER_H_

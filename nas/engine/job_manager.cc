@@ -1,4 +1,4 @@
-#include "nas/job_manager.h"
+#include "nas/engine/job_manager.h"
 
 #include <algorithm>
 #include <chrono>
@@ -11,38 +11,52 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "nas/search_commands.h"
-#include "nas/train_commands.h"
+#include "nas/engine/job_threads.h"
+#include "nas/engine/progress.h"
+#include "nas/engine/search_job.h"
+#include "nas/engine/training_job.h"
 #include "supernet/file_util.h"
 
-namespace nas::service {
+namespace nas::engine {
 namespace {
 
 double NowUnix() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-// An ostream that hands each complete line to a callback (progress of a job).
-class LineBuf : public std::stringbuf {
+// A job's progress, written into its record (and so to its watchers). Training steps
+// are recorded at the config's log_every, as metrics.jsonl records them.
+class JobProgress : public ProgressSink {
  public:
-  explicit LineBuf(std::function<void(const std::string&)> on_line) : on_line_(std::move(on_line)) {}
-  int sync() override {
-    std::string text = str();
-    size_t start = 0;
-    for (size_t nl; (nl = text.find_first_of("\n\r", start)) != std::string::npos; start = nl + 1) {
-      if (nl > start) on_line_(text.substr(start, nl - start));
-    }
-    str(text.substr(start));
-    return 0;
+  JobProgress(v1::Job* job, std::mutex* mu, std::function<void(const v1::Job&)> update)
+      : job_(job), mu_(mu), update_(std::move(update)) {}
+  void Message(const std::string& line) override {
+    std::lock_guard<std::mutex> lock(*mu_);
+    job_->set_progress(line);
+    Store();
   }
-  int_type overflow(int_type c) override {
-    const int_type r = std::stringbuf::overflow(c);
-    if (c == '\n' || c == '\r') sync();
-    return r;
+  void Search(const v1::SearchProgress& progress) override {
+    std::lock_guard<std::mutex> lock(*mu_);
+    *job_->mutable_search_progress() = progress;
+    job_->set_progress(FormatSearchProgress(progress));
+    Store();
+  }
+  void Training(const v1::TrainingProgress& progress, bool log_line) override {
+    if (!log_line) return;
+    std::lock_guard<std::mutex> lock(*mu_);
+    *job_->mutable_training_progress() = progress;
+    job_->set_progress(FormatTrainingProgress(progress));
+    Store();
   }
 
  private:
-  std::function<void(const std::string&)> on_line_;
+  void Store() {
+    job_->set_updated_unix(NowUnix());
+    update_(*job_);
+  }
+  v1::Job* job_;
+  std::mutex* mu_;
+  std::function<void(const v1::Job&)> update_;
 };
 
 // Runs a job's body so that no exception leaves the worker: out of memory and any other
@@ -279,58 +293,49 @@ void JobManager::Execute(v1::Job job) {
   job.set_state(v1::Job::RUNNING);
   job.set_updated_unix(NowUnix());
   Update(job).IgnoreError();
-  std::mutex job_mu;  // Guards `job` between the progress callback and this thread.
-  LineBuf buf([&](const std::string& line) {
-    std::lock_guard<std::mutex> lock(job_mu);
-    job.set_progress(line);
-    job.set_updated_unix(NowUnix());
-    Update(job).IgnoreError();
-  });
-  std::ostream log(&buf);
-  std::ostringstream out;
+  std::mutex job_mu;  // Guards `job` between the progress sink and this thread.
+  JobProgress progress(&job, &job_mu, [this](const v1::Job& j) { Update(j).IgnoreError(); });
+  const JobThreads threads(options_.threads);  // This job's intra-op threads.
   absl::Status status;
   std::string result_file;
+  v1::SearchResult search_result;
+  v1::TrainingResult training_result;
   if (job.kind() == "search") {
-    const v1::SearchSpec& spec = job.search();
-    SearchCommandOptions o;
-    o.space = spec.space();
-    o.evaluator = spec.evaluator();
-    if (!spec.algorithm().empty()) o.algorithm = spec.algorithm();
-    o.objectives.assign(spec.objectives().begin(), spec.objectives().end());
-    o.constraints.assign(spec.constraints().begin(), spec.constraints().end());
-    if (spec.budget() > 0) o.budget = spec.budget();
-    o.seed = spec.seed();
-    if (spec.population() > 0) o.population = spec.population();
-    if (spec.parents() > 0) o.parents = spec.parents();
-    if (spec.mutation_probability() > 0) o.mutation_probability = spec.mutation_probability();
-    if (!spec.predictor().empty()) o.predictor = spec.predictor();
-    o.latency = spec.latency();
-    if (!spec.combine().empty()) o.combine = spec.combine();
-    o.archive = options_.data_dir + "/evaluations.sqlite";
-    o.threads = options_.threads;
-    o.out = job.output_dir();
-    o.should_stop = [running] { return running->cancel.load(); };
-    status = Guarded([&] { return RunSearchCommand(o, out, log); });
-    result_file = o.out + "/result.json";
+    SearchJobEnv env;
+    env.archive = options_.data_dir + "/evaluations.sqlite";
+    env.out_dir = job.output_dir();
+    env.should_stop = [running] { return running->cancel.load(); };
+    status = Guarded([&] {
+      absl::StatusOr<v1::SearchResult> r = RunSearchJob(job.search(), env, progress);
+      if (!r.ok()) return r.status();
+      search_result = *std::move(r);
+      return absl::OkStatus();
+    });
+    result_file = env.out_dir + "/result.json";
   } else {
     const v1::TrainingSpec& spec = job.training();
-    TrainCommandOptions o;
-    o.config = options_.config_dir + "/" + spec.config();
-    o.out = job.output_dir();
-    o.resume = std::filesystem::exists(o.out + "/checkpoint.nasckpt");
-    o.threads = options_.threads;
-    o.steps = spec.steps();
-    o.batch_size = spec.batch_size();
-    o.register_stop = [&](std::function<void()> stop) {
+    TrainingJob t;
+    t.config_path = options_.config_dir + "/" + spec.config();
+    t.out_dir = job.output_dir();
+    t.resume = std::filesystem::exists(t.out_dir + "/checkpoint.nasckpt");
+    t.steps = spec.steps();
+    t.batch_size = spec.batch_size();
+    t.register_stop = [&](std::function<void()> stop) {
       std::lock_guard<std::mutex> lock(mu_);
       const bool stop_now = stop && running->cancel;  // Cancelled while starting up.
       running->stop_training = std::move(stop);
       if (stop_now) running->stop_training();
     };
-    if (!running->cancel) status = Guarded([&] { return RunTrain(o, out, log); });
-    result_file = o.out + "/summary.json";
+    if (!running->cancel) {
+      status = Guarded([&] {
+        absl::StatusOr<v1::TrainingResult> r = RunTrainingJob(t, progress);
+        if (!r.ok()) return r.status();
+        training_result = *std::move(r);
+        return absl::OkStatus();
+      });
+    }
+    result_file = t.out_dir + "/summary.json";
   }
-  log.flush();
   std::lock_guard<std::mutex> lock(job_mu);
   bool shutting_down;
   {
@@ -346,10 +351,15 @@ void JobManager::Execute(v1::Job job) {
     job.set_error(std::string(status.message()));
   } else {
     job.set_result_json(BoundedResult(result_file, options_.max_result_bytes));
+    if (job.kind() == "search") {
+      *job.mutable_search_result() = std::move(search_result);
+    } else {
+      *job.mutable_training_result() = std::move(training_result);
+    }
     job.set_state(running->cancel ? v1::Job::CANCELLED : v1::Job::SUCCEEDED);
   }
   job.set_updated_unix(NowUnix());
   Update(job).IgnoreError();
 }
 
-}  // namespace nas::service
+}  // namespace nas::engine

@@ -1,4 +1,4 @@
-#include "nas/job_store.h"
+#include "nas/engine/job_store.h"
 
 #include <sqlite3.h>
 
@@ -6,7 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "search/sqlite_db.h"
 
-namespace nas::service {
+namespace nas::engine {
 namespace {
 
 using Statement = SqliteStatement;
@@ -92,7 +92,7 @@ absl::Status JobStore::Put(const v1::Job& job) {
 }
 
 absl::StatusOr<std::vector<v1::Job>> JobStore::Query(const char* sql, const std::string& arg, int64_t a, int64_t b,
-                                                     int64_t* last_seq) const {
+                                                     std::vector<int64_t>* seqs) const {
   std::lock_guard<std::mutex> lock(mu_);
   Statement q;
   if (sqlite3_prepare_v2(db_, sql, -1, &q.stmt, nullptr) != SQLITE_OK) {
@@ -112,7 +112,7 @@ absl::StatusOr<std::vector<v1::Job>> JobStore::Query(const char* sql, const std:
     if (!job.ParseFromArray(blob, sqlite3_column_bytes(q.stmt, 0))) {
       return absl::DataLossError(absl::StrCat(path_, ": a job record is corrupt"));
     }
-    if (last_seq != nullptr) *last_seq = sqlite3_column_int64(q.stmt, 1);
+    if (seqs != nullptr) seqs->push_back(sqlite3_column_int64(q.stmt, 1));
     jobs.push_back(std::move(job));
   }
   if (rc != SQLITE_DONE) return absl::InternalError(absl::StrCat(path_, ": ", sqlite3_errmsg(db_)));
@@ -138,8 +138,34 @@ absl::StatusOr<std::vector<v1::Job>> JobStore::List() const {
 }
 
 absl::StatusOr<std::vector<v1::Job>> JobStore::ListPage(int64_t after, int limit, int64_t* last) const {
-  *last = after;
-  return Query("SELECT data, seq FROM jobs WHERE seq > ?1 AND id != '' ORDER BY seq LIMIT ?2", "", after, limit, last);
+  bool more = false;
+  return ListMatching(after, limit, nullptr, last, &more);
 }
 
-}  // namespace nas::service
+absl::StatusOr<std::vector<v1::Job>> JobStore::ListMatching(int64_t after, int limit,
+                                                            const std::function<bool(const v1::Job&)>& keep,
+                                                            int64_t* last, bool* more) const {
+  constexpr int kChunk = 32;  // Rows read at a time: a record may hold a result of up to 1 MB.
+  *last = after;
+  *more = false;
+  std::vector<v1::Job> page;
+  for (int64_t cursor = after;;) {
+    std::vector<int64_t> seqs;
+    auto chunk = Query("SELECT data, seq FROM jobs WHERE seq > ?1 AND id != '' ORDER BY seq LIMIT ?2", "", cursor,
+                       kChunk, &seqs);
+    if (!chunk.ok()) return chunk.status();
+    for (size_t i = 0; i < chunk->size(); ++i) {
+      if (keep && !keep((*chunk)[i])) continue;
+      if (static_cast<int>(page.size()) == limit) {
+        *more = true;
+        return page;
+      }
+      page.push_back(std::move((*chunk)[i]));
+      *last = seqs[i];
+    }
+    if (static_cast<int>(chunk->size()) < kChunk) return page;
+    cursor = seqs.back();
+  }
+}
+
+}  // namespace nas::engine

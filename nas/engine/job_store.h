@@ -1,5 +1,5 @@
-#ifndef NAS_NAS_JOB_STORE_H_
-#define NAS_NAS_JOB_STORE_H_
+#ifndef NAS_NAS_ENGINE_JOB_STORE_H_
+#define NAS_NAS_ENGINE_JOB_STORE_H_
 
 #include <functional>
 #include <memory>
@@ -13,7 +13,7 @@
 
 struct sqlite3;
 
-namespace nas::service {
+namespace nas::engine {
 
 // Jobs persisted in an embedded SQLite database, so that a restarted server lists its
 // earlier jobs and resumes the unfinished ones. Thread-safe.
@@ -37,16 +37,22 @@ class JobStore {
   // Up to `limit` jobs created after the job with row number `after` (0: from the
   // first), in creation order; `*last` is the row number of the last one returned.
   absl::StatusOr<std::vector<v1::Job>> ListPage(int64_t after, int limit, int64_t* last) const;
+  // Up to `limit` jobs created after row number `after` that `keep` accepts (all when
+  // null), in creation order, reading the table a bounded chunk at a time; `*more` tells
+  // whether an accepted job follows; `*last` is the row number of the last one returned.
+  absl::StatusOr<std::vector<v1::Job>> ListMatching(int64_t after, int limit,
+                                                    const std::function<bool(const v1::Job&)>& keep,
+                                                    int64_t* last, bool* more) const;
 
  private:
   JobStore(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
   absl::StatusOr<std::vector<v1::Job>> Query(const char* sql, const std::string& arg, int64_t a = 0, int64_t b = 0,
-                                             int64_t* last_seq = nullptr) const;
+                                             std::vector<int64_t>* seqs = nullptr) const;
   std::string path_;
   sqlite3* db_;
   mutable std::mutex mu_;
 };
 
-}  // namespace nas::service
+}  // namespace nas::engine
 
-#endif  // NAS_NAS_JOB_STORE_H_
+#endif  // NAS_NAS_ENGINE_JOB_STORE_H_

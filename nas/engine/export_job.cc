@@ -1,0 +1,36 @@
+#include "nas/engine/export_job.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace nas::engine {
+
+absl::StatusOr<supernet::Architecture> ParseArchOrExtreme(const supernet::SearchSpace& space,
+                                                         const std::string& text, const std::string& field) {
+  if (text == "largest") return space.MaxFlops().arch;
+  if (text == "smallest") return space.MinFlops().arch;
+  absl::StatusOr<supernet::Architecture> arch = space.Parse(text);
+  if (!arch.ok()) return absl::InvalidArgumentError(absl::StrCat(field, ": ", arch.status().message()));
+  return arch;
+}
+
+absl::StatusOr<v1::ExportSubnetResponse> RunExportJob(const supernet::TrainedSupernet& trained,
+                                                      const supernet::Architecture& arch, const std::string& dir,
+                                                      const supernet::ExportOptions& options) {
+  absl::StatusOr<nlohmann::json> j = supernet::ExportSubnet(trained, arch, dir, options);
+  if (!j.ok()) return j.status();
+  v1::ExportSubnetResponse r;
+  r.set_output_dir(dir);
+  for (const auto& f : (*j)["files"]) r.add_files(f.get<std::string>());
+  r.set_max_abs_diff((*j)["check"]["max_abs_diff_vs_supernet_path"].get<double>());
+  r.set_test_accuracy((*j)["test_accuracy"].get<double>());
+  r.set_flops((*j)["flops"].get<int64_t>());
+  r.set_params((*j)["params"].get<int64_t>());
+  r.set_space((*j)["space"].get<std::string>());
+  r.set_arch((*j)["arch"].get<std::string>());
+  r.set_test_images((*j)["test_images"].get<int64_t>());
+  r.set_seconds((*j)["seconds"].get<double>());
+  r.set_metadata_json(j->dump(2));
+  return r;
+}
+
+}  // namespace nas::engine

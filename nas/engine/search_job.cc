@@ -1,0 +1,356 @@
+#include "nas/engine/search_job.h"
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "search/algorithms.h"
+#include "search/distributed_evaluator.h"
+#include "search/latency_predictor.h"
+#include "search/supernet_evaluator.h"
+#include "search/svg_plot.h"
+#include "search/zero_cost_evaluator.h"
+#include "supernet/file_util.h"
+#include "supernet/nb201_space.h"
+
+namespace nas::engine {
+namespace {
+
+// Entries of the front a typed result carries at most (result.json has them all).
+constexpr int kMaxFrontEntries = 1000;
+
+// A table evaluator for `spec` = PATH[:COLUMN]: NAS-Bench-201's own CSV (recognized by
+// its header) or a general per-architecture table.
+absl::StatusOr<std::unique_ptr<search::AccuracyEvaluator>> LoadTableEvaluator(
+    const supernet::SearchSpace& space, std::string path) {
+  std::string column;
+  if (const size_t colon = path.rfind(':'); colon != std::string::npos) {
+    column = path.substr(colon + 1);
+    path = path.substr(0, colon);
+  }
+  // Only the header line decides the format; the loaders read the file once.
+  std::string header;
+  {
+    std::ifstream in(path);
+    if (!in) return absl::NotFoundError(absl::StrCat("evaluator: ", path, ": cannot open"));
+    std::getline(in, header);
+  }
+  if (!absl::StartsWith(header, "CIFAR10TestAccuracy200Epochs")) {
+    auto table = search::TableEvaluator::Load(space, path, column.empty() ? "accuracy" : column);
+    if (!table.ok()) return table.status();
+    return std::unique_ptr<search::AccuracyEvaluator>(*std::move(table));
+  }
+  const auto* nb201 = dynamic_cast<const supernet::Nb201Space*>(&space);
+  if (nb201 == nullptr) {
+    return absl::InvalidArgumentError(
+        "evaluator: the NAS-Bench-201 table needs an nb201 space (space: configs/nb201.yaml)");
+  }
+  absl::StatusOr<supernet::Nb201Table> table = supernet::Nb201Table::Load(*nb201, path);
+  if (!table.ok()) return table.status();
+  auto evaluator = search::Nb201TableEvaluator::Create(
+      std::make_shared<const supernet::Nb201Table>(*std::move(table)), column.empty() ? "cifar10" : column);
+  if (!evaluator.ok()) return evaluator.status();
+  return std::unique_ptr<search::AccuracyEvaluator>(*std::move(evaluator));
+}
+
+v1::Evaluation ToProto(const supernet::SearchSpace& space, const search::Evaluation& e) {
+  v1::Evaluation p;
+  p.set_arch(space.Format(e.arch));
+  p.set_flops(e.cost.flops);
+  p.set_params(e.cost.params);
+  p.set_generation(e.generation);
+  if (!std::isnan(e.accuracy)) {
+    p.set_has_accuracy(true);
+    p.set_accuracy(e.accuracy);
+    p.set_seconds(e.seconds);
+    p.set_from_archive(e.from_archive);
+  }
+  for (const auto& [device, ms] : e.latency_ms) (*p.mutable_latency_ms())[device] = ms;
+  return p;
+}
+
+nlohmann::json EvaluationJson(const supernet::SearchSpace& space, const search::Evaluation& e) {
+  nlohmann::json j = {{"arch", space.Format(e.arch)},
+                      {"flops", e.cost.flops},
+                      {"params", e.cost.params},
+                      {"generation", e.generation}};
+  if (!std::isnan(e.accuracy)) {
+    j["accuracy"] = e.accuracy;
+    j["seconds"] = e.seconds;
+    j["from_archive"] = e.from_archive;
+  }
+  if (!e.latency_ms.empty()) j["latency_ms"] = e.latency_ms;
+  return j;
+}
+
+// Writes result.json's text: `summary` with a "history" array appended, one evaluation
+// at a time, so that a long search never holds its whole history as JSON (a tree of about
+// 1 KB, or text of about 300 bytes, per evaluation); the text is nlohmann's dump(2) of
+// the merged object except that "history" comes last.
+void WriteResultJson(std::ostream& out, const nlohmann::json& summary, const supernet::SearchSpace& space,
+                     const std::vector<search::Evaluation>& history) {
+  std::string head = summary.dump(2);
+  head.resize(head.rfind('}'));  // Reopen the object.
+  while (!head.empty() && (head.back() == '\n' || head.back() == ' ')) head.pop_back();
+  out << head << ",\n  \"history\": [";
+  for (size_t i = 0; i < history.size(); ++i) {
+    out << (i == 0 ? "\n    " : ",\n    ");
+    const std::string entry = EvaluationJson(space, history[i]).dump(2);
+    size_t start = 0;
+    for (size_t nl; (nl = entry.find('\n', start)) != std::string::npos; start = nl + 1) {
+      out.write(entry.data() + start, static_cast<std::streamsize>(nl + 1 - start));
+      out << "    ";
+    }
+    out.write(entry.data() + start, static_cast<std::streamsize>(entry.size() - start));
+  }
+  out << (history.empty() ? "]\n}\n" : "\n  ]\n}\n");
+}
+
+// Prefixes a status message with the spec field it concerns.
+absl::Status Field(const absl::Status& s, const char* field) {
+  return absl::Status(s.code(), absl::StrCat(field, ": ", s.message()));
+}
+
+// The evaluator `spec` names and the space it searches.
+struct LoadedEvaluator {
+  std::shared_ptr<const supernet::SearchSpace> space;
+  std::unique_ptr<search::AccuracyEvaluator> evaluator;  // Null for "cost".
+  std::string evaluator_spec;  // After the default combination was applied.
+};
+
+absl::StatusOr<LoadedEvaluator> LoadEvaluator(const v1::SearchSpec& spec, const SearchJobEnv& env,
+                                              ProgressSink& progress) {
+  LoadedEvaluator loaded;
+  std::string text = spec.evaluator();
+  const std::string combine = spec.combine().empty() ? kDefaultCombination : spec.combine();
+  if (absl::StartsWith(text, "supernet:") && combine != "none") {
+    text = absl::StrCat("combo:", text, "+", combine);
+    progress.Message(absl::StrCat("evaluator: ", text, " (combine none: the inherited accuracy alone)"));
+  }
+  loaded.evaluator_spec = text;
+  if (absl::StartsWith(text, "supernet:")) {
+    search::SupernetEvaluator::Options eo;
+    if (spec.has_calibration_batches()) eo.calibration_batches = spec.calibration_batches();
+    if (spec.has_eval_images()) eo.max_images = spec.eval_images();
+    progress.Message(absl::StrCat("loading supernet ", text.substr(9), " and its data..."));
+    auto supernet = search::SupernetEvaluator::Load(text.substr(9), env.device, eo);
+    if (!supernet.ok()) return Field(supernet.status(), "evaluator");
+    loaded.space = (*supernet)->trained().config.space;
+    loaded.evaluator = *std::move(supernet);
+  } else if (search::IsModelEvaluatorSpec(text)) {
+    search::ModelEvaluatorOptions mo;
+    if (spec.has_calibration_batches()) mo.calibration_batches = spec.calibration_batches();
+    if (spec.has_eval_images()) mo.eval_images = spec.eval_images();
+    mo.zero_cost.batch_size = spec.zc_batch() > 0 ? spec.zc_batch() : 64;
+    mo.zero_cost.seed = spec.zc_seed();
+    mo.zero_cost.repeats = spec.zc_repeats() > 0 ? spec.zc_repeats() : 1;
+    mo.reference_seed = spec.zc_seed();
+    std::ostringstream log;
+    auto model = search::LoadModelEvaluator(text, "evaluator", env.device, mo, log);
+    for (absl::string_view line : absl::StrSplit(log.str(), '\n', absl::SkipEmpty())) {
+      progress.Message(std::string(line));
+    }
+    if (!model.ok()) return model.status();
+    loaded.space = model->space;
+    loaded.evaluator = std::move(model->evaluator);
+  } else {
+    if (spec.space().empty()) {
+      return absl::InvalidArgumentError("space: required unless the evaluator is supernet:, zc: or combo:");
+    }
+    auto space = supernet::LoadSearchSpace(spec.space());
+    if (!space.ok()) return Field(space.status(), "space");
+    loaded.space = *space;
+    if (absl::StartsWith(text, "table:")) {
+      auto table = LoadTableEvaluator(*loaded.space, text.substr(6));
+      if (!table.ok()) return table.status();
+      loaded.evaluator = *std::move(table);
+    } else if (text != "cost") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "evaluator: '", text,
+          "' is not one of table:PATH[:COLUMN], supernet:CHECKPOINT, zc:PROXY:CONFIG, combo:ITEMS, cost"));
+    }
+  }
+  // An evaluator that brings its own space: the spec's space, when given, must be it.
+  if (loaded.evaluator != nullptr && !spec.space().empty() && !absl::StartsWith(text, "table:")) {
+    auto given = supernet::LoadSearchSpace(spec.space());
+    if (!given.ok()) return Field(given.status(), "space");
+    if ((*given)->name() != loaded.space->name()) {
+      const bool checkpoint = absl::StartsWith(spec.evaluator(), "supernet:");
+      return absl::InvalidArgumentError(absl::StrCat(
+          "space: '", (*given)->name(),
+          checkpoint ? "' but the checkpoint was trained on '" : "' but the evaluator is over '",
+          loaded.space->name(), "' (leave space empty to use the ", checkpoint ? "checkpoint's)" : "evaluator's)"));
+    }
+  }
+  return loaded;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::SearchResult> RunSearchJob(const v1::SearchSpec& spec, const SearchJobEnv& env,
+                                              ProgressSink& progress) {
+  supernet::Distributed* dist = env.distributed;
+  // Only rank 0 reports and writes files; every rank runs the same search.
+  const bool rank0 = dist == nullptr || dist->rank() == 0;
+  ProgressSink silent;
+  ProgressSink& sink = rank0 ? progress : silent;
+  absl::StatusOr<LoadedEvaluator> loaded = LoadEvaluator(spec, env, sink);
+  if (!loaded.ok()) return loaded.status();
+  const supernet::SearchSpace& space = *loaded->space;
+  search::AccuracyEvaluator* evaluator = loaded->evaluator.get();
+
+  std::unique_ptr<search::LatencyModel> latency;
+  if (!spec.latency().empty()) {
+    auto model = search::LoadLatencyModel(space, spec.latency(), "latency");
+    if (!model.ok()) return model.status();
+    latency = *std::move(model);
+  }
+  const search::MetricModel metrics(space, latency.get());
+  std::unique_ptr<search::AccuracyEvaluator> distributed_evaluator;
+  if (dist != nullptr && evaluator != nullptr) {
+    distributed_evaluator = std::make_unique<search::DistributedEvaluator>(evaluator, dist);
+  }
+  search::AccuracyEvaluator* used_evaluator = distributed_evaluator ? distributed_evaluator.get() : evaluator;
+
+  search::SearchOptions o;
+  if (!spec.algorithm().empty()) o.algorithm = spec.algorithm();
+  if (spec.budget() > 0) o.budget = spec.budget();
+  o.seed = spec.seed();
+  if (spec.population() > 0) o.population = spec.population();
+  if (spec.parents() > 0) o.parents = spec.parents();
+  if (spec.mutation_probability() > 0) o.mutation_probability = spec.mutation_probability();
+  if (!spec.predictor().empty()) o.predictor = spec.predictor();
+  o.should_stop = env.should_stop;
+  if (dist != nullptr) {
+    // Ranks agree on stopping after each generation (a stop on any rank stops all).
+    o.should_stop = [&env, dist] {
+      std::vector<double> flag = {env.should_stop && env.should_stop() ? 1.0 : 0.0};
+      if (!dist->AverageValues(&flag).ok()) return true;
+      return flag[0] > 0;
+    };
+    o.archive_writes = dist->rank() == 0;
+  }
+  if (!spec.objectives().empty()) o.objectives.clear();
+  for (const std::string& list : spec.objectives()) {
+    for (absl::string_view text : absl::StrSplit(list, ',', absl::SkipWhitespace())) {
+      absl::StatusOr<search::Objective> objective = search::ParseObjective(std::string(text));
+      if (!objective.ok()) return objective.status();
+      o.objectives.push_back(*objective);
+    }
+  }
+  for (const std::string& text : spec.constraints()) {
+    absl::StatusOr<search::Constraint> c = search::ParseConstraint(text);
+    if (!c.ok()) return c.status();
+    o.constraints.push_back(*c);
+  }
+  if (absl::Status s = search::ValidateSearch(metrics, used_evaluator, o); !s.ok()) return s;
+  std::unique_ptr<search::EvaluationArchive> archive;
+  if (evaluator != nullptr && env.archive != "none") {
+    const std::string path = env.archive.empty() ? DefaultCacheDir() + "/evaluations.sqlite" : env.archive;
+    auto opened = search::EvaluationArchive::Open(path);
+    if (opened.ok()) {
+      archive = *std::move(opened);
+      o.archive = archive.get();
+    } else if (!env.archive.empty()) {
+      return Field(opened.status(), "archive");
+    } else {
+      sink.Message(absl::StrCat("warning: running without an evaluation archive: ", opened.status().message()));
+    }
+  }
+  const std::string metric = o.objectives.empty() ? "accuracy" : o.objectives.front().metric;
+  o.on_generation = [&](const search::GenerationProgress& g) {
+    v1::SearchProgress p;
+    p.set_generation(g.generation);
+    p.set_evaluated(g.evaluated);
+    p.set_budget(o.budget);
+    p.set_paid(g.paid);
+    *p.mutable_best() = ToProto(space, *g.best);
+    p.set_has_hypervolume(g.has_hypervolume);
+    p.set_hypervolume(g.hypervolume);
+    p.set_metric(metric);
+    sink.Search(p);
+  };
+  const auto started = std::chrono::steady_clock::now();
+  absl::StatusOr<search::SearchResult> result = search::RunSearch(metrics, used_evaluator, o);
+  if (!result.ok()) return result.status();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+  const std::string evaluator_id = evaluator ? evaluator->id() : "cost";
+  v1::SearchResult typed;
+  typed.set_space(space.name());
+  typed.set_evaluator(evaluator_id);
+  typed.set_algorithm(o.algorithm);
+  for (const search::Objective& objective : o.objectives) typed.add_objectives(objective.ToString());
+  for (const search::Constraint& c : o.constraints) typed.add_constraints(c.ToString());
+  typed.set_budget(o.budget);
+  typed.set_seed(o.seed);
+  typed.set_evaluations(static_cast<int64_t>(result->history.size()));
+  typed.set_paid_evaluations(result->paid);
+  typed.set_archive_hits(result->archive_hits);
+  typed.set_finished(!result->stopped);
+  typed.set_seconds(seconds);
+  *typed.mutable_best() = ToProto(space, result->best);
+  typed.add_pareto_front_objectives(result->y_objective.ToString());
+  typed.add_pareto_front_objectives(result->x_objective.ToString());
+  for (size_t i = 0; i < result->front.size(); ++i) {
+    if (static_cast<int>(i) >= kMaxFrontEntries) {
+      typed.set_pareto_front_omitted(static_cast<int64_t>(result->front.size() - i));
+      break;
+    }
+    *typed.add_pareto_front() = ToProto(space, result->history[result->front[i]]);
+  }
+  for (double hv : result->hypervolume) typed.add_hypervolume_per_generation(hv);
+  if (latency) typed.set_latency_model(latency->id());
+  if (archive) typed.set_archive(archive->path());
+  if (dist != nullptr) typed.set_world_size(dist->world_size());
+
+  // result.json: the same summary with every front entry, and the whole history.
+  nlohmann::json objectives = std::vector<std::string>(typed.objectives().begin(), typed.objectives().end());
+  nlohmann::json constraints = std::vector<std::string>(typed.constraints().begin(), typed.constraints().end());
+  nlohmann::json front = nlohmann::json::array();
+  for (int i : result->front) front.push_back(EvaluationJson(space, result->history[i]));
+  nlohmann::json j = {{"space", space.name()},
+                      {"evaluator", evaluator_id},
+                      {"algorithm", o.algorithm},
+                      {"objectives", objectives},
+                      {"constraints", constraints},
+                      {"budget", o.budget},
+                      {"seed", o.seed},
+                      {"evaluations", result->history.size()},
+                      {"paid_evaluations", result->paid},
+                      {"archive_hits", result->archive_hits},
+                      {"finished", !result->stopped},
+                      {"seconds", seconds},
+                      {"best", EvaluationJson(space, result->best)},
+                      {"pareto_front_objectives", {result->y_objective.ToString(), result->x_objective.ToString()}},
+                      {"pareto_front", front}};
+  if (latency) j["latency_model"] = latency->id();
+  if (archive) j["archive"] = archive->path();
+  if (!result->hypervolume.empty()) j["hypervolume_per_generation"] = result->hypervolume;
+  if (dist != nullptr) j["world_size"] = dist->world_size();
+  const auto write_result = [&](std::ostream& stream) { WriteResultJson(stream, j, space, result->history); };
+  if (!env.out_dir.empty() && rank0) {
+    typed.set_result_file(env.out_dir + "/result.json");
+    typed.set_plot_file(env.out_dir + "/plot.svg");
+    if (absl::Status s = WriteFileAtomically(typed.result_file(), write_result); !s.ok()) return s;
+    const std::string title = absl::StrCat(o.algorithm, " on ", space.name(), " (", evaluator_id, ")");
+    if (absl::Status s = WriteFileAtomically(typed.plot_file(), search::PlotSearchSvg(*result, title)); !s.ok()) {
+      return s;
+    }
+  }
+  if (result->stopped) {
+    sink.Message(absl::StrFormat(
+        "stopped after %d evaluations; rerun the same search to resume%s", result->history.size(),
+        archive ? absl::StrCat(" (evaluations are kept in ", archive->path(), ")") : ""));
+  }
+  if (env.json_out != nullptr && rank0) write_result(*env.json_out);
+  return typed;
+}
+
+}  // namespace nas::engine

@@ -1,0 +1,44 @@
+#ifndef NAS_NAS_ENGINE_SEARCH_JOB_H_
+#define NAS_NAS_ENGINE_SEARCH_JOB_H_
+
+#include <functional>
+#include <ostream>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "absl/status/statusor.h"
+#include "nas/engine/progress.h"
+#include "proto/nas.pb.h"
+#include "supernet/distributed.h"
+
+namespace nas::engine {
+
+// What `supernet:CHECKPOINT` is combined with unless the spec says otherwise: the
+// combination that ranked best per CPU-minute on NAS-Bench-201 (docs/benchmarks.md).
+inline constexpr char kDefaultCombination[] = "zc:naswot+zc:synflow+zc:jacob_cov+flops+ref=50";
+
+// Where a search job runs; the spec says what it searches.
+struct SearchJobEnv {
+  // Evaluation archive (SQLite): "" the default cache's, "none" no archive.
+  std::string archive;
+  // result.json and plot.svg are written here when set.
+  std::string out_dir;
+  // Also receives result.json's text (the CLI's --json).
+  std::ostream* json_out = nullptr;
+  // Polled after every generation; true stops the search there (resumable).
+  std::function<bool()> should_stop;
+  // One rank of a data-parallel evaluation (not owned; null: one process). Every rank runs
+  // the same search; only rank 0 writes files and reports progress.
+  supernet::Distributed* distributed = nullptr;
+  torch::Device device = torch::kCPU;
+};
+
+// Runs the search `spec` describes (spec.space: a search space YAML path). Unset fields
+// take their documented defaults. Errors name the spec's fields.
+absl::StatusOr<v1::SearchResult> RunSearchJob(const v1::SearchSpec& spec, const SearchJobEnv& env,
+                                              ProgressSink& progress);
+
+}  // namespace nas::engine
+
+#endif  // NAS_NAS_ENGINE_SEARCH_JOB_H_
