@@ -11,6 +11,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libsqlite3-dev
   libjpeg62-turbo-dev libpng-dev zlib1g-dev libbenchmark-dev dataset-fashion-mnist
   clang-14 libclang-rt-14-dev libgloo-dev libjemalloc-dev
+  python3-grpcio python3-protobuf
 )
 
 missing=()
