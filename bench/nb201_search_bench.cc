@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "search/algorithms.h"
+#include "search/predictor.h"
 #include "supernet/nb201_space.h"
 
 int main(int argc, char** argv) {
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
     std::vector<double> best100, best150;
     for (int seed = 0; seed < seeds; ++seed) {
         nas::search::SearchOptions o;
+        o.make_surrogate = nas::search::TorchSurrogates();
         o.algorithm = algorithm;
         o.budget = 150;
         o.seed = seed;

@@ -10,7 +10,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/str_join.h"
+#include "nas/engine/progress.h"
 #include "proto/nas.grpc.pb.h"
+#include "search/constraints.h"
 #include "supernet/file_util.h"
 #include "supernet/search_space.h"
 
@@ -87,6 +89,7 @@ absl::Status RunWatchJob(const ClientOptions& client, const std::string& id, std
   while (reader->Read(&event)) {
     job = event.job();
     if (job.progress() != last_progress && !job.progress().empty()) {
+      // The server's progress line (the same text the local command prints).
       log << job.id() << ": " << job.progress() << "\n";
       last_progress = job.progress();
     }
@@ -94,14 +97,24 @@ absl::Status RunWatchJob(const ClientOptions& client, const std::string& id, std
   if (absl::Status s = FromGrpc(reader->Finish()); !s.ok()) return s;
   out << absl::StrFormat("%s %s: %s\n", job.id(), job.kind(), StateName(job.state()));
   if (job.state() == v1::Job::FAILED) return absl::AbortedError(absl::StrCat(job.id(), " failed: ", job.error()));
-  if (!job.result_json().empty()) {
-    nlohmann::json r = nlohmann::json::parse(job.result_json(), nullptr, false);
-    if (r.is_object() && r.contains("best")) {
-      out << "best: " << r["best"].dump() << "\n";
-      if (r["best"].contains("arch")) out << "best arch: " << r["best"]["arch"].get<std::string>() << "\n";
-    } else if (r.is_object() && r.contains("checkpoint")) {
-      out << "checkpoint: " << r["checkpoint"].get<std::string>() << "\n";
+  if (job.has_search_result()) {
+    const v1::SearchResult& r = job.search_result();
+    std::string metric = "accuracy";
+    if (r.objectives_size() > 0) {
+      absl::StatusOr<search::Objective> first = search::ParseObjective(r.objectives(0));
+      if (first.ok()) metric = first->metric;
     }
+    out << absl::StrFormat("%d evaluations (%d paid, %d from the archive) in %.1f s; Pareto front of %d\n",
+                           r.evaluations(), r.paid_evaluations(), r.archive_hits(), r.seconds(),
+                           r.pareto_front_size() + r.pareto_front_omitted());
+    out << "best: " << engine::DescribeEvaluation(r.best(), metric) << "\n";
+    out << "best arch: " << r.best().arch() << "\n";
+  } else if (job.has_training_result()) {
+    const v1::TrainingResult& r = job.training_result();
+    out << absl::StrFormat("%s at step %d/%d; median %.0f images/s; loss %.4f, train accuracy %.3f\n",
+                           r.finished() ? "finished" : "stopped", r.steps(), r.total_steps(),
+                           r.median_images_per_second(), r.final_loss_ema(), r.final_accuracy_ema());
+    out << "checkpoint: " << r.checkpoint() << "\n";
   }
   out << "files: " << job.output_dir() << "\n";
   return absl::OkStatus();

@@ -10,7 +10,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "search/pareto.h"
-#include "search/predictor.h"
 
 namespace nas::search {
 namespace {
@@ -317,17 +316,19 @@ absl::Status PredictorGuided(const MetricModel& metrics, const SearchOptions& o,
                              Rng& rng) {
   const supernet::SearchSpace& space = metrics.space();
   if (absl::Status s = EvaluateRandomStart(metrics, o, book, o.initial, rng); !s.ok()) return s;
-  std::unique_ptr<Predictor> predictor =
-      o.predictor == "ridge" ? MakeRidge() : MakeMlpEnsemble(5, 64, 200, o.seed);
+  absl::StatusOr<std::unique_ptr<Surrogate>> made = o.make_surrogate(o.predictor, o.seed);
+  if (!made.ok()) return made.status();
+  const std::unique_ptr<Surrogate> predictor = *std::move(made);
   for (int64_t round = 1; book.remaining() > 0; ++round) {
     const std::vector<Evaluation>& history = book.result().history;
     std::vector<Architecture> seen_archs;
-    std::vector<float> accuracies;
+    std::vector<double> accuracies;
     for (const Evaluation& e : history) {
       seen_archs.push_back(e.arch);
+      // Rounded to float, as the models fit in float32.
       accuracies.push_back(static_cast<float>(book.PrimaryScore(e)));
     }
-    predictor->Fit(EncodeOneHot(space, seen_archs), torch::tensor(accuracies));
+    predictor->Fit(OneHotFeatures(space, seen_archs), accuracies);
 
     const std::vector<Evaluation> ranked = TopK(book, history, 10);
     std::unordered_set<Architecture, supernet::ArchitectureHash> pool_set;
@@ -349,12 +350,17 @@ absl::Status PredictorGuided(const MetricModel& metrics, const SearchOptions& o,
     }
     std::vector<Architecture> batch;
     if (!pool.empty()) {
-      const torch::Tensor x = EncodeOneHot(space, pool);
-      const torch::Tensor score = predictor->Predict(x) + o.kappa * predictor->PredictStd(x);
+      const FeatureMatrix x = OneHotFeatures(space, pool);
+      const std::vector<double> mean = predictor->Predict(x), spread = predictor->PredictStd(x);
+      std::vector<double> score(pool.size());
+      for (size_t i = 0; i < pool.size(); ++i) score[i] = mean[i] + o.kappa * spread[i];
       const int64_t take = std::min<int64_t>({static_cast<int64_t>(o.batch), book.remaining(),
                                               static_cast<int64_t>(pool.size())});
-      const torch::Tensor top = std::get<1>(score.topk(take));
-      for (int64_t i = 0; i < take; ++i) batch.push_back(pool[top[i].item<int64_t>()]);
+      // The `take` best scores, ties in pool order.
+      std::vector<size_t> order(pool.size());
+      for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+      std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return score[a] > score[b]; });
+      for (int64_t i = 0; i < take; ++i) batch.push_back(pool[order[i]]);
     }
     if (absl::Status s = FillRandom(metrics, o, book, batch, std::min<int64_t>(o.batch, book.remaining()), rng);
         !s.ok()) {
@@ -436,6 +442,10 @@ absl::Status ValidateSearch(const MetricModel& metrics, const AccuracyEvaluator*
   if (absl::Status s = CheckAlgorithmName(options.algorithm, "--algorithm"); !s.ok()) return s;
   if (options.algorithm == "predictor") {
     if (absl::Status s = CheckPredictorName(options.predictor, "--predictor"); !s.ok()) return s;
+    if (!options.make_surrogate) {
+      return absl::FailedPreconditionError(
+          "algorithm predictor: no surrogate models were linked in (SearchOptions::make_surrogate)");
+    }
     if (options.initial < 2 || options.batch < 1 || options.candidates < 1) {
       return absl::InvalidArgumentError("predictor search needs initial >= 2, batch >= 1, candidates >= 1");
     }

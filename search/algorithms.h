@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "search/archive.h"
 #include "search/constraints.h"
+#include "search/surrogate.h"
 #include "search/metrics.h"
 #include "search/evaluator.h"
 #include "supernet/search_space.h"
@@ -49,6 +50,9 @@ struct SearchOptions {
   // (mutations of the best so far and uniform samples) by mean + kappa * std, and
   // evaluating the best `batch` of them.
   std::string predictor = "mlp_ensemble";  // mlp_ensemble | ridge
+  // Makes that predictor; required by the predictor algorithm (search/predictor.h's
+  // TorchSurrogates() gives the LibTorch models; the algorithms build without them).
+  SurrogateFactory make_surrogate;
   int initial = 10;
   int batch = 10;
   int candidates = 20000;

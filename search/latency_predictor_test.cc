@@ -205,6 +205,7 @@ TEST(LatencyPredictorTest, LatencyConstraintFiltersCandidates) {
   const auto range = *metrics.Range("latency@cpu");
   const double bound = range.min + 0.3 * (range.max - range.min);
   SearchOptions o;
+  o.make_surrogate = TorchSurrogates();
   o.algorithm = "random";
   o.budget = 40;
   o.objectives = {*ParseObjective("flops")};

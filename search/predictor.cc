@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "absl/strings/str_cat.h"
+
 namespace nas::search {
 
 RidgeSolution SolveRidge(const torch::Tensor& x, const torch::Tensor& y, double lambda) {
@@ -86,36 +88,11 @@ class MlpEnsemble : public Predictor {
   std::vector<torch::nn::Sequential> nets_;
 };
 
-std::vector<double> Ranks(const std::vector<double>& v) {
-  std::vector<size_t> order(v.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
-  std::vector<double> ranks(v.size());
-  for (size_t i = 0; i < order.size();) {
-    size_t j = i;
-    while (j + 1 < order.size() && v[order[j + 1]] == v[order[i]]) ++j;
-    for (size_t k = i; k <= j; ++k) ranks[order[k]] = 0.5 * (i + j);  // Average rank of ties.
-    i = j + 1;
-  }
-  return ranks;
-}
-
 }  // namespace
 
 torch::Tensor EncodeOneHot(const supernet::SearchSpace& space,
                            const std::vector<supernet::Architecture>& archs) {
-  int64_t width = 0;
-  std::vector<int64_t> offsets;
-  for (const supernet::Gene& g : space.genes()) {
-    offsets.push_back(width);
-    width += static_cast<int64_t>(g.options.size());
-  }
-  torch::Tensor x = torch::zeros({static_cast<int64_t>(archs.size()), width});
-  float* data = x.data_ptr<float>();
-  for (size_t i = 0; i < archs.size(); ++i) {
-    for (size_t g = 0; g < offsets.size(); ++g) data[i * width + offsets[g] + archs[i].genes[g]] = 1.0f;
-  }
-  return x;
+  return ToTensor(OneHotFeatures(space, archs));
 }
 
 std::unique_ptr<Predictor> MakeRidge(double lambda) { return std::make_unique<Ridge>(lambda); }
@@ -124,71 +101,44 @@ std::unique_ptr<Predictor> MakeMlpEnsemble(int members, int hidden, int epochs, 
   return std::make_unique<MlpEnsemble>(members, hidden, epochs, seed);
 }
 
-double KendallTau(const std::vector<double>& a, const std::vector<double>& b) {
-  int64_t concordant = 0, discordant = 0, ties_a = 0, ties_b = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    for (size_t j = i + 1; j < a.size(); ++j) {
-      const double da = a[i] - a[j], db = b[i] - b[j];
-      if (da == 0 && db == 0) continue;
-      if (da == 0) {
-        ++ties_a;
-      } else if (db == 0) {
-        ++ties_b;
-      } else if ((da > 0) == (db > 0)) {
-        ++concordant;
-      } else {
-        ++discordant;
-      }
+namespace {
+
+// A LibTorch predictor behind the LibTorch-free Surrogate interface.
+class TorchSurrogate : public Surrogate {
+ public:
+  explicit TorchSurrogate(std::unique_ptr<Predictor> p) : p_(std::move(p)) {}
+  std::string name() const override { return p_->name(); }
+  void Fit(const FeatureMatrix& x, const std::vector<double>& y) override {
+    std::vector<float> yf(y.begin(), y.end());
+    p_->Fit(ToTensor(x), torch::tensor(yf));
+  }
+  std::vector<double> Predict(const FeatureMatrix& x) const override { return ToVector(p_->Predict(ToTensor(x))); }
+  std::vector<double> PredictStd(const FeatureMatrix& x) const override {
+    return ToVector(p_->PredictStd(ToTensor(x)));
+  }
+
+ private:
+  static std::vector<double> ToVector(const torch::Tensor& t) {
+    const torch::Tensor d = t.to(torch::kFloat64).contiguous();
+    return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
+  }
+  std::unique_ptr<Predictor> p_;
+};
+
+}  // namespace
+
+torch::Tensor ToTensor(const FeatureMatrix& x) {
+  return torch::from_blob(const_cast<float*>(x.values.data()), {x.rows, x.cols}, torch::kFloat32).clone();
+}
+
+SurrogateFactory TorchSurrogates() {
+  return [](const std::string& name, uint64_t seed) -> absl::StatusOr<std::unique_ptr<Surrogate>> {
+    if (name == "ridge") return std::unique_ptr<Surrogate>(std::make_unique<TorchSurrogate>(MakeRidge()));
+    if (name == "mlp_ensemble") {
+      return std::unique_ptr<Surrogate>(std::make_unique<TorchSurrogate>(MakeMlpEnsemble(5, 64, 200, seed)));
     }
-  }
-  // Tau-b: corrected for ties.
-  const double n1 = concordant + discordant + ties_a, n2 = concordant + discordant + ties_b;
-  if (n1 == 0 || n2 == 0) return 0;
-  return (concordant - discordant) / std::sqrt(n1 * n2);
-}
-
-double TopPrecision(const std::vector<double>& predicted, const std::vector<double>& truth, double fraction) {
-  const size_t n = std::min(predicted.size(), truth.size());
-  if (n == 0) return 0;
-  const size_t k = std::max<size_t>(1, static_cast<size_t>(n * fraction));
-  std::vector<size_t> by_predicted(n), by_truth(n);
-  for (size_t i = 0; i < n; ++i) by_predicted[i] = by_truth[i] = i;
-  std::stable_sort(by_predicted.begin(), by_predicted.end(), [&](size_t x, size_t y) { return predicted[x] > predicted[y]; });
-  std::stable_sort(by_truth.begin(), by_truth.end(), [&](size_t x, size_t y) { return truth[x] > truth[y]; });
-  std::vector<bool> in_true_top(n, false);
-  for (size_t i = 0; i < k; ++i) in_true_top[by_truth[i]] = true;
-  size_t hits = 0;
-  for (size_t i = 0; i < k; ++i) hits += in_true_top[by_predicted[i]];
-  return static_cast<double>(hits) / k;
-}
-
-double SpearmanRho(const std::vector<double>& a, const std::vector<double>& b) {
-  const std::vector<double> ra = Ranks(a), rb = Ranks(b);
-  const double n = static_cast<double>(a.size());
-  const double ma = std::accumulate(ra.begin(), ra.end(), 0.0) / n;
-  const double mb = std::accumulate(rb.begin(), rb.end(), 0.0) / n;
-  double cov = 0, va = 0, vb = 0;
-  for (size_t i = 0; i < ra.size(); ++i) {
-    cov += (ra[i] - ma) * (rb[i] - mb);
-    va += (ra[i] - ma) * (ra[i] - ma);
-    vb += (rb[i] - mb) * (rb[i] - mb);
-  }
-  return va > 0 && vb > 0 ? cov / std::sqrt(va * vb) : 0;
-}
-
-PredictorMetrics ScorePredictions(const std::vector<double>& predicted,
-                                  const std::vector<double>& truth) {
-  PredictorMetrics m;
-  double se = 0, ape = 0;
-  for (size_t i = 0; i < truth.size(); ++i) {
-    se += (predicted[i] - truth[i]) * (predicted[i] - truth[i]);
-    ape += std::abs(predicted[i] - truth[i]) / std::max(1e-12, std::abs(truth[i]));
-  }
-  m.rmse = std::sqrt(se / truth.size());
-  m.mape = 100 * ape / truth.size();
-  m.kendall_tau = KendallTau(predicted, truth);
-  m.spearman_rho = SpearmanRho(predicted, truth);
-  return m;
+    return absl::InvalidArgumentError(absl::StrCat("predictor: '", name, "' is not one of ridge, mlp_ensemble"));
+  };
 }
 
 }  // namespace nas::search

@@ -8,12 +8,13 @@
 
 #include <torch/torch.h>
 
+#include "search/ranking_metrics.h"
+#include "search/surrogate.h"
 #include "supernet/search_space.h"
 
 namespace nas::search {
 
-// One-hot encoding from the space: one block of options.size() entries per gene (per
-// layer dimension; per edge for nb201). Returns float32 [N, sum of option counts].
+// OneHotFeatures as a float32 tensor [N, sum of option counts].
 torch::Tensor EncodeOneHot(const supernet::SearchSpace& space,
                            const std::vector<supernet::Architecture>& archs);
 
@@ -46,19 +47,10 @@ std::unique_ptr<Predictor> MakeRidge(double lambda = 1.0);
 std::unique_ptr<Predictor> MakeMlpEnsemble(int members = 5, int hidden = 64, int epochs = 200,
                                            uint64_t seed = 0);
 
-struct PredictorMetrics {
-  double rmse = 0;
-  double mape = 0;  // Percent.
-  double kendall_tau = 0;
-  double spearman_rho = 0;
-};
-PredictorMetrics ScorePredictions(const std::vector<double>& predicted,
-                                  const std::vector<double>& truth);
-double KendallTau(const std::vector<double>& a, const std::vector<double>& b);
-double SpearmanRho(const std::vector<double>& a, const std::vector<double>& b);
-// Share of the top `fraction` (at least one item) by `predicted` that is also in the top
-// `fraction` by `truth` (ties broken by position).
-double TopPrecision(const std::vector<double>& predicted, const std::vector<double>& truth, double fraction);
+// The ridge and MLP-ensemble predictors as surrogates of a predictor-guided search
+// (SearchOptions::make_surrogate): "ridge" or "mlp_ensemble".
+SurrogateFactory TorchSurrogates();
+torch::Tensor ToTensor(const FeatureMatrix& x);
 
 }  // namespace nas::search
 

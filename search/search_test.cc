@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "search/algorithms.h"
+#include "search/predictor.h"
 #include "search/svg_plot.h"
 #include "supernet/nb201_space.h"
 #include "supernet/file_util.h"
@@ -65,6 +66,7 @@ TEST(TableEvaluatorTest, CsvAndJsonTablesOfAnySpace) {
   EXPECT_EQ(*(*json)->Accuracy(*space->Parse("0,1,2,0,1,2,0,1")), 81.0);
   // A search over the table evaluates exactly the listed architectures it reaches.
   SearchOptions o;
+  o.make_surrogate = TorchSurrogates();
   o.algorithm = "random";
   o.budget = 1;
   o.constraints = {*ParseConstraint("flops<=8M")};  // Only the all-identity network fits.
@@ -103,6 +105,7 @@ TEST(ConstraintTest, MergesRepeatsToTheTightestBoundPerMetricAndDirection) {
 
 TEST_F(SearchTest, ImpossibleConstraintIsAnImmediateError) {
   SearchOptions o;
+  o.make_surrogate = TorchSurrogates();
   o.constraints = {*ParseConstraint("flops<=5M")};
   auto result = RunSearch(space(), *evaluator_, o);
   EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
@@ -117,6 +120,7 @@ TEST_F(SearchTest, ImpossibleConstraintIsAnImmediateError) {
 TEST_F(SearchTest, SameSeedSameResult) {
   for (const std::string algorithm : {"random", "evolution", "aging", "nsga2"}) {
     SearchOptions o;
+    o.make_surrogate = TorchSurrogates();
     o.algorithm = algorithm;
     o.budget = 60;
     o.population = 20;
@@ -138,6 +142,7 @@ TEST_F(SearchTest, SameSeedSameResult) {
 TEST_F(SearchTest, ConstraintsFilterEveryEvaluatedArchitecture) {
   for (const std::string algorithm : {"random", "evolution", "aging", "nsga2"}) {
     SearchOptions o;
+    o.make_surrogate = TorchSurrogates();
     o.algorithm = algorithm;
     o.budget = 80;
     o.constraints = {*ParseConstraint("flops<=60M"), *ParseConstraint("params>=0.2M")};
@@ -153,6 +158,7 @@ TEST_F(SearchTest, ConstraintsFilterEveryEvaluatedArchitecture) {
 TEST_F(SearchTest, StopsWhenTheFeasibleSpaceIsExhausted) {
   // Under 8 MFLOPs only cells without convolutions fit: 3^6 = 729 architectures.
   SearchOptions o;
+  o.make_surrogate = TorchSurrogates();
   o.algorithm = "random";
   o.budget = 2000;
   o.constraints = {*ParseConstraint("flops<=8M")};
@@ -165,6 +171,7 @@ TEST_F(SearchTest, EvolutionBeatsRandomOnAverage) {
   double random_sum = 0, evolution_sum = 0;
   for (uint64_t seed = 0; seed < 10; ++seed) {
     SearchOptions o;
+    o.make_surrogate = TorchSurrogates();
     o.budget = 100;
     o.seed = seed;
     o.population = 20;
@@ -180,6 +187,7 @@ TEST_F(SearchTest, EvolutionBeatsRandomOnAverage) {
 
 TEST_F(SearchTest, PredictorGuidedSearchIsDeterministicAndFindsGoodCells) {
   SearchOptions o;
+  o.make_surrogate = TorchSurrogates();
   o.algorithm = "predictor";
   o.budget = 50;
   o.candidates = 3000;
@@ -193,10 +201,15 @@ TEST_F(SearchTest, PredictorGuidedSearchIsDeterministicAndFindsGoodCells) {
   o.predictor = "forest";
   EXPECT_THAT(std::string(RunSearch(space(), *evaluator_, o).status().message()),
               HasSubstr("--predictor: 'forest'"));
+  // Without models linked in, the predictor algorithm is refused, not crashed.
+  o.predictor = "ridge";
+  o.make_surrogate = nullptr;
+  EXPECT_THAT(std::string(RunSearch(space(), *evaluator_, o).status().message()), HasSubstr("make_surrogate"));
 }
 
 TEST_F(SearchTest, Nsga2FrontIsNonDominatedAndHypervolumeNeverFalls) {
   SearchOptions o;
+  o.make_surrogate = TorchSurrogates();
   o.algorithm = "nsga2";
   o.budget = 200;
   o.population = 20;
@@ -270,6 +283,7 @@ TEST_F(SearchTest, ArchiveMakesARepeatedSearchFree) {
   for (const std::string algorithm : {"evolution", "nsga2", "predictor"}) {
     CountingEvaluator counting(*evaluator_);
     SearchOptions o;
+    o.make_surrogate = TorchSurrogates();
     o.algorithm = algorithm;
     o.budget = 60;
     o.population = 20;
@@ -302,6 +316,7 @@ TEST_F(SearchTest, InterruptedSearchResumedEqualsUninterrupted) {
   for (const std::string algorithm : {"evolution", "aging", "nsga2", "predictor"}) {
     const std::string dir = nas::testing::FreshTempDir("resume_" + algorithm);
     SearchOptions o;
+    o.make_surrogate = TorchSurrogates();
     o.algorithm = algorithm;
     o.budget = 80;
     o.population = 20;
@@ -356,6 +371,8 @@ TEST(LatencyTest, LatencyTableConstrainsAndDrivesASearch) {
   EXPECT_LT(range.min, range.max);
 
   SearchOptions o;
+
+  o.make_surrogate = TorchSurrogates();
   o.algorithm = "evolution";
   o.budget = 40;
   o.population = 10;
@@ -416,6 +433,7 @@ TEST_F(SearchTest, LongCostOnlyNsga2StaysLinear) {
   auto mbv2 = supernet::LoadSearchSpace("configs/mbv2_macro.yaml");
   ASSERT_TRUE(mbv2.ok()) << mbv2.status();
   SearchOptions o;
+  o.make_surrogate = TorchSurrogates();
   o.algorithm = "nsga2";
   o.budget = 40000;
   o.population = 100;
@@ -430,6 +448,7 @@ TEST_F(SearchTest, LongCostOnlyNsga2StaysLinear) {
 TEST_F(SearchTest, CostEvaluatorFindsTheLargestNetworkUnderABound) {
   // Maximize FLOPs under flops<=60M: the best is feasible and close to the bound.
   SearchOptions o;
+  o.make_surrogate = TorchSurrogates();
   o.algorithm = "evolution";
   o.budget = 200;
   o.population = 20;

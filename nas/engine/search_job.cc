@@ -13,6 +13,7 @@
 #include "search/algorithms.h"
 #include "search/distributed_evaluator.h"
 #include "search/latency_predictor.h"
+#include "search/predictor.h"
 #include "search/supernet_evaluator.h"
 #include "search/svg_plot.h"
 #include "search/zero_cost_evaluator.h"
@@ -226,6 +227,7 @@ absl::StatusOr<v1::SearchResult> RunSearchJob(const v1::SearchSpec& spec, const 
   if (spec.parents() > 0) o.parents = spec.parents();
   if (spec.mutation_probability() > 0) o.mutation_probability = spec.mutation_probability();
   if (!spec.predictor().empty()) o.predictor = spec.predictor();
+  o.make_surrogate = search::TorchSurrogates();
   o.should_stop = env.should_stop;
   if (dist != nullptr) {
     // Ranks agree on stopping after each generation (a stop on any rank stops all).
