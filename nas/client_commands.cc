@@ -1,6 +1,8 @@
 #include "nas/client_commands.h"
 
 #include <filesystem>
+#include <iostream>
+#include <memory>
 
 #include <grpcpp/grpcpp.h>
 #include <nlohmann/json.hpp>
@@ -17,7 +19,6 @@
 #include "supernet/search_space.h"
 
 namespace nas::service {
-namespace {
 
 absl::Status FromGrpc(const grpc::Status& s) {
   if (s.ok()) return absl::OkStatus();
@@ -43,9 +44,38 @@ std::unique_ptr<grpc::ClientContext> Context(const ClientOptions& client) {
   return context;
 }
 
+namespace {
+
 std::string StateName(v1::Job::State s) { return v1::Job::State_Name(s); }
 
 }  // namespace
+
+void AddClientFlags(CLI::App* command, ClientOptions* client, bool required) {
+  CLI::Option* o = command->add_option("--server", client->server, "host:port of a `nas serve` server");
+  if (required) o->required();
+  command->add_option("--token", client->token, "Bearer token the server requires (or $NAS_TOKEN)")
+      ->envname("NAS_TOKEN");
+  command->add_option("--tls-ca", client->tls_ca, "PEM CA certificate of a TLS server");
+}
+
+void AddClientCommands(Commands& commands) {
+  auto client = std::make_shared<ClientOptions>();
+  auto job_id = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  CLI::App* jobs_cmd = commands.app().add_subcommand("jobs", "List a server's jobs");
+  AddClientFlags(jobs_cmd, client.get(), true);
+  jobs_cmd->add_flag("--json", *json, "Print JSON instead of text");
+  CLI::App* watch_cmd = commands.app().add_subcommand("watch", "Follow a server job's progress until it ends");
+  watch_cmd->add_option("job", *job_id, "Job id")->required();
+  AddClientFlags(watch_cmd, client.get(), true);
+  CLI::App* cancel_cmd = commands.app().add_subcommand(
+      "cancel", "Cancel a server job (running jobs stop after the current step or generation)");
+  cancel_cmd->add_option("job", *job_id, "Job id")->required();
+  AddClientFlags(cancel_cmd, client.get(), true);
+  commands.On(jobs_cmd, [client, json] { return RunListJobs(*client, *json, std::cout); });
+  commands.On(watch_cmd, [client, job_id] { return RunWatchJob(*client, *job_id, std::cout, std::cerr); });
+  commands.On(cancel_cmd, [client, job_id] { return RunCancelJob(*client, *job_id, std::cout); });
+}
 
 absl::Status RunListJobs(const ClientOptions& client, bool json, std::ostream& out) {
   auto stub = Connect(client);
@@ -131,71 +161,6 @@ absl::Status RunCancelJob(const ClientOptions& client, const std::string& id, st
   out << absl::StrFormat("%s: %s%s\n", job.id(), StateName(job.state()),
                          job.state() == v1::Job::RUNNING ? " (stops after the current step or generation)" : "");
   return absl::OkStatus();
-}
-
-absl::Status RunRemoteExport(const ClientOptions& client, const ExportCommandOptions& o, std::ostream& out) {
-  auto stub = Connect(client);
-  if (!stub.ok()) return stub.status();
-  v1::ExportSubnetRequest request;
-  request.set_name(o.out);
-  request.set_checkpoint(o.checkpoint);
-  request.mutable_architecture()->set_arch(o.arch);
-  request.set_batch_size(o.batch_size);
-  v1::ExportSubnetResponse response;
-  auto context = Context(client);
-  absl::Status s = FromGrpc((*stub)->ExportSubnet(context.get(), request, &response));
-  if (!s.ok()) {
-    if (absl::StartsWith(s.message(), "name:")) {
-      return absl::Status(s.code(), absl::StrCat("--out (with --server, a bundle name on the server)",
-                                                 s.message().substr(4)));
-    }
-    return s;
-  }
-  if (o.json) {
-    out << response.metadata_json() << "\n";
-    return absl::OkStatus();
-  }
-  out << absl::StrFormat(
-      "exported on %s to %s (%s)\n  %.3f MFLOPs, %.4f M params; reloaded export vs supernet path: max |diff| %.2g; "
-      "test accuracy of the export %.2f %%\n",
-      client.server, response.output_dir(), absl::StrJoin(response.files(), ", "), response.flops() / 1e6,
-      response.params() / 1e6, response.max_abs_diff(), response.test_accuracy());
-  return absl::OkStatus();
-}
-
-absl::Status RunRemoteSearch(const ClientOptions& client, const SearchCommandOptions& o, const std::string& request_id,
-                             std::ostream& out, std::ostream& log) {
-  auto stub = Connect(client);
-  if (!stub.ok()) return stub.status();
-  v1::StartSearchRequest request;
-  request.set_request_id(request_id);
-  *request.mutable_spec() = ToSearchSpec(o);
-  // A space is named by its name on the server; a local YAML path gives its stem.
-  if (!o.space.empty()) {
-    auto space = supernet::LoadSearchSpace(o.space);
-    request.mutable_spec()->set_space(space.ok() ? (*space)->name() : o.space);
-  }
-  v1::Job job;
-  auto context = Context(client);
-  if (absl::Status s = FromGrpc((*stub)->StartSearch(context.get(), request, &job)); !s.ok()) return s;
-  log << "submitted " << job.id() << "\n";
-  return RunWatchJob(client, job.id(), out, log);
-}
-
-absl::Status RunRemoteTrain(const ClientOptions& client, const TrainCommandOptions& o, const std::string& request_id,
-                            std::ostream& out, std::ostream& log) {
-  auto stub = Connect(client);
-  if (!stub.ok()) return stub.status();
-  v1::StartTrainingRequest request;
-  request.set_request_id(request_id);
-  request.mutable_spec()->set_config(std::filesystem::path(o.config).filename().string());
-  request.mutable_spec()->set_steps(o.steps);
-  request.mutable_spec()->set_batch_size(o.batch_size);
-  v1::Job job;
-  auto context = Context(client);
-  if (absl::Status s = FromGrpc((*stub)->StartTraining(context.get(), request, &job)); !s.ok()) return s;
-  log << "submitted " << job.id() << "\n";
-  return RunWatchJob(client, job.id(), out, log);
 }
 
 }  // namespace nas::service

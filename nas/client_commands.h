@@ -4,9 +4,14 @@
 #include <ostream>
 #include <string>
 
+#include <memory>
+
+#include <grpcpp/grpcpp.h>
+
 #include "absl/status/status.h"
-#include "nas/search_commands.h"
-#include "nas/train_commands.h"
+#include "absl/status/statusor.h"
+#include "nas/cli.h"
+#include "proto/nas.grpc.pb.h"
 
 namespace nas::service {
 
@@ -22,17 +27,16 @@ absl::Status RunListJobs(const ClientOptions& client, bool json, std::ostream& o
 // Streams progress lines until the job ends; prints the result (search) or summary.
 absl::Status RunWatchJob(const ClientOptions& client, const std::string& id, std::ostream& out, std::ostream& log);
 absl::Status RunCancelJob(const ClientOptions& client, const std::string& id, std::ostream& out);
-// `nas search --server`: submits the search (paths as the server sees them), then watches
-// it; `request_id` makes a retried submission idempotent.
-absl::Status RunRemoteSearch(const ClientOptions& client, const SearchCommandOptions& options,
-                             const std::string& request_id, std::ostream& out, std::ostream& log);
-// `nas train --server`: `config` is a training config file name in the server's config directory.
-absl::Status RunRemoteTrain(const ClientOptions& client, const TrainCommandOptions& options,
-                            const std::string& request_id, std::ostream& out, std::ostream& log);
+// `--server`, `--token`, `--tls-ca` on a command that talks to a server.
+void AddClientFlags(CLI::App* command, ClientOptions* client, bool required);
+// Declares `nas jobs`, `nas watch`, `nas cancel`.
+void AddClientCommands(Commands& commands);
 
-// `nas export --server`: the server exports from a checkpoint it can read into
-// DATA_DIR/exports/NAME, where NAME is --out (a bare name).
-absl::Status RunRemoteExport(const ClientOptions& client, const ExportCommandOptions& options, std::ostream& out);
+// A stub for the server, and a call context carrying the token.
+absl::StatusOr<std::unique_ptr<v1::NasService::Stub>> Connect(const ClientOptions& client);
+std::unique_ptr<grpc::ClientContext> Context(const ClientOptions& client);
+// A gRPC status as an absl one, its message marked as the server's.
+absl::Status FromGrpc(const grpc::Status& s);
 
 }  // namespace nas::service
 

@@ -1,5 +1,8 @@
 #include "nas/latency_commands.h"
 
+#include <iostream>
+#include <memory>
+
 #include <chrono>
 #include <filesystem>
 
@@ -237,6 +240,63 @@ absl::Status RunLatency(const LatencyCommandOptions& options, std::ostream& out)
     out << "\n";
   }
   return absl::OkStatus();
+}
+
+void AddLatencyCommands(Commands& commands) {
+  auto profile = std::make_shared<ProfileCommandOptions>();
+  CLI::App* profile_cmd = commands.app().add_subcommand(
+      "profile", "Measure a latency lookup table of a search space on this machine: every block's choices "
+                 "timed inside real subnets, plus a correction fitted on end-to-end subnet latencies "
+                 "(docs/latency.md)");
+  profile_cmd->add_option("--space", profile->space, "Search space YAML file")->required();
+  profile_cmd->add_option("--out", profile->out, "Lookup table to write (JSON)")->required();
+  profile_cmd->add_flag("--force", profile->force, "Replace an existing --out");
+  profile_cmd->add_option("--device-name", profile->device_name, "Device name searches use: latency@NAME")
+      ->capture_default_str();
+  profile_cmd->add_option("--statistic", profile->statistic,
+                          "Statistic of the timed passes latencies are read as: p10, median, min, mean "
+                          "(p10 resists interference on shared machines; docs/latency.md)")
+      ->capture_default_str();
+  profile_cmd->add_option("--batch-size", profile->batch_size, "Also profile this batch size (batch 1 always)");
+  profile_cmd->add_option("--warmup", profile->warmup, "Untimed passes per network")->capture_default_str();
+  profile_cmd->add_option("--runs", profile->runs,
+                          "Timed passes of every network (profiling, calibration and held-out subnets, "
+                          "all interleaved)")
+      ->capture_default_str();
+  profile_cmd->add_option("--rounds", profile->rounds, "Networks each block choice is timed in")
+      ->capture_default_str();
+  profile_cmd->add_option("--threads", profile->threads, "Intra-op threads, fixed while measuring")
+      ->capture_default_str();
+  profile_cmd->add_option("--seed", profile->seed, "Seed for the profiled and measured subnets")
+      ->capture_default_str();
+  profile_cmd->add_option("--calibrate", profile->calibrate,
+                          "Random subnets measured end to end to fit the correction (0: table sum only)")
+      ->capture_default_str();
+  profile_cmd->add_option("--holdout", profile->holdout,
+                          "Further random subnets measured to report MAPE, RMSE and Kendall tau")
+      ->capture_default_str();
+  profile_cmd->add_flag("--json", profile->json, "Print a JSON summary instead of text");
+
+  auto latency = std::make_shared<LatencyCommandOptions>();
+  CLI::App* latency_cmd = commands.app().add_subcommand(
+      "latency", "Predicted latency of architectures from a lookup table (nas profile); --measure also times "
+                 "them here");
+  latency_cmd->add_option("--table", latency->table, "Lookup table written by nas profile")->required();
+  latency_cmd->add_option("--space", latency->space, "Search space YAML (default: the one the table records)");
+  latency_cmd->add_option("--arch", latency->archs, "Architecture string, or largest / smallest (repeatable)");
+  latency_cmd->add_option("--random", latency->random, "Also N uniformly sampled architectures");
+  latency_cmd->add_option("--seed", latency->seed, "Seed for --random")->capture_default_str();
+  latency_cmd->add_flag("--measure", latency->measure,
+                        "Also measure each architecture's extracted subnet end to end (batch 1, the table's threads)");
+  latency_cmd->add_option("--runs", latency->runs, "Timed passes for --measure")->capture_default_str();
+  latency_cmd->add_flag("--json", latency->json, "Print JSON instead of text");
+
+  commands.On(profile_cmd, [profile] {
+    InstallStopSignals();
+    profile->should_stop = [] { return StopRequested(); };
+    return RunProfile(*profile, std::cout, std::cerr);
+  });
+  commands.On(latency_cmd, [latency] { return RunLatency(*latency, std::cout); });
 }
 
 }  // namespace nas::service

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "nas/cli.h"
 
 namespace nas::service {
 
@@ -47,6 +48,9 @@ struct LatencyCommandOptions {
   bool json = false;
 };
 absl::Status RunLatency(const LatencyCommandOptions& options, std::ostream& out);
+
+// Declares `nas profile` and `nas latency`.
+void AddLatencyCommands(Commands& commands);
 
 }  // namespace nas::service
 

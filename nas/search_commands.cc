@@ -2,12 +2,17 @@
 
 #include <unistd.h>
 
+#include <iostream>
+#include <memory>
+
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "nas/client_commands.h"
 #include "nas/engine/job_threads.h"
 #include "nas/engine/progress.h"
 #include "nas/launcher.h"
 #include "search/constraints.h"
+#include "supernet/search_space.h"
 
 namespace nas::service {
 
@@ -66,6 +71,115 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
       result->best().arch());
   if (!options.out.empty()) out << "wrote " << options.out << "/result.json and " << options.out << "/plot.svg\n";
   return absl::OkStatus();
+}
+
+namespace {
+
+absl::Status RunRemoteSearch(const ClientOptions& client, const SearchCommandOptions& o, const std::string& request_id,
+                             std::ostream& out, std::ostream& log) {
+  auto stub = Connect(client);
+  if (!stub.ok()) return stub.status();
+  v1::StartSearchRequest request;
+  request.set_request_id(request_id);
+  *request.mutable_spec() = ToSearchSpec(o);
+  // A space is named by its name on the server; a local YAML path gives its stem.
+  if (!o.space.empty()) {
+    auto space = supernet::LoadSearchSpace(o.space);
+    request.mutable_spec()->set_space(space.ok() ? (*space)->name() : o.space);
+  }
+  v1::Job job;
+  auto context = Context(client);
+  if (absl::Status s = FromGrpc((*stub)->StartSearch(context.get(), request, &job)); !s.ok()) return s;
+  log << "submitted " << job.id() << "\n";
+  return RunWatchJob(client, job.id(), out, log);
+}
+
+}  // namespace
+
+void AddSearchCommand(Commands& commands) {
+  auto search = std::make_shared<SearchCommandOptions>();
+  CLI::App* search_cmd = commands.app().add_subcommand(
+      "search", "Search a space for the best architectures under constraints; Ctrl-C stops after the "
+                "current generation, and rerunning the same command resumes from the evaluation archive");
+  search_cmd->add_option("--space", search->space,
+                         "Search space YAML file (optional with a supernet evaluator: the checkpoint's)");
+  search_cmd->add_option("--evaluator", search->evaluator,
+                         "table:PATH[:COLUMN]: NAS-Bench-201's CSV (column cifar10 (default), cifar100 or "
+                         "imagenet16) or a table of any space (CSV header arch,METRIC,... or JSON "
+                         "{ARCH: {METRIC: value}}; column default accuracy); supernet:CHECKPOINT: inherited "
+                         "weights, BN recalibrated, validation accuracy; cost: FLOPs/params/latency only")
+      ->required();
+  search_cmd->add_option("--algorithm", search->algorithm, "random, evolution (SPOS), aging, nsga2 or predictor")
+      ->capture_default_str();
+  search_cmd->add_option("--objective", search->objectives,
+                         "accuracy (maximized), flops, params, latency@DEVICE (minimized); max:/min: in front "
+                         "overrides; repeatable or comma-separated; the first drives single-objective "
+                         "algorithms, nsga2 uses two (default: accuracy, then flops)");
+  search_cmd->add_option("--constraint", search->constraints,
+                         "Bound on a cost, e.g. flops<=100M, params>=0.5M, latency@cpu<=12ms (repeatable)");
+  search_cmd->add_option("--latency", search->latency,
+                         "table:PATH: latency CSV with header arch,DEVICE1,... (milliseconds); lut:PATH: a "
+                         "lookup table from nas profile. For latency@DEVICE objectives and constraints");
+  search_cmd->add_option("--budget", search->budget, "Distinct architectures to evaluate")
+      ->capture_default_str();
+  search_cmd->add_option("--seed", search->seed, "Random seed")->capture_default_str();
+  search_cmd->add_option("--population", search->population, "evolution, nsga2: population size")
+      ->capture_default_str();
+  search_cmd->add_option("--parents", search->parents, "evolution: top-k parents")
+      ->capture_default_str();
+  search_cmd->add_option("--mutation", search->mutation_probability,
+                         "evolution, nsga2: per-gene mutation probability")
+      ->capture_default_str();
+  search_cmd->add_option("--predictor", search->predictor,
+                         "predictor search: mlp_ensemble or ridge")
+      ->capture_default_str();
+  search_cmd->add_option("--archive", search->archive,
+                         "SQLite archive of paid evaluations, reused by repeated or resumed searches; "
+                         "'none' disables it (default: ~/.cache/supernet_nas/evaluations.sqlite)");
+  search_cmd->add_option("--calibration-batches", search->calibration_batches,
+                         "supernet evaluator: BN recalibration batches (default: the checkpoint config's)");
+  search_cmd->add_option("--eval-images", search->eval_images,
+                         "supernet evaluator: validation images scored per architecture (default: the "
+                         "checkpoint config's evaluation.max_images, 0 = all)");
+  search_cmd->add_option("--combine", search->combine,
+                         "supernet:CHECKPOINT evaluator: label-free signals it is combined with (combo: items "
+                         "joined by '+'; the score is then a weighted mean percentile, docs/search.md); 'none': "
+                         "the inherited accuracy alone")
+      ->capture_default_str();
+  search_cmd->add_option("--zc-batch", search->zc_batch,
+                         "zc:/combo: evaluators: training images per zero-cost proxy evaluation")
+      ->capture_default_str();
+  search_cmd->add_option("--zc-seed", search->zc_seed,
+                         "zc:/combo: evaluators: seed of the untrained weights, the proxy images and the "
+                         "combination's reference sample")
+      ->capture_default_str();
+  search_cmd->add_option("--zc-repeats", search->zc_repeats,
+                         "zc:/combo: evaluators: independent draws of untrained weights and images (seeds "
+                         "zc-seed, zc-seed+1, ...) each proxy is averaged over, 1-16")
+      ->capture_default_str();
+  search_cmd->add_option("--threads", search->threads, "Intra-op threads (default: one per core)");
+  search_cmd->add_option("--out", search->out,
+                         "Directory for result.json (best, Pareto front, full history) and plot.svg");
+  search_cmd->add_flag("--json", search->json, "Print JSON instead of text");
+  search_cmd->add_option("--nproc", search->nproc,
+                         "Split each generation's evaluations across N local processes (c10d/Gloo); for several "
+                         "machines set RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT instead (docs/distributed.md)")
+      ->capture_default_str();
+  search_cmd->add_option("--dist-timeout", search->dist_timeout_s,
+                         "Seconds a rank waits for the others before failing")
+      ->capture_default_str();
+  search->args = commands.argv();
+
+  auto client = std::make_shared<ClientOptions>();
+  auto request_id = std::make_shared<std::string>();
+  AddClientFlags(search_cmd, client.get(), false);
+  search_cmd->add_option("--request-id", *request_id, "With --server: makes a retried submission idempotent");
+  commands.On(search_cmd, [search, client, request_id] {
+    if (!client->server.empty()) return RunRemoteSearch(*client, *search, *request_id, std::cout, std::cerr);
+    InstallStopSignals();
+    search->should_stop = [] { return StopRequested(); };
+    return RunSearchCommand(*search, std::cout, std::cerr);
+  });
 }
 
 }  // namespace nas::service

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "nas/cli.h"
 #include "nas/engine/search_job.h"
 #include "proto/nas.pb.h"
 
@@ -59,6 +60,9 @@ struct SearchCommandOptions {
 };
 // The search the flags describe, as the API's SearchSpec (space: the YAML path as given).
 v1::SearchSpec ToSearchSpec(const SearchCommandOptions& options);
+
+// Declares `nas search` (local, or with --server submitted to a server and watched).
+void AddSearchCommand(Commands& commands);
 
 // Progress lines (one per generation) go to `log`.
 absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream& out,

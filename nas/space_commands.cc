@@ -1,5 +1,8 @@
 #include "nas/space_commands.h"
 
+#include <iostream>
+#include <memory>
+
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -183,6 +186,38 @@ absl::Status RunSpaceSample(const SampleOptions& options, std::ostream& out) {
   }
   if (options.json) out << all.dump(2) << "\n";
   return absl::OkStatus();
+}
+
+void AddSpaceCommands(Commands& commands) {
+  CLI::App* space = commands.app().add_subcommand("space", "Inspect search spaces (YAML in configs/)");
+  space->require_subcommand(1);
+
+  auto describe = std::make_shared<DescribeOptions>();
+  CLI::App* describe_cmd = space->add_subcommand(
+      "describe", "Show layers, choices, space size and min/max FLOPs and params");
+  describe_cmd->add_option("--config", describe->configs, "Search space YAML file (repeatable)")
+      ->required();
+  describe_cmd->add_flag("--json", describe->json, "Print JSON instead of text");
+
+  auto cost = std::make_shared<CostOptions>();
+  CLI::App* cost_cmd =
+      space->add_subcommand("cost", "Show total and per-layer FLOPs and params of an architecture");
+  cost_cmd->add_option("--config", cost->config, "Search space YAML file")->required();
+  cost_cmd->add_option("--arch", cost->arch, "Architecture string (see docs/search_spaces.md)")
+      ->required();
+  cost_cmd->add_flag("--json", cost->json, "Print JSON instead of text");
+
+  auto sample = std::make_shared<SampleOptions>();
+  CLI::App* sample_cmd =
+      space->add_subcommand("sample", "Draw architectures uniformly at random, with their costs");
+  sample_cmd->add_option("--config", sample->config, "Search space YAML file")->required();
+  sample_cmd->add_option("--n", sample->n, "Number of architectures")->capture_default_str();
+  sample_cmd->add_option("--seed", sample->seed, "Random seed")->capture_default_str();
+  sample_cmd->add_flag("--json", sample->json, "Print JSON instead of text");
+
+  commands.On(describe_cmd, [describe] { return RunSpaceDescribe(*describe, std::cout); });
+  commands.On(cost_cmd, [cost] { return RunSpaceCost(*cost, std::cout); });
+  commands.On(sample_cmd, [sample] { return RunSpaceSample(*sample, std::cout); });
 }
 
 }  // namespace nas::service

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "nas/cli.h"
 
 namespace nas::service {
 
@@ -33,6 +34,9 @@ struct SampleOptions {
   bool json = false;
 };
 absl::Status RunSpaceSample(const SampleOptions& options, std::ostream& out);
+
+// Declares `nas space describe|cost|sample`.
+void AddSpaceCommands(Commands& commands);
 
 }  // namespace nas::service
 

@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <filesystem>
+#include <iostream>
+#include <memory>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -11,6 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
+#include "nas/client_commands.h"
 #include "nas/engine/export_job.h"
 #include "nas/engine/job_threads.h"
 #include "nas/engine/progress.h"
@@ -21,12 +25,6 @@
 #include "supernet/trained_supernet.h"
 
 namespace nas::service {
-namespace {
-
-// The running training's stop function, for the signal handler (RequestTrainStop).
-std::atomic<std::function<void()>*> g_stop_training{nullptr};
-
-}  // namespace
 
 absl::StatusOr<supernet::Architecture> ParseArchOrExtreme(const supernet::SearchSpace& space,
                                                          const std::string& text) {
@@ -58,10 +56,6 @@ absl::Status RunExport(const ExportCommandOptions& options, std::ostream& out) {
   return absl::OkStatus();
 }
 
-void RequestTrainStop() {
-  if (std::function<void()>* stop = g_stop_training.load()) (*stop)();
-}
-
 absl::Status RunTrain(const TrainCommandOptions& options, std::ostream& out, std::ostream& log) {
   if (options.config.empty()) return absl::InvalidArgumentError("--config: a training config is required");
   if (options.threads < 0) return absl::InvalidArgumentError("--threads: must be >= 0");
@@ -85,9 +79,9 @@ absl::Status RunTrain(const TrainCommandOptions& options, std::ostream& out, std
   job.register_stop = [&](std::function<void()> f) {
     if (f) {
       stop = std::move(f);
-      g_stop_training.store(&stop);
+      SetTrainingStop(&stop);
     } else {
-      g_stop_training.store(nullptr);
+      SetTrainingStop(nullptr);
     }
   };
   absl::StatusOr<v1::TrainingResult> result;
@@ -181,6 +175,141 @@ absl::Status RunEval(const EvalCommandOptions& options, std::ostream& out) {
   }
   if (options.json) out << results.dump(2) << "\n";
   return absl::OkStatus();
+}
+
+namespace {
+
+absl::Status RunRemoteExport(const ClientOptions& client, const ExportCommandOptions& o, std::ostream& out) {
+  auto stub = Connect(client);
+  if (!stub.ok()) return stub.status();
+  v1::ExportSubnetRequest request;
+  request.set_name(o.out);
+  request.set_checkpoint(o.checkpoint);
+  request.mutable_architecture()->set_arch(o.arch);
+  request.set_batch_size(o.batch_size);
+  v1::ExportSubnetResponse response;
+  auto context = Context(client);
+  absl::Status s = FromGrpc((*stub)->ExportSubnet(context.get(), request, &response));
+  if (!s.ok()) {
+    if (absl::StartsWith(s.message(), "name:")) {
+      return absl::Status(s.code(), absl::StrCat("--out (with --server, a bundle name on the server)",
+                                                 s.message().substr(4)));
+    }
+    return s;
+  }
+  if (o.json) {
+    out << response.metadata_json() << "\n";
+    return absl::OkStatus();
+  }
+  out << absl::StrFormat(
+      "exported on %s to %s (%s)\n  %.3f MFLOPs, %.4f M params; reloaded export vs supernet path: max |diff| %.2g; "
+      "test accuracy of the export %.2f %%\n",
+      client.server, response.output_dir(), absl::StrJoin(response.files(), ", "), response.flops() / 1e6,
+      response.params() / 1e6, response.max_abs_diff(), response.test_accuracy());
+  return absl::OkStatus();
+}
+
+absl::Status RunRemoteTrain(const ClientOptions& client, const TrainCommandOptions& o, const std::string& request_id,
+                            std::ostream& out, std::ostream& log) {
+  auto stub = Connect(client);
+  if (!stub.ok()) return stub.status();
+  v1::StartTrainingRequest request;
+  request.set_request_id(request_id);
+  request.mutable_spec()->set_config(std::filesystem::path(o.config).filename().string());
+  request.mutable_spec()->set_steps(o.steps);
+  request.mutable_spec()->set_batch_size(o.batch_size);
+  v1::Job job;
+  auto context = Context(client);
+  if (absl::Status s = FromGrpc((*stub)->StartTraining(context.get(), request, &job)); !s.ok()) return s;
+  log << "submitted " << job.id() << "\n";
+  return RunWatchJob(client, job.id(), out, log);
+}
+
+}  // namespace
+
+void AddTrainCommands(Commands& commands) {
+  auto train = std::make_shared<TrainCommandOptions>();
+  CLI::App* train_cmd = commands.app().add_subcommand(
+      "train", "Train a weight-sharing supernet (Ctrl-C checkpoints and stops; --resume continues)");
+  train_cmd->add_option("--config", train->config, "Training config YAML (see configs/train_*.yaml)")
+      ->required();
+  train_cmd->add_option("--out", train->out,
+                        "Output directory for checkpoint, metrics.jsonl, summary.json "
+                        "(default: runs/<config name>)");
+  train_cmd->add_flag("--resume", train->resume, "Continue from the checkpoint in --out");
+  train_cmd->add_option("--threads", train->threads, "Intra-op threads (default: one per core)");
+  train_cmd->add_option("--steps", train->steps, "Override the number of training steps");
+  train_cmd->add_option("--batch-size", train->batch_size, "Override training.batch_size");
+  train_cmd->add_option("--stop-after", train->stop_after,
+                        "Checkpoint and stop after this many steps of this run");
+  train_cmd->add_flag("--json", train->json, "Print the summary as JSON");
+  train_cmd->add_option("--nproc", train->nproc,
+                        "Data-parallel training in N local processes (c10d/Gloo); for several machines set "
+                        "RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT instead (docs/distributed.md)")
+      ->capture_default_str();
+  train_cmd->add_option("--micro-batches", train->micro_batches,
+                        "Split each process's share of the batch into M accumulated micro-batches")
+      ->capture_default_str();
+  train_cmd->add_option("--dist-timeout", train->dist_timeout_s,
+                        "Seconds a rank waits for the others (rendezvous, each collective) before failing")
+      ->capture_default_str();
+  train->args = commands.argv();
+
+  auto eval = std::make_shared<EvalCommandOptions>();
+  CLI::App* eval_cmd = commands.app().add_subcommand(
+      "eval", "Accuracy of architectures with inherited weights after BN recalibration");
+  eval_cmd->add_option("--checkpoint", eval->checkpoint, "Supernet checkpoint (.nasckpt)")->required();
+  eval_cmd->add_option("--arch", eval->archs,
+                       "Architecture string, or 'largest' / 'smallest' (repeatable)");
+  eval_cmd->add_option("--random", eval->random, "Also evaluate N uniformly sampled architectures");
+  eval_cmd->add_option("--seed", eval->seed, "Seed for --random")->capture_default_str();
+  eval_cmd->add_option("--split", eval->split,
+                       "val (held out of training; for search), test (report only) or both")
+      ->capture_default_str();
+  eval_cmd->add_option("--threads", eval->threads, "Intra-op threads (default: one per core)");
+  eval_cmd->add_flag("--json", eval->json, "Print JSON instead of text");
+
+  auto export_options = std::make_shared<ExportCommandOptions>();
+  CLI::App* export_cmd = commands.app().add_subcommand(
+      "export", "Write a deployment bundle of one architecture: TorchScript subnet.pt (BN recalibrated), "
+                "bn_stats.pt, subnet.json; the export is reloaded, checked against the supernet and scored");
+  export_cmd->add_option("--checkpoint", export_options->checkpoint, "Supernet checkpoint (.nasckpt)")->required();
+  export_cmd->add_option("--arch", export_options->arch, "Architecture string, or largest / smallest")->required();
+  export_cmd->add_option("--out", export_options->out,
+                         "Output directory (with --server: a bundle name, written to DATA_DIR/exports/NAME on the "
+                         "server; --checkpoint is then a path the server can read)")
+      ->required();
+  export_cmd->add_option("--batch-size", export_options->batch_size, "Batch size the TorchScript module is traced for")
+      ->capture_default_str();
+  export_cmd->add_option("--verify-images", export_options->verify_images,
+                         "Test images the reloaded export is scored on (0: skip)")
+      ->capture_default_str();
+  export_cmd->add_option("--threads", export_options->threads, "Intra-op threads (default: one per core)");
+  export_cmd->add_flag("--json", export_options->json, "Print subnet.json instead of text");
+
+  auto client = std::make_shared<ClientOptions>();
+  auto request_id = std::make_shared<std::string>();
+  AddClientFlags(train_cmd, client.get(), false);
+  train_cmd->add_option("--request-id", *request_id, "With --server: makes a retried submission idempotent");
+  AddClientFlags(export_cmd, client.get(), false);
+  commands.On(train_cmd, [train, client, request_id, train_cmd] {
+    if (client->server.empty()) {
+      InstallStopSignals();
+      return RunTrain(*train, std::cout, std::cerr);
+    }
+    // The server chooses the job's directory and resumes its own jobs.
+    if (train_cmd->count("--out") > 0 || train->resume) {
+      return absl::InvalidArgumentError(
+          "--out and --resume: not used with --server (the server keeps each job in its data directory and "
+          "resumes unfinished jobs itself; see `nas jobs`)");
+    }
+    return RunRemoteTrain(*client, *train, *request_id, std::cout, std::cerr);
+  });
+  commands.On(eval_cmd, [eval] { return RunEval(*eval, std::cout); });
+  commands.On(export_cmd, [export_options, client] {
+    if (!client->server.empty()) return RunRemoteExport(*client, *export_options, std::cout);
+    return RunExport(*export_options, std::cout);
+  });
 }
 
 }  // namespace nas::service

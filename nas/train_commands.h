@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "nas/cli.h"
 #include "supernet/search_space.h"
 
 namespace nas::service {
@@ -61,8 +62,8 @@ absl::Status RunExport(const ExportCommandOptions& options, std::ostream& out);
 absl::StatusOr<supernet::Architecture> ParseArchOrExtreme(const supernet::SearchSpace& space,
                                                          const std::string& text);
 
-// Asks a running RunTrain to checkpoint and stop (safe to call from a signal handler).
-void RequestTrainStop();
+// Declares `nas train`, `nas eval` and `nas export` (train and export also with --server).
+void AddTrainCommands(Commands& commands);
 
 }  // namespace nas::service
 
