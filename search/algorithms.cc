@@ -417,17 +417,17 @@ absl::StatusOr<SearchResult> RunSearch(const supernet::SearchSpace& space, const
 
 absl::Status ValidateSearch(const MetricModel& metrics, const AccuracyEvaluator* evaluator,
                             const SearchOptions& options) {
-  if (options.budget < 1) return absl::InvalidArgumentError("--budget: must be at least 1");
+  if (options.budget < 1) return absl::InvalidArgumentError("budget: must be at least 1");
   if (options.budget > 10'000'000) {
-    return absl::InvalidArgumentError(absl::StrCat("--budget: ", options.budget, " is absurd (max 10000000)"));
+    return absl::InvalidArgumentError(absl::StrCat("budget: ", options.budget, " is absurd (max 10000000)"));
   }
   if (options.population < 2 || options.parents < 1 || options.aging_population < 1 ||
       options.tournament < 1) {
     return absl::InvalidArgumentError("population >= 2, parents >= 1, tournament >= 1 are required");
   }
-  if (options.objectives.empty()) return absl::InvalidArgumentError("--objective: at least one is needed");
+  if (options.objectives.empty()) return absl::InvalidArgumentError("objectives: at least one is needed");
   for (const Objective& objective : options.objectives) {
-    const std::string field = absl::StrCat("--objective ", objective.ToString());
+    const std::string field = absl::StrCat("objectives: ", objective.ToString());
     if (objective.metric == "accuracy") {
       if (evaluator == nullptr) {
         return absl::InvalidArgumentError(absl::StrCat(
@@ -439,9 +439,9 @@ absl::Status ValidateSearch(const MetricModel& metrics, const AccuracyEvaluator*
     }
   }
   if (absl::Status s = CheckReachable(metrics, options.constraints); !s.ok()) return s;
-  if (absl::Status s = CheckAlgorithmName(options.algorithm, "--algorithm"); !s.ok()) return s;
+  if (absl::Status s = CheckAlgorithmName(options.algorithm, "algorithm"); !s.ok()) return s;
   if (options.algorithm == "predictor") {
-    if (absl::Status s = CheckPredictorName(options.predictor, "--predictor"); !s.ok()) return s;
+    if (absl::Status s = CheckPredictorName(options.predictor, "predictor"); !s.ok()) return s;
     if (!options.make_surrogate) {
       return absl::FailedPreconditionError(
           "algorithm predictor: no surrogate models were linked in (SearchOptions::make_surrogate)");

@@ -38,7 +38,7 @@ absl::StatusOr<Objective> ParseObjective(const std::string& text) {
   const bool latency = absl::StartsWith(t, "latency@") && t.size() > 8;
   if (t != "accuracy" && t != "flops" && t != "params" && !latency) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--objective '", text, "': not one of accuracy, flops, params, latency@DEVICE (optionally after max: or min:)"));
+        "objectives: '", text, "': not one of accuracy, flops, params, latency@DEVICE (optionally after max: or min:)"));
   }
   o.metric = t;
   o.maximize = forced >= 0 ? forced == 1 : t == "accuracy";
@@ -55,12 +55,12 @@ absl::StatusOr<Constraint> ParseConstraint(const std::string& text) {
   }
   if (op == std::string::npos) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--constraint '", text, "': expected METRIC<=VALUE or METRIC>=VALUE, e.g. flops<=300M"));
+        absl::StrCat("constraints: '", text, "': expected METRIC<=VALUE or METRIC>=VALUE, e.g. flops<=300M"));
   }
   c.metric = absl::AsciiStrToLower(absl::StripAsciiWhitespace(t.substr(0, op)));
   const bool latency = absl::StartsWith(c.metric, "latency@") && c.metric.size() > 8;
   if (c.metric != "flops" && c.metric != "params" && !latency) {
-    return absl::InvalidArgumentError(absl::StrCat("--constraint '", text, "': metric '", c.metric,
+    return absl::InvalidArgumentError(absl::StrCat("constraints: '", text, "': metric '", c.metric,
                                                    "' is not one of flops, params, latency@DEVICE"));
   }
   std::string value(absl::StripAsciiWhitespace(t.substr(op + 2)));
@@ -76,7 +76,7 @@ absl::StatusOr<Constraint> ParseConstraint(const std::string& text) {
   }
   double number = 0;
   if (!absl::SimpleAtod(value, &number) || !std::isfinite(number) || number < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("--constraint '", text, "': bound '",
+    return absl::InvalidArgumentError(absl::StrCat("constraints: '", text, "': bound '",
                                                    t.substr(op + 2), "' is not a non-negative number"));
   }
   c.bound = number * scale;
@@ -86,7 +86,7 @@ absl::StatusOr<Constraint> ParseConstraint(const std::string& text) {
 absl::Status CheckReachable(const MetricModel& metrics, const std::vector<Constraint>& constraints) {
   const supernet::SearchSpace& space = metrics.space();
   for (const Constraint& c : constraints) {
-    if (absl::Status s = metrics.CheckMetric(c.metric, absl::StrCat("--constraint ", c.ToString())); !s.ok()) {
+    if (absl::Status s = metrics.CheckMetric(c.metric, absl::StrCat("constraints: ", c.ToString())); !s.ok()) {
       return s;
     }
     absl::StatusOr<MetricModel::Extremes> range = metrics.Range(c.metric);

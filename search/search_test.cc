@@ -200,7 +200,7 @@ TEST_F(SearchTest, PredictorGuidedSearchIsDeterministicAndFindsGoodCells) {
   EXPECT_GT(a->best.accuracy, 93.5);
   o.predictor = "forest";
   EXPECT_THAT(std::string(RunSearch(space(), *evaluator_, o).status().message()),
-              HasSubstr("--predictor: 'forest'"));
+              HasSubstr("predictor: 'forest'"));
   // Without models linked in, the predictor algorithm is refused, not crashed.
   o.predictor = "ridge";
   o.make_surrogate = nullptr;

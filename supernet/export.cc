@@ -48,7 +48,7 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
                                             const std::string& dir, const ExportOptions& options) {
   const SearchSpace& space = *trained.config.space;
   if (absl::Status s = space.Validate(arch); !s.ok()) return absl::InvalidArgumentError(absl::StrCat("arch: ", s.message()));
-  if (options.batch_size < 1 || options.batch_size > 4096) return absl::InvalidArgumentError("--batch-size: must be in [1, 4096]");
+  if (options.batch_size < 1 || options.batch_size > 4096) return absl::InvalidArgumentError("batch_size: must be in [1, 4096]");
   const auto start = std::chrono::steady_clock::now();
   const auto stop = [&] { return options.cancelled && options.cancelled(); };
   const absl::Status cancelled_status = absl::CancelledError("the export was cancelled; nothing was written");

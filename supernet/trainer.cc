@@ -45,7 +45,7 @@ void TruncateMetrics(const std::string& path, int64_t step) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainConfig config, TrainOptions options) {
-  if (options.out_dir.empty()) return absl::InvalidArgumentError("--out: an output directory is required");
+  if (options.out_dir.empty()) return absl::InvalidArgumentError("out_dir: an output directory is required");
   std::unique_ptr<Trainer> trainer(new Trainer(std::move(config), std::move(options)));
   if (absl::Status s = trainer->Init(); !s.ok()) return s;
   return trainer;
