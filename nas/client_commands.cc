@@ -145,6 +145,15 @@ absl::Status RunWatchJob(const ClientOptions& client, const std::string& id, std
                            r.finished() ? "finished" : "stopped", r.steps(), r.total_steps(),
                            r.median_images_per_second(), r.final_loss_ema(), r.final_accuracy_ema());
     out << "checkpoint: " << r.checkpoint() << "\n";
+  } else if (!job.result_json().empty()) {
+    // A job a server of an earlier version finished: only its JSON result.
+    nlohmann::json r = nlohmann::json::parse(job.result_json(), nullptr, false);
+    if (r.is_object() && r.contains("best") && r["best"].contains("arch")) {
+      out << "best: " << r["best"].dump() << "\n";
+      out << "best arch: " << r["best"]["arch"].get<std::string>() << "\n";
+    } else if (r.is_object() && r.contains("checkpoint")) {
+      out << "checkpoint: " << r["checkpoint"].get<std::string>() << "\n";
+    }
   }
   out << "files: " << job.output_dir() << "\n";
   return absl::OkStatus();

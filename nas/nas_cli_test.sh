@@ -109,6 +109,26 @@ grep -q '"max_abs_diff_vs_supernet_path": 0' <<<"$out" || fail "export check: $o
 $NAS export --checkpoint "$T/run/checkpoint.nasckpt" --arch bogus --out "$T/export2" >/dev/null 2>"$ERR"
 [ $? -eq 2 ] || fail "a bad --arch should exit 2"
 [ -e "$T/export2/subnet.pt" ] && fail "a failed export wrote files"
+# Fine-tuning one subnet from the supernet's weights, then its bundle.
+printf 'training: {seed: 2, batch_size: 32, steps: 3, checkpoint_every: 2, log_every: 1}\n' > "$T/ft.yaml"
+out=$($NAS finetune --checkpoint "$T/run/checkpoint.nasckpt" --arch largest --config "$T/ft.yaml" --out "$T/ft" \
+  --threads 1 --verify-images 64 2>"$ERR") || fail "finetune failed: $(cat "$ERR")"
+grep -q "fine-tuned .* for 3 steps: test accuracy .* on 64 images (inherited weights: " <<<"$out" \
+  || fail "finetune output: $out"
+[ -f "$T/ft/bundle/subnet.pt" ] || fail "finetune wrote no bundle"
+[ "$(wc -l < "$T/ft/metrics.jsonl")" -eq 3 ] || fail "finetune metrics.jsonl should have 3 lines"
+out=$($NAS finetune --checkpoint "$T/run/checkpoint.nasckpt" --arch largest --config "$T/ft.yaml" --out "$T/ft" \
+  --resume --threads 1 --verify-images 64 --json 2>"$ERR") || fail "finetune --resume --json failed: $(cat "$ERR")"
+grep -q '"steps_this_run": "0"' <<<"$out" || fail "a finished fine-tune resumed should train no more: $out"
+printf 'sampler: {kind: uniform}\n' > "$T/ft_bad.yaml"
+$NAS finetune --checkpoint "$T/run/checkpoint.nasckpt" --arch largest --config "$T/ft_bad.yaml" --out "$T/ft2" \
+  >/dev/null 2>"$ERR"
+[ $? -eq 2 ] || fail "a fine-tune config that changes the sampler should exit 2"
+grep -q "ft_bad.yaml: sampler: fine-tuning keeps" "$ERR" || fail "finetune bad config: $(cat "$ERR")"
+$NAS finetune --checkpoint "$T/run/checkpoint.nasckpt" --arch bogus --out "$T/ft3" >/dev/null 2>"$ERR"
+[ $? -eq 2 ] || fail "finetune with a bad --arch should exit 2"
+grep -q -- "--arch: " "$ERR" || fail "finetune bad arch: $(cat "$ERR")"
+
 $NAS serve --help | grep -q -- "--allow-insecure-remote" || fail "serve --help"
 # Startup errors are messages with a non-zero exit, never a crash.
 $NAS serve --port 0 --data-dir "$T/srv" --max-jobs 0 >/dev/null 2>"$ERR"; rc=$?

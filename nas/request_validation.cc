@@ -275,6 +275,29 @@ absl::Status RequestValidator::ValidateTraining(const v1::TrainingSpec& spec) co
   return absl::OkStatus();
 }
 
+absl::Status RequestValidator::ValidateFineTune(v1::FineTuneSpec* spec) const {
+  if (spec->checkpoint().empty()) return Invalid("spec.checkpoint: required (a trained supernet)");
+  if (absl::Status s = CheckFieldSize(spec->checkpoint(), "spec.checkpoint"); !s.ok()) return s;
+  if (absl::Status s = CheckFieldSize(spec->arch(), "spec.arch"); !s.ok()) return s;
+  if (spec->arch().empty()) return Invalid("spec.arch: required (an architecture string, largest or smallest)");
+  if (!spec->config().empty()) {
+    if (absl::Status s = CheckFieldSize(spec->config(), "spec.config"); !s.ok()) return s;
+    std::error_code ec;
+    if (absl::StrContains(spec->config(), "/") || absl::StrContains(spec->config(), "..") ||
+        spec->config().find('\0') != std::string::npos ||
+        !fs::is_regular_file(fs::path(config_dir_) / spec->config(), ec)) {
+      return Invalid(
+          absl::StrCat("spec.config: '", spec->config(), "' is not a file name in the server's config directory"));
+    }
+  }
+  if (spec->steps() < 0 || spec->steps() > 100'000'000) return Invalid("spec.steps: must be in [0, 100000000]");
+  if (spec->verify_images() < 0) return Invalid("spec.verify_images: must be at least 0 (0: all)");
+  absl::StatusOr<std::string> path = Confine(spec->checkpoint(), "spec.checkpoint");
+  if (!path.ok()) return path.status();
+  spec->set_checkpoint(*path);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> RequestValidator::ValidateExport(const v1::ExportSubnetRequest& request) const {
   const std::string& name = request.name();
   if (absl::Status s = CheckFieldSize(request.checkpoint(), "checkpoint"); !s.ok()) return s;

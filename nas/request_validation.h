@@ -63,6 +63,9 @@ class RequestValidator {
   // Checks a training spec: a bare file name in the config directory, sane numbers.
   // (Whether the file is a valid training config is checked by the caller.)
   absl::Status ValidateTraining(const v1::TrainingSpec& spec) const;
+  // Checks a fine-tuning spec and rewrites its checkpoint to the confined absolute path
+  // (whether the config file is a valid fine-tuning config is checked by the caller).
+  absl::Status ValidateFineTune(v1::FineTuneSpec* spec) const;
   // Checks an export request's name, batch size and checkpoint; returns the confined
   // checkpoint path.
   absl::StatusOr<std::string> ValidateExport(const v1::ExportSubnetRequest& request) const;

@@ -139,6 +139,12 @@ class Service final : public v1::NasService::Service {
     return Guard([&] { return Into(engine_->StartTraining(*request), response); });
   }
 
+  grpc::Status StartFineTune(grpc::ServerContext* context, const v1::StartFineTuneRequest* request,
+                             v1::Job* response) override {
+    if (grpc::Status s = Authorize(context); !s.ok()) return s;
+    return Guard([&] { return Into(engine_->StartFineTune(*request), response); });
+  }
+
   grpc::Status GetJob(grpc::ServerContext* context, const v1::GetJobRequest* request, v1::Job* response) override {
     if (grpc::Status s = Authorize(context); !s.ok()) return s;
     return Guard([&] { return Into(engine_->GetJob(request->id()), response); });

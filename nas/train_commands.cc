@@ -8,6 +8,7 @@
 #include <memory>
 #include <thread>
 
+#include <google/protobuf/util/json_util.h>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -16,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "nas/client_commands.h"
 #include "nas/engine/export_job.h"
+#include "nas/engine/finetune_job.h"
 #include "nas/engine/job_threads.h"
 #include "nas/engine/progress.h"
 #include "nas/engine/training_job.h"
@@ -109,6 +111,71 @@ absl::Status RunTrain(const TrainCommandOptions& options, std::ostream& out, std
         result->median_images_per_second(), result->threads(), result->final_loss_ema(),
         result->final_accuracy_ema(), result->checkpoint());
   }
+  return absl::OkStatus();
+}
+
+absl::Status RunFineTune(const FineTuneCommandOptions& options, std::ostream& out, std::ostream& log) {
+  if (options.out.empty()) return absl::InvalidArgumentError("--out: required");
+  if (options.threads < 0) return absl::InvalidArgumentError("--threads: must be >= 0");
+  const engine::JobThreads threads(options.threads);
+  engine::FineTuneJob job;
+  job.checkpoint = options.checkpoint;
+  job.arch = options.arch;
+  job.config_path = options.config;
+  job.from_scratch = options.from_scratch;
+  job.steps = options.steps;
+  job.out_dir = options.out;
+  job.resume = options.resume;
+  job.stop_after = options.stop_after;
+  job.verify_images = options.verify_images;
+  std::function<void()> stop;
+  job.register_stop = [&](std::function<void()> f) {
+    stop = std::move(f);
+    SetTrainingStop(stop ? &stop : nullptr);
+  };
+  absl::StatusOr<v1::FineTuneResult> result;
+  {
+    engine::StreamProgress progress(log, isatty(STDERR_FILENO) != 0);
+    result = engine::RunFineTuneJob(job, progress);
+  }
+  SetTrainingStop(nullptr);
+  if (!result.ok()) {
+    // Flag names for what the user typed.
+    const std::string message(result.status().message());
+    for (const auto& [field, flag] : {std::pair<std::string, std::string>{"checkpoint: ", "--checkpoint: "},
+                                      {"arch: ", "--arch: "}, {"config: ", "--config: "}}) {
+      if (absl::StartsWith(message, field)) {
+        return absl::Status(result.status().code(), flag + message.substr(field.size()));
+      }
+    }
+    return result.status();
+  }
+  if (options.json) {
+    std::string text;
+    google::protobuf::util::JsonPrintOptions print;
+    print.add_whitespace = true;
+    print.preserve_proto_field_names = true;
+    print.always_print_primitive_fields = true;
+    if (!google::protobuf::util::MessageToJsonString(*result, &text, print).ok()) {
+      return absl::InternalError("cannot print the result as JSON");
+    }
+    out << text;
+    return absl::OkStatus();
+  }
+  const v1::TrainingResult& t = result->training();
+  if (!t.finished()) {
+    out << absl::StrFormat("stopped at step %d/%d; rerun with --resume to continue\ncheckpoint: %s\n", t.steps(),
+                           t.total_steps(), t.checkpoint());
+    return absl::OkStatus();
+  }
+  const v1::ExportSubnetResponse& b = result->bundle();
+  out << absl::StrFormat("fine-tuned %s of %s for %d steps: test accuracy %.2f %% on %d images%s\n", result->arch(),
+                         result->space(), t.steps(), b.test_accuracy(), b.test_images(),
+                         result->has_inherited_test_accuracy()
+                             ? absl::StrFormat(" (inherited weights: %.2f %%)", result->inherited_test_accuracy())
+                             : std::string(" (from scratch)"));
+  out << absl::StrFormat("  %.3f MFLOPs, %.4f M params; bundle %s (%s)\n", b.flops() / 1e6, b.params() / 1e6,
+                         b.output_dir(), absl::StrJoin(b.files(), ", "));
   return absl::OkStatus();
 }
 
@@ -306,6 +373,35 @@ void AddTrainCommands(Commands& commands) {
     return RunRemoteTrain(*client, *train, *request_id, std::cout, std::cerr);
   });
   commands.On(eval_cmd, [eval] { return RunEval(*eval, std::cout); });
+
+  auto finetune = std::make_shared<FineTuneCommandOptions>();
+  CLI::App* finetune_cmd = commands.app().add_subcommand(
+      "finetune", "Train the stand-alone subnet of one architecture, initialised from the supernet's weights, then "
+                  "write its deployment bundle (OUT/bundle) and score it on the test set; Ctrl-C checkpoints and "
+                  "stops, --resume continues");
+  finetune_cmd->add_option("--checkpoint", finetune->checkpoint, "Trained supernet checkpoint (.nasckpt)")->required();
+  finetune_cmd->add_option("--arch", finetune->arch, "Architecture string, or largest / smallest")->required();
+  finetune_cmd->add_option("--config", finetune->config,
+                           "Fine-tuning YAML: training, optimizer, schedule (and data/evaluation keys) replacing the "
+                           "supernet's (configs/finetune_*.yaml; default: the supernet's own)");
+  finetune_cmd->add_option("--out", finetune->out,
+                           "Output directory: checkpoint.nasckpt, metrics.jsonl, summary.json, bundle/")
+      ->required();
+  finetune_cmd->add_flag("--from-scratch", finetune->from_scratch,
+                         "Start from freshly initialised weights instead of the supernet's");
+  finetune_cmd->add_flag("--resume", finetune->resume, "Continue from the checkpoint in --out");
+  finetune_cmd->add_option("--steps", finetune->steps, "Override the number of training steps");
+  finetune_cmd->add_option("--stop-after", finetune->stop_after,
+                           "Checkpoint and stop after this many steps of this run");
+  finetune_cmd->add_option("--verify-images", finetune->verify_images,
+                           "Test images the bundle is scored on (0: all)")
+      ->capture_default_str();
+  finetune_cmd->add_option("--threads", finetune->threads, "Intra-op threads (default: one per core)");
+  finetune_cmd->add_flag("--json", finetune->json, "Print the result as JSON");
+  commands.On(finetune_cmd, [finetune] {
+    InstallStopSignals();
+    return RunFineTune(*finetune, std::cout, std::cerr);
+  });
   commands.On(export_cmd, [export_options, client] {
     if (!client->server.empty()) return RunRemoteExport(*client, *export_options, std::cout);
     return RunExport(*export_options, std::cout);

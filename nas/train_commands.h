@@ -58,6 +58,23 @@ struct ExportCommandOptions {
 };
 absl::Status RunExport(const ExportCommandOptions& options, std::ostream& out);
 
+// `nas finetune`: trains the stand-alone subnet of one architecture of a trained supernet
+// and writes its deployment bundle (see engine/finetune_job.h).
+struct FineTuneCommandOptions {
+  std::string checkpoint;
+  std::string arch;
+  std::string config;  // Fine-tuning YAML; default: the supernet's own training sections.
+  std::string out;
+  bool from_scratch = false;
+  bool resume = false;
+  int64_t steps = 0;
+  int64_t stop_after = -1;
+  int64_t verify_images = 0;  // 0: all test images.
+  int threads = 0;
+  bool json = false;
+};
+absl::Status RunFineTune(const FineTuneCommandOptions& options, std::ostream& out, std::ostream& log);
+
 // Parses --arch: an architecture string of `space`, or "largest" / "smallest" (by FLOPs).
 absl::StatusOr<supernet::Architecture> ParseArchOrExtreme(const supernet::SearchSpace& space,
                                                          const std::string& text);

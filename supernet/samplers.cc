@@ -47,6 +47,18 @@ class UniformSampler : public PathSampler {
   uint64_t seed_;
 };
 
+// Always the same path: training the stand-alone subnet of one architecture inside the
+// supernet (the weights of other paths get no gradient and stay as they are).
+class FixedSampler : public PathSampler {
+ public:
+  explicit FixedSampler(Architecture arch) : arch_(std::move(arch)) {}
+  std::string name() const override { return "fixed"; }
+  std::vector<Architecture> Sample(int64_t) override { return {arch_}; }
+
+ private:
+  Architecture arch_;
+};
+
 class FlopsUniformSampler : public PathSampler {
  public:
   FlopsUniformSampler(std::shared_ptr<const SearchSpace> space, int bins, uint64_t seed)
@@ -336,6 +348,12 @@ absl::StatusOr<std::unique_ptr<PathSampler>> CreateSampler(
         absl::StrCat("sampler.num_bins: must be in [1, 1000], got ", config.num_bins));
   }
   if (config.kind == "uniform") return std::unique_ptr<PathSampler>(new UniformSampler(space, seed));
+  if (config.kind == "fixed") {
+    if (config.arch.empty()) return absl::InvalidArgumentError("sampler.arch: required by the fixed sampler");
+    absl::StatusOr<Architecture> arch = space->Parse(config.arch);
+    if (!arch.ok()) return absl::InvalidArgumentError(absl::StrCat("sampler.arch: ", arch.status().message()));
+    return std::unique_ptr<PathSampler>(new FixedSampler(*std::move(arch)));
+  }
   if (config.kind == "flops_uniform") {
     return std::unique_ptr<PathSampler>(new FlopsUniformSampler(space, config.num_bins, seed));
   }

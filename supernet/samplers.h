@@ -42,7 +42,7 @@ class ComplexityBins {
 };
 
 struct SamplerConfig {
-  std::string kind = "uniform";  // uniform | flops_uniform | shifted | sandwich | fair
+  std::string kind = "uniform";  // uniform | flops_uniform | shifted | sandwich | fair | fixed
   int num_bins = 10;             // flops_uniform, shifted.
   // shifted: see docs/samplers.md.
   int update_every = 100;     // Steps between probability updates.
@@ -50,6 +50,7 @@ struct SamplerConfig {
   double temperature = 1.0;   // Softmax temperature over standardized improvements.
   double min_probability = 0.2;  // Share of the probability kept uniform (epsilon).
   int sandwich_random = 2;    // sandwich: random paths besides largest and smallest.
+  std::string arch;           // fixed: the one architecture trained (fine-tuning a subnet).
 };
 
 // Chooses the path(s) trained at each step. Sample(step) depends only on the seed,

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "yaml-cpp/yaml.h"
 #include "supernet/file_util.h"
 #include "supernet/yaml_config.h"
 
@@ -197,15 +198,23 @@ absl::StatusOr<TrainConfig> ParseTrainConfig(const std::string& yaml, const std:
   if (root.Has("sampler")) {
     const ConfigNode n = root["sampler"];
     if (absl::Status s = n.ExpectKeys({}, {"kind", "num_bins", "update_every", "loss_ema",
-                                           "temperature", "min_probability", "sandwich_random"});
+                                           "temperature", "min_probability", "sandwich_random", "arch"});
         !s.ok()) {
       return s;
     }
     SamplerConfig& sc = c.sampler;
     if (absl::Status s = ReadString(n, "kind", &sc.kind); !s.ok()) return s;
-    if (absl::Status s = OneOf(n["kind"], sc.kind, {"uniform", "flops_uniform", "shifted", "sandwich", "fair"});
+    if (absl::Status s =
+            OneOf(n["kind"], sc.kind, {"uniform", "flops_uniform", "shifted", "sandwich", "fair", "fixed"});
         !s.ok()) {
       return s;
+    }
+    if (absl::Status s = ReadString(n, "arch", &sc.arch); !s.ok()) return s;
+    if (sc.kind == "fixed") {
+      if (sc.arch.empty()) return n.Error("sampler.arch: required by the fixed sampler");
+      if (absl::StatusOr<Architecture> arch = c.space->Parse(sc.arch); !arch.ok()) {
+        return n["arch"].Error(absl::StrCat("sampler.arch: ", arch.status().message()));
+      }
     }
     int64_t v = sc.num_bins;
     if (absl::Status s = ReadInt(n, "num_bins", 1, 1000, &v); !s.ok()) return s;
@@ -288,6 +297,48 @@ absl::StatusOr<DataSplits> LoadData(const TrainConfig& config) {
   splits.train_set = std::make_shared<const ImageDataset>(*std::move(train));
   splits.test_set = std::make_shared<const ImageDataset>(*std::move(test));
   return splits;
+}
+
+absl::StatusOr<TrainConfig> MakeFineTuneConfig(const std::string& base_yaml, const std::string& base_source,
+                                               const std::string& space_yaml, const std::string& overrides_yaml,
+                                               const std::string& overrides_source, const std::string& arch) {
+  YAML::Node base, overrides;
+  try {
+    base = YAML::Load(base_yaml);
+    overrides = overrides_yaml.empty() ? YAML::Node(YAML::NodeType::Map) : YAML::Load(overrides_yaml);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(overrides_source, ": ", e.what()));
+  }
+  if (!overrides.IsMap() && !overrides.IsNull()) {
+    return absl::InvalidArgumentError(absl::StrCat(overrides_source, ": expected a mapping of sections"));
+  }
+  for (const auto& entry : overrides) {
+    const std::string key = entry.first.as<std::string>();
+    if (key == "training" || key == "optimizer" || key == "schedule" || key == "description") {
+      base[key] = entry.second;
+    } else if (key == "data" || key == "evaluation") {
+      if (!entry.second.IsMap()) {
+        return absl::InvalidArgumentError(absl::StrCat(overrides_source, ": ", key, ": expected a mapping"));
+      }
+      for (const auto& field : entry.second) base[key][field.first.as<std::string>()] = field.second;
+    } else if (key == "space" || key == "supernet" || key == "sampler") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          overrides_source, ": ", key, ": fine-tuning keeps the supernet's ", key,
+          key == "sampler" ? " (the fixed path of the architecture)" : ""));
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          overrides_source, ": ", key, ": unknown section (training, optimizer, schedule, data, evaluation)"));
+    }
+  }
+  YAML::Node sampler(YAML::NodeType::Map);
+  sampler["kind"] = "fixed";
+  sampler["arch"] = arch;
+  base["sampler"] = sampler;
+  YAML::Emitter out;
+  out << base;
+  std::string dir = std::filesystem::path(base_source).parent_path().string();
+  return ParseTrainConfig(out.c_str(), absl::StrCat(overrides_source.empty() ? base_source : overrides_source),
+                          dir.empty() ? "." : dir, &space_yaml);
 }
 
 }  // namespace nas::supernet

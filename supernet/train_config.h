@@ -80,6 +80,16 @@ absl::StatusOr<TrainConfig> ParseTrainConfig(const std::string& yaml, const std:
                                              const std::string& base_dir,
                                              const std::string* space_yaml = nullptr);
 
+// The config of fine-tuning one architecture of a trained supernet: the supernet's config
+// (`base_yaml`, `space_yaml` as its checkpoint stores them) with the sections of
+// `overrides_yaml` put in (training, optimizer, schedule and description replace the
+// base's; data and evaluation keys are merged into the base's; space, supernet and
+// sampler cannot change) and the fixed sampler on `arch`. Errors name the overrides'
+// source and field.
+absl::StatusOr<TrainConfig> MakeFineTuneConfig(const std::string& base_yaml, const std::string& base_source,
+                                               const std::string& space_yaml, const std::string& overrides_yaml,
+                                               const std::string& overrides_source, const std::string& arch);
+
 // The training and validation/test data of a config.
 struct DataSplits {
   std::shared_ptr<const ImageDataset> train_set;  // Training images (holds validation too).

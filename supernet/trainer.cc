@@ -106,6 +106,9 @@ absl::Status Trainer::Init() {
   if (!sampler.ok()) return sampler.status();
   sampler_ = *std::move(sampler);
 
+  if (!has_checkpoint && !options_.init_from.empty()) {
+    if (absl::Status s = LoadInitialWeights(options_.init_from); !s.ok()) return s;
+  }
   if (has_checkpoint) {
     if (absl::Status s = LoadCheckpoint(); !s.ok()) return s;
   }
@@ -344,6 +347,23 @@ absl::Status Trainer::SaveCheckpoint() {
                                {"sampler_state", sampler_->SaveState()},
                                {"threads", torch::get_num_threads()}};
   return WriteCheckpoint(checkpoint_path(), meta, *net_, optimizer_.get());
+}
+
+absl::Status Trainer::LoadInitialWeights(const std::string& path) {
+  absl::StatusOr<CheckpointContents> contents = ReadCheckpoint(path);
+  if (!contents.ok()) return contents.status();
+  try {
+    if (contents->meta.at("space_yaml").get<std::string>() != config_.space_yaml) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": was trained on a different search space than ", config_.source));
+    }
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat(path, ": bad metadata: ", e.what()));
+  }
+  if (absl::Status s = RestoreModule(contents->model, *net_, path); !s.ok()) return s;
+  net_->ApplyMemoryFormat();
+  net_->to(options_.device);
+  return absl::OkStatus();
 }
 
 absl::Status Trainer::LoadCheckpoint() {

@@ -59,6 +59,9 @@ struct TrainSummary {
 struct TrainOptions {
   std::string out_dir;       // Checkpoint, metrics.jsonl and summary.json go here.
   bool resume = false;       // Continue from out_dir/checkpoint.nasckpt.
+  // A fresh run starts from this checkpoint's weights (same space; not its optimizer state
+  // or step): fine-tuning. Ignored when resuming.
+  std::string init_from;
   int threads = 0;           // Intra-op threads; 0 keeps the calling thread's setting.
   torch::Device device = torch::kCPU;
   // Called after every step on the primary rank (drawing is the caller's business).
@@ -107,6 +110,7 @@ class Trainer {
   absl::Status Init();
   absl::Status SaveCheckpoint();
   absl::Status LoadCheckpoint();
+  absl::Status LoadInitialWeights(const std::string& path);
   struct StepResult {
     double loss = 0;      // Of the first path, averaged over shards.
     double accuracy = 0;  // Likewise.

@@ -127,6 +127,91 @@ TEST(TrainerTest, ResumeGivesTheSameWeightsAsAnUninterruptedRun) {
   }
 }
 
+// Fine-tuning: the fixed path of one architecture, from a supernet's weights; resumable
+// bit for bit like any run.
+TEST(TrainerTest, FineTuningTrainsOnePathFromTheSupernetAndResumesExactly) {
+  const std::string dir = nas::testing::FreshTempDir("finetune");
+  const std::string config_path = TinyConfig(dir);
+  auto supernet = MakeTrainer(config_path, dir + "/supernet", false);
+  ASSERT_TRUE(supernet->Run().ok());
+  const std::string checkpoint = supernet->checkpoint_path();
+  const TrainConfig base = supernet->config();
+  const std::string arch = base.space->Format(base.space->MaxFlops().arch);
+
+  const std::string overrides = "training: {seed: 5, batch_size: 32, steps: 4, checkpoint_every: 2, log_every: 1}\n"
+                                "optimizer: {lr: 0.01, momentum: 0.9}\n";
+  absl::StatusOr<TrainConfig> config =
+      MakeFineTuneConfig(base.yaml, base.source, base.space_yaml, overrides, "ft.yaml", arch);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->sampler.kind, "fixed");
+  EXPECT_EQ(config->training.steps, 4);
+  EXPECT_EQ(config->data.validation_size, base.data.validation_size);  // The supernet's data.
+  // Sections that cannot change, and unknown ones, name the file and the field.
+  EXPECT_THAT(std::string(MakeFineTuneConfig(base.yaml, base.source, base.space_yaml, "space: other.yaml\n",
+                                             "ft.yaml", arch)
+                              .status()
+                              .message()),
+              HasSubstr("ft.yaml: space:"));
+  EXPECT_THAT(std::string(MakeFineTuneConfig(base.yaml, base.source, base.space_yaml, "epochs: 3\n", "ft.yaml", arch)
+                              .status()
+                              .message()),
+              HasSubstr("ft.yaml: epochs: unknown section"));
+  EXPECT_THAT(std::string(MakeFineTuneConfig(base.yaml, base.source, base.space_yaml, "", "ft.yaml", "nonsense")
+                              .status()
+                              .message()),
+              HasSubstr("sampler.arch"));
+
+  const auto run = [&](const std::string& out, bool resume, int64_t stop_after) {
+    TrainOptions options;
+    options.out_dir = out;
+    options.resume = resume;
+    options.threads = 1;
+    options.stop_after_steps = stop_after;
+    options.init_from = checkpoint;
+    absl::StatusOr<std::unique_ptr<Trainer>> t = Trainer::Create(*config, options);
+    EXPECT_TRUE(t.ok()) << t.status();
+    return t.ok() ? *std::move(t) : nullptr;
+  };
+  auto tuned = run(dir + "/straight", false, -1);
+  ASSERT_NE(tuned, nullptr);
+  // Starts from the supernet's weights exactly.
+  const auto start = tuned->supernet()->parameters(), trained = supernet->supernet()->parameters();
+  ASSERT_EQ(start.size(), trained.size());
+  for (size_t i = 0; i < start.size(); ++i) ASSERT_TRUE(torch::equal(start[i], trained[i]));
+  ASSERT_TRUE(tuned->Run().ok());
+  std::set<const void*> on_path;
+  const Architecture path = *base.space->Parse(arch);
+  for (const auto& p : tuned->supernet()->PathParameters(path)) on_path.insert(p.unsafeGetTensorImpl());
+  const auto after = tuned->supernet()->parameters();
+  int changed = 0;
+  for (size_t i = 0; i < after.size(); ++i) {
+    const bool same = torch::equal(after[i], trained[i]);
+    if (on_path.count(after[i].unsafeGetTensorImpl())) {
+      changed += !same;
+    } else {
+      EXPECT_TRUE(same) << "a parameter off the fine-tuned path changed";
+    }
+  }
+  EXPECT_GT(changed, 10);
+
+  auto first = run(dir + "/interrupted", false, /*stop_after=*/1);
+  ASSERT_TRUE(first->Run().ok());
+  first.reset();
+  auto resumed = run(dir + "/interrupted", true, -1);
+  EXPECT_EQ(resumed->step(), 1);
+  ASSERT_TRUE(resumed->Run().ok());
+  const auto b = resumed->supernet()->parameters();
+  for (size_t i = 0; i < after.size(); ++i) EXPECT_TRUE(torch::equal(after[i], b[i])) << "parameter " << i;
+
+  // Another space's checkpoint is refused.
+  TrainOptions options;
+  options.out_dir = dir + "/other";
+  options.init_from = checkpoint;
+  TrainConfig other = *config;
+  other.space_yaml += "\n# changed\n";
+  EXPECT_THAT(std::string(Trainer::Create(other, options).status().message()), HasSubstr("different search space"));
+}
+
 TEST(TrainerTest, RefusesToOverwriteAnExistingRun) {
   const std::string dir = nas::testing::FreshTempDir("overwrite");
   const std::string config = TinyConfig(dir);

@@ -276,6 +276,35 @@ TEST_F(ServiceTest, TrainThenSearchTheSupernetThenEvaluateWithIt) {
   EXPECT_EQ(trained.training_result().threads(), 1);  // The server's --threads, per job.
   EXPECT_EQ(trained.training_result().checkpoint(), trained.output_dir() + "/checkpoint.nasckpt");
   const std::string checkpoint = "jobs/" + trained.id() + "/checkpoint.nasckpt";  // Relative to the data dir.
+
+  // Fine-tuning one architecture: a job like the others, ending with a bundle.
+  {
+    v1::StartFineTuneRequest request;
+    request.mutable_spec()->set_checkpoint(checkpoint);
+    request.mutable_spec()->set_arch("largest");
+    request.mutable_spec()->set_steps(2);
+    request.mutable_spec()->set_verify_images(64);
+    v1::Job job;
+    request.mutable_spec()->set_arch("bogus");
+    grpc::Status bad = stub_->StartFineTune(Context().get(), request, &job);
+    EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(bad.error_message(), HasSubstr("spec.arch"));
+    request.mutable_spec()->set_arch("largest");
+    request.mutable_spec()->set_config("train_tiny.yaml");  // Has a space: not a fine-tuning config.
+    bad = stub_->StartFineTune(Context().get(), request, &job);
+    EXPECT_THAT(bad.error_message(), HasSubstr("spec.config"));
+    request.mutable_spec()->clear_config();
+    const grpc::Status s = stub_->StartFineTune(Context().get(), request, &job);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    const v1::Job tuned = Watch(job.id());
+    ASSERT_EQ(tuned.state(), v1::Job::SUCCEEDED) << tuned.error();
+    const v1::FineTuneResult& r = tuned.finetune_result();
+    EXPECT_EQ(r.training().steps(), 2);
+    EXPECT_TRUE(r.has_inherited_test_accuracy());
+    EXPECT_EQ(r.bundle().test_images(), 64);
+    EXPECT_TRUE(fs::exists(tuned.output_dir() + "/bundle/subnet.pt"));
+    EXPECT_EQ(tuned.training_progress().step(), 2);
+  }
   v1::SearchSpec spec;
   spec.set_evaluator("supernet:" + checkpoint);
   spec.set_algorithm("random");

@@ -11,6 +11,7 @@
 #include "nas/engine/export_job.h"
 #include "nas/engine/job_threads.h"
 #include "search/latency_predictor.h"
+#include "supernet/file_util.h"
 #include "supernet/train_config.h"
 
 namespace nas::engine {
@@ -172,6 +173,36 @@ absl::StatusOr<v1::Job> Engine::StartTraining(const v1::StartTrainingRequest& re
   return jobs_->Submit(std::move(job));
 }
 
+absl::StatusOr<v1::Job> Engine::StartFineTune(const v1::StartFineTuneRequest& request) {
+  if (absl::Status s = validator_.ValidateRequestId(request.request_id()); !s.ok()) return s;
+  v1::Job job;
+  job.set_kind("finetune");
+  job.set_request_id(request.request_id());
+  *job.mutable_finetune() = request.spec();
+  if (absl::Status s = validator_.ValidateFineTune(job.mutable_finetune()); !s.ok()) return s;
+  // The architecture must be one of the checkpoint's space: checked now, not when it runs.
+  auto supernet = SupernetFor(job.finetune().checkpoint());
+  if (!supernet.ok()) {
+    return absl::Status(supernet.status().code(), absl::StrCat("spec.", supernet.status().message()));
+  }
+  if (absl::StatusOr<supernet::Architecture> arch =
+          ParseArchOrExtreme((*supernet)->space(), job.finetune().arch(), "spec.arch");
+      !arch.ok()) {
+    return arch.status();
+  }
+  if (!job.finetune().config().empty()) {
+    const std::string path = (fs::path(options_.config_dir) / job.finetune().config()).string();
+    absl::StatusOr<std::string> text = ReadFileBytes(path);
+    if (!text.ok()) return absl::InvalidArgumentError(absl::StrCat("spec.config: ", text.status().message()));
+    const supernet::TrainConfig& base = (*supernet)->trained().config;
+    absl::StatusOr<supernet::TrainConfig> config = supernet::MakeFineTuneConfig(
+        base.yaml, base.source, base.space_yaml, *text, job.finetune().config(),
+        (*supernet)->space().Format((*supernet)->space().MaxFlops().arch));
+    if (!config.ok()) return absl::InvalidArgumentError(absl::StrCat("spec.config: ", config.status().message()));
+  }
+  return jobs_->Submit(std::move(job));
+}
+
 absl::StatusOr<v1::Job> Engine::GetJob(const std::string& id) const {
   if (id.empty()) return absl::InvalidArgumentError("id: required");
   return jobs_->Get(id);
@@ -195,9 +226,10 @@ absl::StatusOr<v1::ListJobsResponse> Engine::ListJobs(const v1::ListJobsRequest&
   if (!v1::Job::State_IsValid(request.state())) {
     return absl::InvalidArgumentError(absl::StrCat("state: ", request.state(), " is not a job state"));
   }
-  if (!request.kind().empty() && request.kind() != "search" && request.kind() != "training") {
+  if (!request.kind().empty() && request.kind() != "search" && request.kind() != "training" &&
+      request.kind() != "finetune") {
     return absl::InvalidArgumentError(
-        absl::StrCat("kind: '", request.kind().substr(0, 64), "' is not one of search, training"));
+        absl::StrCat("kind: '", request.kind().substr(0, 64), "' is not one of search, training, finetune"));
   }
   std::function<bool(const v1::Job&)> keep;
   if (request.state() != v1::Job::STATE_UNSPECIFIED || !request.kind().empty()) {
@@ -217,6 +249,7 @@ absl::StatusOr<v1::ListJobsResponse> Engine::ListJobs(const v1::ListJobsRequest&
     job.clear_result_json();
     job.clear_search_result();
     job.clear_training_result();
+    job.clear_finetune_result();
     *response.add_jobs() = std::move(job);
   }
   if (more) response.set_next_page_token(std::to_string(last));

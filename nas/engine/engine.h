@@ -52,6 +52,7 @@ class Engine {
 
   absl::StatusOr<v1::Job> StartSearch(const v1::StartSearchRequest& request);
   absl::StatusOr<v1::Job> StartTraining(const v1::StartTrainingRequest& request);
+  absl::StatusOr<v1::Job> StartFineTune(const v1::StartFineTuneRequest& request);
   absl::StatusOr<v1::Job> GetJob(const std::string& id) const;
   // A page of jobs (results left out: GetJob has them), optionally of one state or kind.
   absl::StatusOr<v1::ListJobsResponse> ListJobs(const v1::ListJobsRequest& request) const;

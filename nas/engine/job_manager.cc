@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "nas/engine/finetune_job.h"
 #include "nas/engine/job_threads.h"
 #include "nas/engine/progress.h"
 #include "nas/engine/search_job.h"
@@ -300,7 +301,36 @@ void JobManager::Execute(v1::Job job) {
   std::string result_file;
   v1::SearchResult search_result;
   v1::TrainingResult training_result;
-  if (job.kind() == "search") {
+  v1::FineTuneResult finetune_result;
+  const auto register_stop = [&](std::function<void()> stop) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const bool stop_now = stop && running->cancel;  // Cancelled while starting up.
+    running->stop_training = std::move(stop);
+    if (stop_now) running->stop_training();
+  };
+  if (job.kind() == "finetune") {
+    const v1::FineTuneSpec& spec = job.finetune();
+    FineTuneJob f;
+    f.checkpoint = spec.checkpoint();
+    f.arch = spec.arch();
+    if (!spec.config().empty()) f.config_path = options_.config_dir + "/" + spec.config();
+    f.steps = spec.steps();
+    f.from_scratch = spec.from_scratch();
+    f.verify_images = spec.verify_images();
+    f.out_dir = job.output_dir();
+    f.resume = std::filesystem::exists(f.out_dir + "/checkpoint.nasckpt");
+    f.register_stop = register_stop;
+    f.cancelled = [running] { return running->cancel.load(); };
+    if (!running->cancel) {
+      status = Guarded([&] {
+        absl::StatusOr<v1::FineTuneResult> r = RunFineTuneJob(f, progress);
+        if (!r.ok()) return r.status();
+        finetune_result = *std::move(r);
+        return absl::OkStatus();
+      });
+    }
+    result_file = f.out_dir + "/summary.json";
+  } else if (job.kind() == "search") {
     SearchJobEnv env;
     env.archive = options_.data_dir + "/evaluations.sqlite";
     env.out_dir = job.output_dir();
@@ -320,12 +350,7 @@ void JobManager::Execute(v1::Job job) {
     t.resume = std::filesystem::exists(t.out_dir + "/checkpoint.nasckpt");
     t.steps = spec.steps();
     t.batch_size = spec.batch_size();
-    t.register_stop = [&](std::function<void()> stop) {
-      std::lock_guard<std::mutex> lock(mu_);
-      const bool stop_now = stop && running->cancel;  // Cancelled while starting up.
-      running->stop_training = std::move(stop);
-      if (stop_now) running->stop_training();
-    };
+    t.register_stop = register_stop;
     if (!running->cancel) {
       status = Guarded([&] {
         absl::StatusOr<v1::TrainingResult> r = RunTrainingJob(t, progress);
@@ -353,6 +378,8 @@ void JobManager::Execute(v1::Job job) {
     job.set_result_json(BoundedResult(result_file, options_.max_result_bytes));
     if (job.kind() == "search") {
       *job.mutable_search_result() = std::move(search_result);
+    } else if (job.kind() == "finetune") {
+      *job.mutable_finetune_result() = std::move(finetune_result);
     } else {
       *job.mutable_training_result() = std::move(training_result);
     }

@@ -7,10 +7,13 @@
 namespace nas::engine {
 
 absl::StatusOr<v1::TrainingResult> RunTrainingJob(const TrainingJob& job, ProgressSink& progress) {
-  if (job.config_path.empty()) return absl::InvalidArgumentError("config: a training config is required");
+  if (job.config_path.empty() && !job.config) {
+    return absl::InvalidArgumentError("config: a training config is required");
+  }
   if (job.micro_batches < 1) return absl::InvalidArgumentError("micro_batches: must be >= 1");
   if (job.out_dir.empty()) return absl::InvalidArgumentError("out_dir: an output directory is required");
-  absl::StatusOr<supernet::TrainConfig> config = supernet::LoadTrainConfig(job.config_path);
+  absl::StatusOr<supernet::TrainConfig> config =
+      job.config ? absl::StatusOr<supernet::TrainConfig>(*job.config) : supernet::LoadTrainConfig(job.config_path);
   if (!config.ok()) return absl::Status(config.status().code(), absl::StrCat("config: ", config.status().message()));
   if (job.steps > 0) config->training.steps = job.steps;
   if (job.batch_size > 0) config->training.batch_size = job.batch_size;
@@ -21,6 +24,7 @@ absl::StatusOr<v1::TrainingResult> RunTrainingJob(const TrainingJob& job, Progre
   train.micro_batches = job.micro_batches;
   train.out_dir = job.out_dir;
   train.resume = job.resume;
+  train.init_from = job.init_from;
   train.stop_after_steps = job.stop_after;
   train.device = job.device;
   train.on_step = [&progress](const supernet::TrainProgress& p) {

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <torch/torch.h>
@@ -11,12 +12,15 @@
 #include "nas/engine/progress.h"
 #include "proto/nas.pb.h"
 #include "supernet/distributed.h"
+#include "supernet/train_config.h"
 
 namespace nas::engine {
 
 // A supernet training job: a training config with optional overrides.
 struct TrainingJob {
-  std::string config_path;  // Training config YAML.
+  std::string config_path;  // Training config YAML (unless `config` is set).
+  std::optional<supernet::TrainConfig> config;  // An already built config.
+  std::string init_from;    // A fresh run starts from this checkpoint's weights.
   int64_t steps = 0;        // Overrides training.steps when positive.
   int64_t batch_size = 0;   // Overrides training.batch_size when positive.
   std::string out_dir;      // Checkpoint, metrics.jsonl, summary.json.

@@ -73,6 +73,14 @@ class ClientTest(unittest.TestCase):
         self.assertLess(exported.max_abs_diff, 1e-4)
         self.assertTrue(os.path.isfile(os.path.join(exported.output_dir, "subnet.pt")))
 
+        tuning = c.submit_finetune(checkpoint, result.best.arch, steps=2, verify_images=64)
+        tuned = c.result(tuning.id)
+        self.assertIsInstance(tuned, nas_pb2.FineTuneResult)
+        self.assertEqual(tuned.arch, result.best.arch)
+        self.assertEqual(tuned.training.steps, 2)
+        self.assertEqual(tuned.bundle.test_images, 64)
+        self.assertTrue(os.path.isfile(os.path.join(tuned.bundle.output_dir, "subnet.pt")))
+
         searches = list(c.jobs(state=Job.SUCCEEDED, kind="search"))
         self.assertIn(search.id, [j.id for j in searches])
 

@@ -81,6 +81,14 @@ class NasClient:
         spec = nas_pb2.TrainingSpec(config=config, steps=steps, batch_size=batch_size)
         return self._call(self._stub.StartTraining, nas_pb2.StartTrainingRequest(request_id=request_id, spec=spec))
 
+    def submit_finetune(self, checkpoint, arch, config="", steps=0, from_scratch=False, verify_images=0,
+                        request_id=""):
+        """Fine-tunes one architecture of a trained supernet; the result (FineTuneResult) has
+        the training summary and the deployment bundle with its test accuracy."""
+        spec = nas_pb2.FineTuneSpec(checkpoint=checkpoint, arch=arch, config=config, steps=steps,
+                                    from_scratch=from_scratch, verify_images=verify_images)
+        return self._call(self._stub.StartFineTune, nas_pb2.StartFineTuneRequest(request_id=request_id, spec=spec))
+
     def job(self, job_id):
         return self._call(self._stub.GetJob, nas_pb2.GetJobRequest(id=job_id))
 
@@ -115,12 +123,15 @@ class NasClient:
         return last if last is not None else self.job(job_id)
 
     def result(self, job_id, timeout=None):
-        """Waits for the job and returns its typed result (SearchResult or TrainingResult);
+        """Waits for the job and returns its typed result (SearchResult, TrainingResult or
+        FineTuneResult);
         raises NasError when it failed or was cancelled."""
         job = self.wait(job_id, timeout=timeout)
         if job.state != Job.SUCCEEDED:
             raise NasError(f"{job.id} {Job.State.Name(job.state)}: {job.error}")
-        return job.search_result if job.kind == "search" else job.training_result
+        if job.kind == "search":
+            return job.search_result
+        return job.finetune_result if job.kind == "finetune" else job.training_result
 
     # Deployment.
     def export(self, checkpoint, arch, name, batch_size=1, space="", timeout=600.0):
