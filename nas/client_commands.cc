@@ -139,6 +139,18 @@ absl::Status RunWatchJob(const ClientOptions& client, const std::string& id, std
                            r.pareto_front_size() + r.pareto_front_omitted());
     out << "best: " << engine::DescribeEvaluation(r.best(), metric) << "\n";
     out << "best arch: " << r.best().arch() << "\n";
+  } else if (job.has_finetune_result()) {
+    const v1::FineTuneResult& r = job.finetune_result();
+    if (r.has_bundle()) {
+      out << absl::StrFormat("fine-tuned %s for %d steps: test accuracy %.2f %% on %d images%s\n", r.arch(),
+                             r.training().steps(), r.bundle().test_accuracy(), r.bundle().test_images(),
+                             r.has_inherited_test_accuracy()
+                                 ? absl::StrFormat(" (inherited weights: %.2f %%)", r.inherited_test_accuracy())
+                                 : std::string(" (from scratch)"));
+      out << "bundle: " << r.bundle().output_dir() << "\n";
+    } else {
+      out << absl::StrFormat("stopped at step %d/%d\n", r.training().steps(), r.training().total_steps());
+    }
   } else if (job.has_training_result()) {
     const v1::TrainingResult& r = job.training_result();
     out << absl::StrFormat("%s at step %d/%d; median %.0f images/s; loss %.4f, train accuracy %.3f\n",

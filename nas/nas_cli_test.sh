@@ -129,6 +129,9 @@ $NAS finetune --checkpoint "$T/run/checkpoint.nasckpt" --arch bogus --out "$T/ft
 [ $? -eq 2 ] || fail "finetune with a bad --arch should exit 2"
 grep -q -- "--arch: " "$ERR" || fail "finetune bad arch: $(cat "$ERR")"
 
+$NAS finetune --server 127.0.0.1:1 --checkpoint x --arch largest --out "$T/x" >/dev/null 2>"$ERR"; rc=$?
+[ $rc -eq 2 ] && grep -q -- "--out and --resume: not used with --server" "$ERR" || fail "finetune --server --out: $(cat "$ERR")"
+
 $NAS serve --help | grep -q -- "--allow-insecure-remote" || fail "serve --help"
 # Startup errors are messages with a non-zero exit, never a crash.
 $NAS serve --port 0 --data-dir "$T/srv" --max-jobs 0 >/dev/null 2>"$ERR"; rc=$?

@@ -292,6 +292,28 @@ absl::Status RunRemoteTrain(const ClientOptions& client, const TrainCommandOptio
   return RunWatchJob(client, job.id(), out, log);
 }
 
+// `nas finetune --server`: the server fine-tunes (paths as the server sees them; --config a
+// file name in its config directory) into its job directory; the bundle is in bundle/.
+absl::Status RunRemoteFineTune(const ClientOptions& client, const FineTuneCommandOptions& o,
+                               const std::string& request_id, std::ostream& out, std::ostream& log) {
+  auto stub = Connect(client);
+  if (!stub.ok()) return stub.status();
+  v1::StartFineTuneRequest request;
+  request.set_request_id(request_id);
+  v1::FineTuneSpec* spec = request.mutable_spec();
+  spec->set_checkpoint(o.checkpoint);
+  spec->set_arch(o.arch);
+  if (!o.config.empty()) spec->set_config(std::filesystem::path(o.config).filename().string());
+  spec->set_steps(o.steps);
+  spec->set_from_scratch(o.from_scratch);
+  spec->set_verify_images(o.verify_images);
+  v1::Job job;
+  auto context = Context(client);
+  if (absl::Status s = FromGrpc((*stub)->StartFineTune(context.get(), request, &job)); !s.ok()) return s;
+  log << "submitted " << job.id() << "\n";
+  return RunWatchJob(client, job.id(), out, log);
+}
+
 }  // namespace
 
 void AddTrainCommands(Commands& commands) {
@@ -385,8 +407,8 @@ void AddTrainCommands(Commands& commands) {
                            "Fine-tuning YAML: training, optimizer, schedule (and data/evaluation keys) replacing the "
                            "supernet's (configs/finetune_*.yaml; default: the supernet's own)");
   finetune_cmd->add_option("--out", finetune->out,
-                           "Output directory: checkpoint.nasckpt, metrics.jsonl, summary.json, bundle/")
-      ->required();
+                           "Output directory: checkpoint.nasckpt, metrics.jsonl, summary.json, bundle/ (required "
+                           "unless --server: the server uses its job directory)");
   finetune_cmd->add_flag("--from-scratch", finetune->from_scratch,
                          "Start from freshly initialised weights instead of the supernet's");
   finetune_cmd->add_flag("--resume", finetune->resume, "Continue from the checkpoint in --out");
@@ -398,7 +420,17 @@ void AddTrainCommands(Commands& commands) {
       ->capture_default_str();
   finetune_cmd->add_option("--threads", finetune->threads, "Intra-op threads (default: one per core)");
   finetune_cmd->add_flag("--json", finetune->json, "Print the result as JSON");
-  commands.On(finetune_cmd, [finetune] {
+  AddClientFlags(finetune_cmd, client.get(), false);
+  finetune_cmd->add_option("--request-id", *request_id, "With --server: makes a retried submission idempotent");
+  commands.On(finetune_cmd, [finetune, client, request_id] {
+    if (!client->server.empty()) {
+      if (!finetune->out.empty() || finetune->resume) {
+        return absl::InvalidArgumentError(
+            "--out and --resume: not used with --server (the server keeps each job in its data directory and "
+            "resumes unfinished jobs itself)");
+      }
+      return RunRemoteFineTune(*client, *finetune, *request_id, std::cout, std::cerr);
+    }
     InstallStopSignals();
     return RunFineTune(*finetune, std::cout, std::cerr);
   });
