@@ -1,6 +1,8 @@
 #include "nas/engine/progress.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"

@@ -50,7 +50,9 @@ absl::StatusOr<v1::TrainingResult> RunTrainingJob(const TrainingJob& job, Progre
     progress.Message(absl::StrFormat(
         "training %s on %s: %d steps (%s), sampler %s, %d threads%s, output %s", (*trainer)->config().space->name(),
         (*trainer)->config().data.dataset, (*trainer)->total_steps(),
-        (*trainer)->step() > 0 ? absl::StrCat("resuming at step ", (*trainer)->step()) : "from scratch",
+        (*trainer)->step() > 0      ? absl::StrCat("resuming at step ", (*trainer)->step())
+        : job.init_from.empty()     ? std::string("from scratch")
+                                    : std::string("from the supernet's weights"),
         (*trainer)->sampler().name(), torch::get_num_threads(),
         dist ? absl::StrCat(" x ", dist->world_size(), " ranks") : "", job.out_dir));
   }
