@@ -5,7 +5,7 @@
 #      is skipped when runs/quickstart already has it);
 #   3. starts the gRPC server on a free loopback port;
 #   4. runs a FLOPs-constrained evolutionary search over gRPC with inherited weights;
-#   5. fine-tunes the best subnet over gRPC from its inherited weights (about 10 minutes),
+#   5. fine-tunes the best subnet over gRPC from its inherited weights (about 9 minutes),
 #      which writes its TorchScript bundle, reloaded and scored on all 10,000 test images;
 #   6. says where the Pareto plot and everything else are.
 # Usage: bash nas/quickstart.sh [FLOPS_BOUND (default 2.3M)]
@@ -17,7 +17,6 @@ bazel build //nas:nas
 NAS=bazel-bin/nas/nas
 RUN=runs/quickstart
 mkdir -p "$RUN"
-export OMP_WAIT_POLICY=PASSIVE
 
 echo "== search space"
 $NAS space describe --config configs/spos_shufflenet_fmnist_quick.yaml
@@ -53,7 +52,7 @@ $NAS search --server "127.0.0.1:$PORT" --evaluator "supernet:$CKPT" --algorithm 
 BEST=$(sed -n 's/^best arch: //p' "$RUN/search.txt")
 JOBDIR=$(sed -n 's/^files: //p' "$RUN/search.txt")
 
-echo "== fine-tuning the best subnet over gRPC from its inherited weights (about 10 minutes)"
+echo "== fine-tuning the best subnet over gRPC from its inherited weights (about 9 minutes)"
 $NAS finetune --server "127.0.0.1:$PORT" --checkpoint "$CKPT" --arch "$BEST" --config finetune_fmnist.yaml \
   --request-id "quickstart-finetune-$BOUND" | tee "$RUN/finetune.txt"
 BUNDLE=$(sed -n 's/^bundle: //p' "$RUN/finetune.txt")
