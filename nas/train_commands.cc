@@ -61,6 +61,7 @@ absl::Status RunExport(const ExportCommandOptions& options, std::ostream& out) {
 absl::Status RunTrain(const TrainCommandOptions& options, std::ostream& out, std::ostream& log) {
   if (options.config.empty()) return absl::InvalidArgumentError("--config: a training config is required");
   if (options.threads < 0) return absl::InvalidArgumentError("--threads: must be >= 0");
+  if (options.micro_batches < 1) return absl::InvalidArgumentError("--micro-batches: must be >= 1");
   absl::StatusOr<DistributedStart> joined = StartDistributed(options.nproc, options.dist_timeout_s, options.args, log);
   if (!joined.ok()) return joined.status();
   if (joined->launched) return joined->launch_status;  // This process only launched the ranks.
@@ -91,13 +92,7 @@ absl::Status RunTrain(const TrainCommandOptions& options, std::ostream& out, std
     engine::StreamProgress progress(log, isatty(STDERR_FILENO) != 0);
     result = engine::RunTrainingJob(job, progress);
   }
-  if (!result.ok()) {
-    // Flag names for what the user typed.
-    if (absl::StartsWith(result.status().message(), "micro_batches:")) {
-      return absl::InvalidArgumentError(absl::StrCat("--micro-batches", result.status().message().substr(13)));
-    }
-    return result.status();
-  }
+  if (!result.ok()) return result.status();
   if (!primary) return absl::OkStatus();
   if (options.json) {
     absl::StatusOr<std::string> summary = ReadFileBytes(job.out_dir + "/summary.json");

@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <limits>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "nas/engine/export_job.h"
@@ -18,18 +20,22 @@ absl::StatusOr<v1::FineTuneResult> RunFineTuneJob(const FineTuneJob& job, Progre
   if (job.checkpoint.empty()) return absl::InvalidArgumentError("checkpoint: the trained supernet is required");
   if (job.arch.empty()) return absl::InvalidArgumentError("arch: required (an architecture, largest or smallest)");
   if (job.out_dir.empty()) return absl::InvalidArgumentError("out_dir: an output directory is required");
-  // The supernet's own config, as its checkpoint stores it.
-  absl::StatusOr<supernet::CheckpointContents> contents = supernet::ReadCheckpoint(job.checkpoint);
-  if (!contents.ok()) return absl::Status(contents.status().code(), absl::StrCat("checkpoint: ", contents.status().message()));
+  // The supernet's own config, as its checkpoint stores it (the weights are read again
+  // where they are needed, so the contents go out of scope here).
   std::string base_yaml, base_source, space_yaml;
-  try {
-    base_yaml = contents->meta.at("config_yaml").get<std::string>();
-    base_source = contents->meta.at("config_source").get<std::string>();
-    space_yaml = contents->meta.at("space_yaml").get<std::string>();
-  } catch (const std::exception& e) {
-    return absl::DataLossError(absl::StrCat("checkpoint: ", job.checkpoint, ": bad metadata: ", e.what()));
+  {
+    absl::StatusOr<supernet::CheckpointContents> contents = supernet::ReadCheckpoint(job.checkpoint);
+    if (!contents.ok()) {
+      return absl::Status(contents.status().code(), absl::StrCat("checkpoint: ", contents.status().message()));
+    }
+    try {
+      base_yaml = contents->meta.at("config_yaml").get<std::string>();
+      base_source = contents->meta.at("config_source").get<std::string>();
+      space_yaml = contents->meta.at("space_yaml").get<std::string>();
+    } catch (const std::exception& e) {
+      return absl::DataLossError(absl::StrCat("checkpoint: ", job.checkpoint, ": bad metadata: ", e.what()));
+    }
   }
-  contents = absl::UnknownError("released");  // The weights are read again where needed.
   absl::StatusOr<supernet::TrainConfig> base =
       supernet::ParseTrainConfig(base_yaml, base_source, ".", &space_yaml);
   if (!base.ok()) return base.status();
@@ -53,10 +59,12 @@ absl::StatusOr<v1::FineTuneResult> RunFineTuneJob(const FineTuneJob& job, Progre
   // The starting point, for comparison: the architecture with inherited weights.
   const std::string inherited_file = job.out_dir + "/inherited.json";
   if (!job.from_scratch) {
-    if (absl::StatusOr<std::string> saved = ReadFileBytes(inherited_file); saved.ok()) {
+    absl::StatusOr<std::string> saved = ReadFileBytes(inherited_file);
+    double saved_accuracy = 0;
+    if (saved.ok() && absl::SimpleAtod(absl::StripAsciiWhitespace(*saved), &saved_accuracy)) {
       result.set_has_inherited_test_accuracy(true);
-      result.set_inherited_test_accuracy(std::stod(*saved));
-    } else {
+      result.set_inherited_test_accuracy(saved_accuracy);
+    } else {  // Not scored yet (or the file is unreadable): score it.
       progress.Message(absl::StrCat("scoring ", arch_text, " with inherited weights on the test set..."));
       absl::StatusOr<supernet::TrainedSupernet> trained = supernet::LoadTrainedSupernet(job.checkpoint, job.device);
       if (!trained.ok()) return absl::Status(trained.status().code(), absl::StrCat("checkpoint: ", trained.status().message()));
