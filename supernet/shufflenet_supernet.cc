@@ -116,11 +116,11 @@ class ShuffleNetNetworkImpl : public SupernetImpl {
         x = torch::cat({proj, mains_[l][slot]->forward(x, width, ctx)}, 1);
       } else {
         // SPOS's channel shuffle: even channels pass through, odd ones enter the block.
-        // The batch stays -1, so that a traced export runs at any batch size.
-        const int64_t c = x.size(1), h = x.size(2), w = x.size(3);
-        torch::Tensor pairs = x.reshape({-1, c / 2, 2, h, w});
-        torch::Tensor passthrough = pairs.select(2, 0);
-        torch::Tensor branch = pairs.select(2, 1).contiguous();
+        // Strided channel slices, not a reshape: nothing depends on the batch size, and
+        // the ONNX export is a plain Slice.
+        const int64_t c = x.size(1);
+        torch::Tensor passthrough = x.slice(1, 0, c, 2);
+        torch::Tensor branch = x.slice(1, 1, c, 2).contiguous(x.suggest_memory_format());
         x = torch::cat({passthrough, mains_[l][slot]->forward(branch, width, ctx)}, 1);
       }
     }

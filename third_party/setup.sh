@@ -12,6 +12,7 @@ PACKAGES=(
   libjpeg62-turbo-dev libpng-dev zlib1g-dev libbenchmark-dev dataset-fashion-mnist
   clang-14 libclang-rt-14-dev libgloo-dev libjemalloc-dev
   python3-grpcio python3-protobuf
+  libonnx-dev libopencv-dnn-dev python3-torch python3-opencv python3-onnx
 )
 
 missing=()
