@@ -101,11 +101,31 @@ $NAS search --evaluator "combo:zc:fisher+flops" >/dev/null 2>"$ERR"
 [ $? -eq 2 ] || fail "a bad combo should exit 2"
 grep -q "unknown zero-cost proxy 'fisher'" "$ERR" || fail "bad combo: $(cat "$ERR")"
 
-# Export: a TorchScript bundle, reloaded and checked against the supernet path.
+# Export: TorchScript and ONNX bundle, reloaded and checked against the supernet path.
 out=$($NAS export --checkpoint "$T/run/checkpoint.nasckpt" --arch smallest --out "$T/export" --threads 1 \
   --verify-images 64 --json 2>"$ERR") || fail "export failed: $(cat "$ERR")"
-for f in subnet.pt bn_stats.pt subnet.json; do [ -f "$T/export/$f" ] || fail "export lacks $f"; done
-grep -q '"max_abs_diff_vs_supernet_path": 0' <<<"$out" || fail "export check: $out"
+for f in subnet.pt subnet.onnx bn_stats.pt subnet.json; do [ -f "$T/export/$f" ] || fail "export lacks $f"; done
+grep -q '"runtime": "OpenCV 4' <<<"$out" || fail "export ONNX check: $out"
+grep -q '"batch": "any"' <<<"$out" || fail "export input: $out"
+# The bundle in Python: TorchScript (python3-torch) and ONNX (python3-opencv) at batch 1, 7, 64.
+/usr/bin/python3 nas/python/check_bundle.py "$T/export" --threads 1 >"$T/py.json" 2>"$ERR" \
+  || fail "python bundle check: $(cat "$T/py.json" "$ERR")"
+grep -q '"failures": \[\]' "$T/py.json" || fail "python bundle check: $(cat "$T/py.json")"
+# An existing bundle is replaced only with --force; a directory that is not a bundle never.
+$NAS export --checkpoint "$T/run/checkpoint.nasckpt" --arch largest --out "$T/export" --threads 1 \
+  --verify-images 0 >/dev/null 2>"$ERR" && fail "an export over a bundle without --force succeeded"
+grep -q "already holds a bundle; set force (nas export --force)" "$ERR" || fail "no --force: $(cat "$ERR")"
+out=$($NAS export --checkpoint "$T/run/checkpoint.nasckpt" --arch largest --out "$T/export" --threads 1 \
+  --verify-images 0 --force --format torchscript 2>"$ERR") || fail "export --force failed: $(cat "$ERR")"
+[ -e "$T/export/subnet.onnx" ] && fail "--format torchscript left an ONNX file in the replaced bundle"
+grep -q "latency at batch 1 (median): .* ms TorchScript" <<<"$out" || fail "export text: $out"
+mkdir -p "$T/notbundle" && touch "$T/notbundle/keep"
+$NAS export --checkpoint "$T/run/checkpoint.nasckpt" --arch largest --out "$T/notbundle" --force --threads 1 \
+  >/dev/null 2>"$ERR" && fail "an export replaced a directory that is not a bundle"
+[ -f "$T/notbundle/keep" ] || fail "a refused export removed files"
+$NAS export --checkpoint "$T/run/checkpoint.nasckpt" --arch largest --out "$T/export3" --format tflite \
+  >/dev/null 2>"$ERR"
+[ $? -eq 2 ] || fail "a bad --format should exit 2"
 $NAS export --checkpoint "$T/run/checkpoint.nasckpt" --arch bogus --out "$T/export2" >/dev/null 2>"$ERR"
 [ $? -eq 2 ] || fail "a bad --arch should exit 2"
 [ -e "$T/export2/subnet.pt" ] && fail "a failed export wrote files"

@@ -33,8 +33,33 @@ absl::StatusOr<supernet::Architecture> ParseArchOrExtreme(const supernet::Search
   return engine::ParseArchOrExtreme(space, text, "--arch");
 }
 
+namespace {
+
+// The text summary of an export, local or remote.
+void PrintExport(const v1::ExportSubnetResponse& r, const std::string& where, std::ostream& out) {
+  out << absl::StrFormat("exported %s of %s to %s (%s)%s\n  %.3f MFLOPs, %.4f M params\n", r.arch(), r.space(),
+                         r.output_dir(), absl::StrJoin(r.files(), ", "), where, r.flops() / 1e6, r.params() / 1e6);
+  out << absl::StrFormat(
+      "  checks: vs the supernet path max |diff| %.2g, BN folding %.2g, batch sizes %s%s\n", r.max_abs_diff(),
+      r.bn_fold_max_abs_diff(), absl::StrJoin(r.batch_sizes_checked(), "/"),
+      r.onnx() ? absl::StrFormat(", ONNX in OpenCV DNN vs TorchScript %.2g", r.onnx_max_abs_diff()) : "");
+  out << absl::StrFormat("  test accuracy %.2f %% on %d images (TorchScript)", r.test_accuracy(), r.test_images());
+  if (r.onnx()) out << absl::StrFormat(", %.2f %% (ONNX, OpenCV DNN)", r.onnx_test_accuracy());
+  out << "\n";
+  if (r.latency_ms() > 0) {
+    out << absl::StrFormat("  latency at batch 1 (median): %.3f ms TorchScript", r.latency_ms());
+    if (r.onnx_latency_ms() > 0) out << absl::StrFormat(", %.3f ms ONNX in OpenCV DNN", r.onnx_latency_ms());
+    out << "\n";
+  }
+}
+
+}  // namespace
+
 absl::Status RunExport(const ExportCommandOptions& options, std::ostream& out) {
   if (options.out.empty()) return absl::InvalidArgumentError("--out: required");
+  if (options.format != "all" && options.format != "torchscript") {
+    return absl::InvalidArgumentError(absl::StrCat("--format: must be all or torchscript, got '", options.format, "'"));
+  }
   const engine::JobThreads threads(options.threads);
   absl::StatusOr<supernet::TrainedSupernet> trained = supernet::LoadTrainedSupernet(options.checkpoint, torch::kCPU);
   if (!trained.ok()) return trained.status();
@@ -43,17 +68,14 @@ absl::Status RunExport(const ExportCommandOptions& options, std::ostream& out) {
   supernet::ExportOptions eo;
   eo.batch_size = options.batch_size;
   eo.verify_images = options.verify_images;
+  eo.force = options.force;
+  eo.onnx = options.format == "all";
   absl::StatusOr<v1::ExportSubnetResponse> r = engine::RunExportJob(*trained, *arch, options.out, eo);
   if (!r.ok()) return r.status();
   if (options.json) {
     out << r->metadata_json() << "\n";
   } else {
-    out << absl::StrFormat(
-        "exported %s of %s to %s (subnet.pt, bn_stats.pt, subnet.json) in %.1f s\n"
-        "  %.3f MFLOPs, %.4f M params; reloaded export vs supernet path: max |diff| %.2g; "
-        "test accuracy of the export %.2f %% on %d images\n",
-        r->arch(), r->space(), options.out, r->seconds(), r->flops() / 1e6, r->params() / 1e6, r->max_abs_diff(),
-        r->test_accuracy(), r->test_images());
+    PrintExport(*r, absl::StrCat(" in ", absl::StrFormat("%.1f s", r->seconds())), out);
   }
   return absl::OkStatus();
 }
@@ -171,6 +193,14 @@ absl::Status RunFineTune(const FineTuneCommandOptions& options, std::ostream& ou
                              : std::string(" (from scratch)"));
   out << absl::StrFormat("  %.3f MFLOPs, %.4f M params; bundle %s (%s)\n", b.flops() / 1e6, b.params() / 1e6,
                          b.output_dir(), absl::StrJoin(b.files(), ", "));
+  if (b.onnx()) {
+    out << absl::StrFormat("  ONNX in OpenCV DNN: test accuracy %.2f %%, max |diff| vs TorchScript %.2g\n",
+                           b.onnx_test_accuracy(), b.onnx_max_abs_diff());
+  }
+  if (b.latency_ms() > 0) {
+    out << absl::StrFormat("  latency at batch 1 (median): %.3f ms TorchScript, %.3f ms ONNX in OpenCV DNN\n",
+                           b.latency_ms(), b.onnx_latency_ms());
+  }
   return absl::OkStatus();
 }
 
@@ -249,6 +279,8 @@ absl::Status RunRemoteExport(const ClientOptions& client, const ExportCommandOpt
   request.set_checkpoint(o.checkpoint);
   request.mutable_architecture()->set_arch(o.arch);
   request.set_batch_size(o.batch_size);
+  request.set_force(o.force);
+  request.set_skip_onnx(o.format == "torchscript");
   v1::ExportSubnetResponse response;
   auto context = Context(client);
   absl::Status s = FromGrpc((*stub)->ExportSubnet(context.get(), request, &response));
@@ -263,11 +295,7 @@ absl::Status RunRemoteExport(const ClientOptions& client, const ExportCommandOpt
     out << response.metadata_json() << "\n";
     return absl::OkStatus();
   }
-  out << absl::StrFormat(
-      "exported on %s to %s (%s)\n  %.3f MFLOPs, %.4f M params; reloaded export vs supernet path: max |diff| %.2g; "
-      "test accuracy of the export %.2f %%\n",
-      client.server, response.output_dir(), absl::StrJoin(response.files(), ", "), response.flops() / 1e6,
-      response.params() / 1e6, response.max_abs_diff(), response.test_accuracy());
+  PrintExport(response, absl::StrCat(" on ", client.server), out);
   return absl::OkStatus();
 }
 
@@ -355,15 +383,21 @@ void AddTrainCommands(Commands& commands) {
 
   auto export_options = std::make_shared<ExportCommandOptions>();
   CLI::App* export_cmd = commands.app().add_subcommand(
-      "export", "Write a deployment bundle of one architecture: TorchScript subnet.pt (BN recalibrated), "
-                "bn_stats.pt, subnet.json; the export is reloaded, checked against the supernet and scored");
+      "export", "Write a deployment bundle of one architecture: subnet.pt (TorchScript) and subnet.onnx (ONNX "
+                "opset 10), both for any batch size, BN recalibrated and folded into the convolutions; "
+                "bn_stats.pt; subnet.json. The bundle is reloaded, checked against the supernet path, at batch "
+                "1/7/64 and in OpenCV DNN (ONNX), scored on test images and timed at batch 1");
   export_cmd->add_option("--checkpoint", export_options->checkpoint, "Supernet checkpoint (.nasckpt)")->required();
   export_cmd->add_option("--arch", export_options->arch, "Architecture string, or largest / smallest")->required();
   export_cmd->add_option("--out", export_options->out,
                          "Output directory (with --server: a bundle name, written to DATA_DIR/exports/NAME on the "
                          "server; --checkpoint is then a path the server can read)")
       ->required();
-  export_cmd->add_option("--batch-size", export_options->batch_size, "Batch size the TorchScript module is traced for")
+  export_cmd->add_option("--format", export_options->format, "all (TorchScript and ONNX) or torchscript")
+      ->capture_default_str();
+  export_cmd->add_flag("--force", export_options->force, "Replace a bundle already at --out");
+  export_cmd->add_option("--batch-size", export_options->batch_size,
+                         "Batch size of the checks and test scoring (the bundle runs at any batch size)")
       ->capture_default_str();
   export_cmd->add_option("--verify-images", export_options->verify_images,
                          "Test images the reloaded export is scored on (0: skip)")

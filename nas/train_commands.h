@@ -45,13 +45,15 @@ struct EvalCommandOptions {
 };
 absl::Status RunEval(const EvalCommandOptions& options, std::ostream& out);
 
-// `nas export`: a deployment bundle (TorchScript subnet, BN statistics, metadata) of one
-// architecture of a trained supernet; see supernet/export.h.
+// `nas export`: a deployment bundle (TorchScript and ONNX subnet, BN statistics,
+// metadata) of one architecture of a trained supernet; see supernet/export.h.
 struct ExportCommandOptions {
   std::string checkpoint;
   std::string arch;  // String, or "largest" / "smallest".
   std::string out;
-  int64_t batch_size = 1;
+  std::string format = "all";  // "all" (TorchScript and ONNX) or "torchscript".
+  bool force = false;
+  int64_t batch_size = 64;
   int64_t verify_images = 1000;
   int threads = 0;
   bool json = false;

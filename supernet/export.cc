@@ -1,45 +1,61 @@
 #include "supernet/export.h"
 
 #include <torch/csrc/jit/api/module.h>
-#include <torch/csrc/jit/frontend/tracer.h>
 #include <torch/csrc/jit/serialization/import.h>
 #include <torch/script.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "supernet/file_util.h"
+#include "supernet/inference_graph.h"
+#include "supernet/onnx_export.h"
 
 namespace nas::supernet {
 namespace {
 
-// Traces the eval-mode forward of `subnet` for input shape `example` into a TorchScript
-// module whose weights are constants of its graph.
-absl::StatusOr<torch::jit::Module> Trace(SupernetImpl& subnet, const Architecture& arch,
-                                         const torch::Tensor& example) {
-  torch::NoGradGuard no_grad;
-  for (torch::Tensor& p : subnet.parameters()) p.set_requires_grad(false);
-  auto fn = [&](torch::jit::Stack in) -> torch::jit::Stack {
-    ForwardContext ctx;
-    ctx.mode = BnMode::kEval;
-    return {subnet.Forward(in[0].toTensor(), arch, ctx)};
-  };
-  std::shared_ptr<torch::jit::tracer::TracingState> state;
-  try {
-    state = torch::jit::tracer::trace({example}, fn, [](const torch::autograd::Variable&) { return std::string(); },
-                                      /*strict=*/false, /*force_outplace=*/false)
-                .first;
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("tracing the subnet failed: ", e.what()));
+double MaxDiff(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).abs().max().item<double>(); }
+
+// Tolerances are relative to the largest logit when that exceeds 1.
+double Scale(const torch::Tensor& reference) { return std::max(1.0, reference.abs().max().item<double>()); }
+
+// Median wall time in milliseconds of `run` on one image, after warm-up; at most `runs`
+// runs and about 3 seconds.
+template <typename Fn>
+double MedianMilliseconds(int runs, Fn run) {
+  for (int i = 0; i < 3; ++i) run();
+  std::vector<double> ms;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (static_cast<int>(ms.size()) < runs && (ms.empty() || std::chrono::steady_clock::now() < deadline)) {
+    const auto t0 = std::chrono::steady_clock::now();
+    run();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
-  torch::jit::Module module("__torch__.nas.Subnet");
-  std::shared_ptr<torch::jit::Graph> graph = state->graph;
-  graph->insertInput(0, "self")->setType(module._ivalue()->type());
-  torch::jit::Function* forward = module._ivalue()->compilation_unit()->create_function("forward", graph);
-  module.type()->addMethod(forward);
-  return module;
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+// Refuses to replace anything at `dir` but a bundle, and a bundle without `force`.
+absl::Status CheckDestination(const std::string& dir, bool force) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec)) return absl::OkStatus();
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return absl::AlreadyExistsError(absl::StrCat(dir, " exists and is not a bundle directory; nothing was written"));
+  }
+  const bool empty = std::filesystem::is_empty(dir, ec);
+  if (!empty && !std::filesystem::exists(std::filesystem::path(dir) / "subnet.json", ec)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat(dir, " holds files but no subnet.json (not a bundle); it is never replaced, choose another "
+                          "output directory"));
+  }
+  if (!empty && !force) {
+    return absl::AlreadyExistsError(
+        absl::StrCat(dir, " already holds a bundle; set force (nas export --force) to replace it"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -49,6 +65,10 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
   const SearchSpace& space = *trained.config.space;
   if (absl::Status s = space.Validate(arch); !s.ok()) return absl::InvalidArgumentError(absl::StrCat("arch: ", s.message()));
   if (options.batch_size < 1 || options.batch_size > 4096) return absl::InvalidArgumentError("batch_size: must be in [1, 4096]");
+  if (options.latency_runs < 0 || options.latency_runs > 10000) {
+    return absl::InvalidArgumentError("latency_runs: must be in [0, 10000]");
+  }
+  if (absl::Status s = CheckDestination(dir, options.force); !s.ok()) return s;
   const auto start = std::chrono::steady_clock::now();
   const auto stop = [&] { return options.cancelled && options.cancelled(); };
   const absl::Status cancelled_status = absl::CancelledError("the export was cancelled; nothing was written");
@@ -61,8 +81,12 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
   if (!subnet.ok()) return subnet.status();
   (*subnet)->eval();
   const int64_t c = space.input_channels(), hw = space.input_size();
-  absl::StatusOr<torch::jit::Module> module = Trace(**subnet, arch, torch::zeros({options.batch_size, c, hw, hw}));
-  if (!module.ok()) return module.status();
+  absl::StatusOr<std::shared_ptr<torch::jit::Graph>> graph = TraceInference(**subnet, arch, torch::zeros({2, c, hw, hw}));
+  if (!graph.ok()) return graph.status();
+  torch::jit::Module unfolded = ModuleFromGraph(*graph);
+  const int bn_layers = CountNodes(*graph, c10::Symbol::aten("batch_norm"));
+  const int bn_folded = FoldBatchNorm(*graph);
+  torch::jit::Module module = ModuleFromGraph(*graph);
 
   // The bundle is written and checked in a staging directory, then put at `dir` in one
   // step: a crash never leaves a mix of an old and a new bundle's files.
@@ -78,7 +102,7 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
   const std::string& staging = *staging_dir;
   // torch::jit saves to a stream; the bytes then go through the atomic writer.
   std::ostringstream bytes;
-  module->save(bytes);
+  module.save(bytes);
   if (absl::Status s = WriteFileAtomically(staging + "/subnet.pt", bytes.str()); !s.ok()) return s;
   std::vector<torch::Tensor> bn;
   for (const auto& item : (*subnet)->named_buffers()) {
@@ -89,8 +113,26 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
   std::ostringstream bn_bytes;
   torch::save(bn, bn_bytes);
   if (absl::Status s = WriteFileAtomically(staging + "/bn_stats.pt", bn_bytes.str()); !s.ok()) return s;
+  std::vector<std::string> files = {"subnet.pt"};
+  std::unique_ptr<OpenCvOnnxRunner> onnx;
+  if (options.onnx) {
+    OnnxExportOptions oo;
+    oo.doc = absl::StrCat(space.name(), " ", space.Format(arch));
+    absl::StatusOr<std::string> model = GraphToOnnx(*graph, {1, c, hw, hw}, oo);
+    if (!model.ok()) return model.status();
+    if (absl::Status s = WriteFileAtomically(staging + "/subnet.onnx", *model); !s.ok()) return s;
+    absl::StatusOr<std::string> written = ReadFileBytes(staging + "/subnet.onnx");
+    if (!written.ok()) return written.status();
+    absl::StatusOr<std::unique_ptr<OpenCvOnnxRunner>> runner = OpenCvOnnxRunner::Load(*written);
+    if (!runner.ok()) return runner.status();
+    onnx = *std::move(runner);
+    files.push_back("subnet.onnx");
+  }
+  files.push_back("bn_stats.pt");
+  files.push_back("subnet.json");
 
-  // Reload what was written and check it against the supernet path on real images.
+  // Reload what was written and check it on real validation images: against the supernet
+  // path, against the network before folding, at several batch sizes, and in OpenCV.
   torch::jit::Module loaded;
   try {
     loaded = torch::jit::load(staging + "/subnet.pt");
@@ -99,25 +141,55 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
   }
   loaded.eval();
   torch::NoGradGuard no_grad;
-  BatchLoader check_loader(trained.data.train_set, trained.data.validation_indices, options.batch_size, AugmentOptions{},
+  const int64_t check_batch = 64;
+  BatchLoader check_loader(trained.data.train_set, trained.data.validation_indices, check_batch, AugmentOptions{},
                            /*shuffle=*/false, 0);
-  double max_abs_diff = 0;
-  for (int64_t b = 0; b < std::min<int64_t>(4, check_loader.batches_per_epoch()); ++b) {
+  double path_diff = 0, fold_diff = 0, onnx_diff = 0;
+  std::vector<int64_t> batch_sizes;
+  for (int64_t b = 0; b < std::min<int64_t>(2, check_loader.batches_per_epoch()); ++b) {
     if (stop()) return cancelled_status;
     const Batch batch = check_loader.Get(0, b);
-    if (batch.images.size(0) != options.batch_size) break;
     ForwardContext ctx;
     ctx.mode = BnMode::kEval;
     ctx.stats = &stats;
     const torch::Tensor expected = trained.net->Forward(batch.images, arch, ctx);
+    const double scale = Scale(expected);
     const torch::Tensor got = loaded.forward({batch.images}).toTensor();
-    max_abs_diff = std::max(max_abs_diff, (expected - got).abs().max().item<double>());
+    path_diff = std::max(path_diff, MaxDiff(expected, got) / scale);
+    fold_diff = std::max(fold_diff, MaxDiff(unfolded.forward({batch.images}).toTensor(), got) / scale);
+    for (int64_t n : {int64_t{1}, int64_t{7}, batch.images.size(0)}) {
+      if (n > batch.images.size(0) || (b > 0 && n != batch.images.size(0))) continue;
+      const torch::Tensor x = batch.images.narrow(0, 0, n);
+      const torch::Tensor y = loaded.forward({x}).toTensor();
+      if (y.sizes() != expected.narrow(0, 0, n).sizes()) {
+        return absl::InternalError(absl::StrCat("the export returned shape ", c10::str(y.sizes()), " at batch ", n));
+      }
+      path_diff = std::max(path_diff, MaxDiff(expected.narrow(0, 0, n), y) / scale);
+      if (b == 0) batch_sizes.push_back(n);
+      if (onnx) {
+        absl::StatusOr<torch::Tensor> cv = onnx->Run(x);
+        if (!cv.ok()) return cv.status();
+        if (cv->sizes() != y.sizes()) {
+          return absl::InternalError(absl::StrCat("OpenCV DNN returned shape ", c10::str(cv->sizes()), " at batch ", n));
+        }
+        onnx_diff = std::max(onnx_diff, MaxDiff(*cv, y) / scale);
+      }
+    }
   }
-  if (max_abs_diff > 1e-4) {
-    return absl::InternalError(absl::StrCat("the export's outputs differ from the supernet path's by ", max_abs_diff));
+  if (path_diff > 1e-4) {
+    return absl::InternalError(absl::StrCat("the export's outputs differ from the supernet path's by ", path_diff,
+                                            " (relative to the largest logit)"));
   }
-  // The export's own test accuracy.
-  int64_t correct = 0, seen = 0;
+  if (fold_diff > 1e-5) {
+    return absl::InternalError(absl::StrCat("folding BatchNorm into the convolutions changed the outputs by ",
+                                            fold_diff, " (relative to the largest logit)"));
+  }
+  if (onnx_diff > 1e-4) {
+    return absl::InternalError(absl::StrCat("the ONNX model in OpenCV DNN differs from the TorchScript module by ",
+                                            onnx_diff, " (relative to the largest logit)"));
+  }
+  // The export's own test accuracy, in both runtimes.
+  int64_t correct = 0, onnx_correct = 0, seen = 0;
   if (options.verify_images > 0) {
     std::vector<int64_t> test(trained.data.test_set->size());
     for (size_t i = 0; i < test.size(); ++i) test[i] = static_cast<int64_t>(i);
@@ -126,12 +198,30 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
     for (int64_t b = 0; b < test_loader.batches_per_epoch(); ++b) {
       if (stop()) return cancelled_status;
       const Batch batch = test_loader.Get(0, b);
-      if (batch.images.size(0) != options.batch_size) break;  // The module's batch size is fixed.
       const torch::Tensor logits = loaded.forward({batch.images}).toTensor();
       correct += logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
+      if (onnx) {
+        absl::StatusOr<torch::Tensor> cv = onnx->Run(batch.images);
+        if (!cv.ok()) return cv.status();
+        onnx_diff = std::max(onnx_diff, MaxDiff(*cv, logits) / Scale(logits));
+        onnx_correct += cv->argmax(1).eq(batch.labels).sum().item<int64_t>();
+      }
       seen += batch.images.size(0);
     }
   }
+  if (onnx_diff > 1e-4) {
+    return absl::InternalError(absl::StrCat("the ONNX model in OpenCV DNN differs from the TorchScript module by ",
+                                            onnx_diff, " on test images (relative to the largest logit)"));
+  }
+  // Batch-1 latency of each runtime in this process's thread setting.
+  nlohmann::json latency = nullptr;
+  if (options.latency_runs > 0) {
+    const torch::Tensor one = torch::zeros({1, c, hw, hw});
+    latency = {{"batch", 1}, {"threads", torch::get_num_threads()}, {"statistic", "median"}};
+    latency["torchscript_ms"] = MedianMilliseconds(options.latency_runs, [&] { loaded.forward({one}); });
+    if (onnx) latency["onnx_opencv_ms"] = MedianMilliseconds(options.latency_runs, [&] { (void)onnx->Run(one); });
+  }
+  if (stop()) return cancelled_status;
   const CostSummary cost = space.Cost(arch);
   const auto& dataset = *trained.data.train_set;
   nlohmann::json j = {
@@ -140,20 +230,39 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
       {"arch", space.Format(arch)},
       {"checkpoint", trained.checkpoint},
       {"checkpoint_step", trained.step},
-      {"input", {{"batch", options.batch_size}, {"channels", c}, {"height", hw}, {"width", hw}}},
+      {"input", {{"batch", "any"}, {"channels", c}, {"height", hw}, {"width", hw}, {"dtype", "float32"}}},
+      {"output", {{"name", "logits"}, {"shape", {"batch", space.num_classes()}}}},
       {"normalization", {{"mean", dataset.mean}, {"std", dataset.std}, {"scale", "x / 255, then (x - mean) / std"}}},
       {"classes", dataset.class_names},
       {"flops", cost.flops},
       {"params", cost.params},
       {"bn_recalibration", {{"batches", trained.config.evaluation.calibration_batches},
                             {"batch_size", trained.config.evaluation.calibration_batch_size}}},
-      {"check", {{"max_abs_diff_vs_supernet_path", max_abs_diff}}},
+      {"bn_folding", {{"batch_norms", bn_layers}, {"folded_into_convolutions", bn_folded}}},
+      {"check",
+       {{"max_abs_diff_vs_supernet_path", path_diff},
+        {"max_abs_diff_folded_vs_unfolded", fold_diff},
+        {"relative_to", "max(1, largest |logit|)"},
+        {"batch_sizes", batch_sizes},
+        {"validation_images", std::min<int64_t>(2 * check_batch, static_cast<int64_t>(trained.data.validation_indices.size()))}}},
       {"test_images", seen},
       {"test_accuracy", seen > 0 ? 100.0 * correct / seen : 0.0},
-      {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()},
-      {"files", {"subnet.pt", "bn_stats.pt", "subnet.json"}}};
+      {"latency", latency},
+      {"files", files}};
+  if (onnx) {
+    j["onnx"] = {{"file", "subnet.onnx"},
+                 {"opset", kOnnxOpset},
+                 {"input", "input"},
+                 {"output", "logits"},
+                 {"checker", "passed (onnx::checker and strict shape inference)"},
+                 {"runtime", OpenCvOnnxRunner::Describe()},
+                 {"max_abs_diff_vs_torchscript", onnx_diff},
+                 {"test_accuracy", seen > 0 ? 100.0 * onnx_correct / seen : 0.0}};
+  }
+  j["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (absl::Status s = WriteFileAtomically(staging + "/subnet.json", j.dump(2) + "\n"); !s.ok()) return s;
   if (stop()) return cancelled_status;
+  if (absl::Status s = CheckDestination(dir, options.force); !s.ok()) return s;
   if (absl::Status s = ReplaceDirectoryAtomically(staging, dir); !s.ok()) return s;
   cleanup.path.clear();
   return j;

@@ -14,23 +14,34 @@
 namespace nas::supernet {
 
 struct ExportOptions {
-  int64_t batch_size = 1;       // The traced module's batch size (fixed: see docs).
-  int64_t verify_images = 1000; // Test images the reloaded export is scored on (0: none).
+  // Batch size of the export's checks and test scoring; the bundle itself runs at any
+  // batch size (checked at 1, 7 and 64).
+  int64_t batch_size = 64;
+  int64_t verify_images = 1000;  // Test images the reloaded export is scored on (0: none).
+  bool onnx = true;              // Also write subnet.onnx, checked with OpenCV DNN.
+  // Replace a bundle already at `dir` (a directory holding anything but a bundle is never
+  // replaced).
+  bool force = false;
+  int latency_runs = 30;  // Batch-1 latency measurements per runtime (0: none).
   // Polled between the export's steps and batches; true abandons the export (Cancelled)
   // before the bundle is put in place, so nothing is written.
   std::function<bool()> cancelled;
 };
 
 // Writes a deployment bundle for `arch` into `dir`:
-//  - subnet.pt: the stand-alone subnet as TorchScript (forward(x) -> logits), with the
-//    BN statistics recalibrated for it; torch::jit::load (C++) and torch.jit.load
-//    (Python) read it;
-//  - bn_stats.pt: those statistics (a list of mean, var tensors per BN layer, in order);
-//  - subnet.json: space, architecture, checkpoint, input shape and normalization, cost,
-//    the check below and the export's test accuracy.
-// The bundle is reloaded and its outputs compared with the supernet path's on real
-// validation images (max_abs_diff in subnet.json; an error above 1e-4). Files are
-// written atomically. Returns subnet.json's contents.
+//  - subnet.pt: the stand-alone subnet as TorchScript (forward(x) -> logits, x a float
+//    [N, C, H, W] batch of any N), BN statistics recalibrated for it and folded into the
+//    convolutions; torch::jit::load (C++) and torch.jit.load (Python) read it;
+//  - subnet.onnx (options.onnx): the same network as ONNX (opset 10, dynamic batch),
+//    checked by the ONNX checker and run with OpenCV's DNN module;
+//  - bn_stats.pt: the recalibrated statistics (mean, var tensors per BN layer, in order);
+//  - subnet.json: space, architecture, checkpoint, input shape and normalization, class
+//    names, cost, the checks below, test accuracy and batch-1 latency per runtime.
+// Checks, on real images, each an error when it fails: the reloaded module against the
+// supernet path (1e-4), the folded network against the unfolded one (1e-5), batches of
+// 1, 7 and 64, and the ONNX model in OpenCV against the TorchScript module (1e-4); all
+// relative to the largest logit when that exceeds 1. The bundle is built in a staging
+// directory and put at `dir` in one step. Returns subnet.json's contents.
 absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, const Architecture& arch,
                                             const std::string& dir, const ExportOptions& options);
 

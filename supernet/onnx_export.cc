@@ -412,6 +412,8 @@ absl::StatusOr<std::string> GraphToOnnx(const std::shared_ptr<torch::jit::Graph>
   return bytes;
 }
 
+std::string OpenCvOnnxRunner::Describe() { return absl::StrCat("OpenCV ", cv::getVersionString(), " DNN"); }
+
 struct OpenCvOnnxRunner::Impl {
   cv::dnn::Net net;
 };

@@ -41,6 +41,8 @@ class OpenCvOnnxRunner {
   ~OpenCvOnnxRunner();
   // x: a float [N, C, H, W] batch (any N); returns the model's first output.
   absl::StatusOr<torch::Tensor> Run(const torch::Tensor& x);
+  // "OpenCV 4.6.0 DNN".
+  static std::string Describe();
 
  private:
   struct Impl;

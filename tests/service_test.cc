@@ -368,13 +368,31 @@ TEST_F(ServiceTest, TrainThenSearchTheSupernetThenEvaluateWithIt) {
   es = stub_->ExportSubnet(Context().get(), export_request, &exported);
   ASSERT_TRUE(es.ok()) << es.error_message();
   EXPECT_LE(exported.max_abs_diff(), 1e-5);
+  EXPECT_LE(exported.bn_fold_max_abs_diff(), 1e-5);
+  EXPECT_THAT(exported.batch_sizes_checked(), ::testing::ElementsAre(int64_t{1}, int64_t{7}, int64_t{64}));
+  EXPECT_TRUE(exported.onnx());
+  EXPECT_LE(exported.onnx_max_abs_diff(), 1e-4);
+  EXPECT_EQ(exported.onnx_test_accuracy(), exported.test_accuracy());
+  EXPECT_GT(exported.latency_ms(), 0);
+  EXPECT_TRUE(fs::exists(exported.output_dir() + "/subnet.onnx"));
   EXPECT_EQ(exported.output_dir(), options_.data_dir + "/exports/tiny-best");
+  // The name is taken: replaced only with force.
+  es = stub_->ExportSubnet(Context().get(), export_request, &exported);
+  EXPECT_EQ(es.error_code(), grpc::StatusCode::ALREADY_EXISTS) << es.error_message();
+  export_request.set_force(true);
+  export_request.set_skip_onnx(true);
+  es = stub_->ExportSubnet(Context().get(), export_request, &exported);
+  ASSERT_TRUE(es.ok()) << es.error_message();
+  EXPECT_FALSE(exported.onnx());
+  EXPECT_FALSE(fs::exists(exported.output_dir() + "/subnet.onnx"));
+  export_request.set_force(false);
+  export_request.set_skip_onnx(false);
   torch::jit::Module module = torch::jit::load(exported.output_dir() + "/subnet.pt");
   const torch::Tensor logits = module.forward({torch::zeros({4, 1, 28, 28})}).toTensor();
   EXPECT_EQ(logits.sizes(), (std::vector<int64_t>{4, 10}));
   EXPECT_THAT(exported.metadata_json(), HasSubstr("\"arch\": \"shuffle3x3,xception\""));
-  // Traced at batch 4, it runs at any batch size (the channel shuffle keeps the batch
-  // dynamic), and a sample's logits do not depend on the batch it is in.
+  // It runs at any batch size (the channel shuffle keeps the batch dynamic), and a
+  // sample's logits do not depend on the batch it is in.
   torch::manual_seed(0);
   const torch::Tensor x = torch::randn({64, 1, 28, 28});
   for (int64_t b : {1, 7, 64}) {

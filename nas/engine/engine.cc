@@ -141,7 +141,9 @@ absl::StatusOr<v1::ExportSubnetResponse> Engine::Export(const v1::ExportSubnetRe
       ParseArchOrExtreme(space, request.architecture().arch(), "architecture.arch");
   if (!arch.ok()) return arch.status();
   supernet::ExportOptions eo;
-  eo.batch_size = request.batch_size() > 0 ? request.batch_size() : 1;
+  if (request.batch_size() > 0) eo.batch_size = request.batch_size();
+  eo.force = request.force();
+  eo.onnx = !request.skip_onnx();
   eo.cancelled = cancelled;
   const std::string dir = absl::StrCat(options_.data_dir, "/exports/", request.name());
   std::lock_guard<std::mutex> lock(export_mu_);  // One export at a time: they are heavy.

@@ -29,6 +29,17 @@ absl::StatusOr<v1::ExportSubnetResponse> RunExportJob(const supernet::TrainedSup
   r.set_arch((*j)["arch"].get<std::string>());
   r.set_test_images((*j)["test_images"].get<int64_t>());
   r.set_seconds((*j)["seconds"].get<double>());
+  r.set_bn_fold_max_abs_diff((*j)["check"]["max_abs_diff_folded_vs_unfolded"].get<double>());
+  for (const auto& b : (*j)["check"]["batch_sizes"]) r.add_batch_sizes_checked(b.get<int64_t>());
+  if (j->contains("onnx")) {
+    r.set_onnx(true);
+    r.set_onnx_max_abs_diff((*j)["onnx"]["max_abs_diff_vs_torchscript"].get<double>());
+    r.set_onnx_test_accuracy((*j)["onnx"]["test_accuracy"].get<double>());
+  }
+  if (const nlohmann::json& latency = (*j)["latency"]; latency.is_object()) {
+    r.set_latency_ms(latency.value("torchscript_ms", 0.0));
+    r.set_onnx_latency_ms(latency.value("onnx_opencv_ms", 0.0));
+  }
   r.set_metadata_json(j->dump(2));
   return r;
 }

@@ -103,6 +103,7 @@ absl::StatusOr<v1::FineTuneResult> RunFineTuneJob(const FineTuneJob& job, Progre
   supernet::ExportOptions eo;
   eo.verify_images = job.verify_images > 0 ? job.verify_images : std::numeric_limits<int64_t>::max();
   eo.cancelled = job.cancelled;
+  eo.force = true;  // The job's own bundle (a resumed job may have written one).
   absl::StatusOr<v1::ExportSubnetResponse> bundle = RunExportJob(*tuned, *arch, job.out_dir + "/bundle", eo);
   if (!bundle.ok()) return bundle.status();
   *result.mutable_bundle() = *std::move(bundle);
