@@ -147,6 +147,7 @@ absl::Status RunWatchJob(const ClientOptions& client, const std::string& id, std
                              r.has_inherited_test_accuracy()
                                  ? absl::StrFormat(" (inherited weights: %.2f %%)", r.inherited_test_accuracy())
                                  : std::string(" (from scratch)"));
+      out << engine::DescribeBundle(r.bundle());
       out << "bundle: " << r.bundle().output_dir() << "\n";
     } else {
       out << absl::StrFormat("stopped at step %d/%d\n", r.training().steps(), r.training().total_steps());

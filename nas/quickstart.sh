@@ -6,8 +6,10 @@
 #   3. starts the gRPC server on a free loopback port;
 #   4. runs a FLOPs-constrained evolutionary search over gRPC with inherited weights;
 #   5. fine-tunes the best subnet over gRPC from its inherited weights (about 9 minutes),
-#      which writes its TorchScript bundle, reloaded and scored on all 10,000 test images;
-#   6. says where the Pareto plot and everything else are.
+#      which writes its bundle (TorchScript and ONNX, any batch size, BN folded), reloaded
+#      in C++ (LibTorch and OpenCV DNN), scored on all 10,000 test images and timed;
+#   6. reloads the bundle in Python (torch.jit.load, cv2.dnn) and scores it again;
+#   7. says where the Pareto plot and everything else are.
 # Usage: bash nas/quickstart.sh [FLOPS_BOUND (default 2.3M)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,12 +59,17 @@ $NAS finetune --server "127.0.0.1:$PORT" --checkpoint "$CKPT" --arch "$BEST" --c
   --request-id "quickstart-finetune-$BOUND" | tee "$RUN/finetune.txt"
 BUNDLE=$(sed -n 's/^bundle: //p' "$RUN/finetune.txt")
 
+echo "== reloading the bundle in Python: subnet.pt with torch.jit.load, subnet.onnx with OpenCV DNN"
+/usr/bin/python3 nas/python/check_bundle.py "$BUNDLE" --dataset fashion_mnist | tee "$RUN/python_check.json"
+
 cat <<DONE
 
 == where everything is
   supernet checkpoint:   $RUN/supernet/checkpoint.nasckpt (metrics: $RUN/supernet/metrics.jsonl)
   search result:         $JOBDIR/result.json
   Pareto plot (browser): $JOBDIR/plot.svg
-  fine-tuned subnet:     $BUNDLE/subnet.pt (TorchScript; metadata in $BUNDLE/subnet.json)
+  fine-tuned subnet:     $BUNDLE/subnet.pt (TorchScript), $BUNDLE/subnet.onnx (ONNX opset 10),
+                         any batch size; metadata in $BUNDLE/subnet.json
+  Python reload check:   $RUN/python_check.json (nas/python/check_bundle.py)
   server data:           $RUN/server (jobs.sqlite, evaluations.sqlite)
 DONE

@@ -38,19 +38,8 @@ namespace {
 // The text summary of an export, local or remote.
 void PrintExport(const v1::ExportSubnetResponse& r, const std::string& where, std::ostream& out) {
   out << absl::StrFormat("exported %s of %s to %s (%s)%s\n  %.3f MFLOPs, %.4f M params\n", r.arch(), r.space(),
-                         r.output_dir(), absl::StrJoin(r.files(), ", "), where, r.flops() / 1e6, r.params() / 1e6);
-  out << absl::StrFormat(
-      "  checks: vs the supernet path max |diff| %.2g, BN folding %.2g, batch sizes %s%s\n", r.max_abs_diff(),
-      r.bn_fold_max_abs_diff(), absl::StrJoin(r.batch_sizes_checked(), "/"),
-      r.onnx() ? absl::StrFormat(", ONNX in OpenCV DNN vs TorchScript %.2g", r.onnx_max_abs_diff()) : "");
-  out << absl::StrFormat("  test accuracy %.2f %% on %d images (TorchScript)", r.test_accuracy(), r.test_images());
-  if (r.onnx()) out << absl::StrFormat(", %.2f %% (ONNX, OpenCV DNN)", r.onnx_test_accuracy());
-  out << "\n";
-  if (r.latency_ms() > 0) {
-    out << absl::StrFormat("  latency at batch 1 (median): %.3f ms TorchScript", r.latency_ms());
-    if (r.onnx_latency_ms() > 0) out << absl::StrFormat(", %.3f ms ONNX in OpenCV DNN", r.onnx_latency_ms());
-    out << "\n";
-  }
+                         r.output_dir(), absl::StrJoin(r.files(), ", "), where, r.flops() / 1e6, r.params() / 1e6)
+      << engine::DescribeBundle(r);
 }
 
 }  // namespace
@@ -193,14 +182,7 @@ absl::Status RunFineTune(const FineTuneCommandOptions& options, std::ostream& ou
                              : std::string(" (from scratch)"));
   out << absl::StrFormat("  %.3f MFLOPs, %.4f M params; bundle %s (%s)\n", b.flops() / 1e6, b.params() / 1e6,
                          b.output_dir(), absl::StrJoin(b.files(), ", "));
-  if (b.onnx()) {
-    out << absl::StrFormat("  ONNX in OpenCV DNN: test accuracy %.2f %%, max |diff| vs TorchScript %.2g\n",
-                           b.onnx_test_accuracy(), b.onnx_max_abs_diff());
-  }
-  if (b.latency_ms() > 0) {
-    out << absl::StrFormat("  latency at batch 1 (median): %.3f ms TorchScript, %.3f ms ONNX in OpenCV DNN\n",
-                           b.latency_ms(), b.onnx_latency_ms());
-  }
+  out << engine::DescribeBundle(b);
   return absl::OkStatus();
 }
 

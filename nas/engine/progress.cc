@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 
 namespace nas::engine {
 
@@ -13,6 +14,24 @@ std::string FormatDuration(double seconds) {
   const int64_t s = static_cast<int64_t>(seconds);
   if (s >= 3600) return absl::StrFormat("%dh%02dm", s / 3600, (s % 3600) / 60);
   return absl::StrFormat("%dm%02ds", s / 60, s % 60);
+}
+
+std::string DescribeBundle(const v1::ExportSubnetResponse& r) {
+  std::string out = absl::StrFormat("  checks: vs the supernet path max |diff| %.2g, BN folding %.2g, batch sizes %s%s\n",
+                                    r.max_abs_diff(), r.bn_fold_max_abs_diff(),
+                                    absl::StrJoin(r.batch_sizes_checked(), "/"),
+                                    r.onnx() ? absl::StrFormat(", ONNX in OpenCV DNN vs TorchScript %.2g",
+                                                               r.onnx_max_abs_diff())
+                                             : "");
+  absl::StrAppendFormat(&out, "  test accuracy %.2f %% on %d images (TorchScript)", r.test_accuracy(), r.test_images());
+  if (r.onnx()) absl::StrAppendFormat(&out, ", %.2f %% (ONNX in OpenCV DNN)", r.onnx_test_accuracy());
+  out += "\n";
+  if (r.latency_ms() > 0) {
+    absl::StrAppendFormat(&out, "  latency at batch 1 (median): %.3f ms TorchScript", r.latency_ms());
+    if (r.onnx_latency_ms() > 0) absl::StrAppendFormat(&out, ", %.3f ms ONNX in OpenCV DNN", r.onnx_latency_ms());
+    out += "\n";
+  }
+  return out;
 }
 
 std::string DescribeEvaluation(const v1::Evaluation& e, const std::string& primary_metric) {

@@ -31,6 +31,10 @@ std::string FormatDuration(double seconds);  // "3m07s", "1h05m".
 // `primary_metric` (the first objective) is named as unknown when it is a latency the
 // evaluation lacks.
 std::string DescribeEvaluation(const v1::Evaluation& e, const std::string& primary_metric);
+
+// Lines (each ending in a newline, indented by two spaces) describing a deployment
+// bundle's checks, test accuracy per runtime and batch-1 latency.
+std::string DescribeBundle(const v1::ExportSubnetResponse& r);
 // "generation 3: 40/100 evaluated, best ..."
 std::string FormatSearchProgress(const v1::SearchProgress& p);
 // "step 40/100  epoch 0.20  loss 2.1234  acc 0.312  530 img/s  ETA 0m12s"
