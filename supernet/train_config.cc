@@ -82,7 +82,8 @@ absl::StatusOr<TrainConfig> ParseTrainConfig(const std::string& yaml, const std:
   const ConfigNode& root = *parsed;
   if (absl::Status s = root.ExpectKeys(
           {"space", "data"},
-          {"description", "supernet", "training", "optimizer", "schedule", "sampler", "evaluation"});
+          {"description", "supernet", "training", "optimizer", "schedule", "sampler", "evaluation",
+           "distillation"});
       !s.ok()) {
     return s;
   }
@@ -193,6 +194,16 @@ absl::StatusOr<TrainConfig> ParseTrainConfig(const std::string& yaml, const std:
     if (absl::Status s = OneOf(n["kind"], sc.kind, {"cosine", "linear", "constant"}); !s.ok()) return s;
     if (absl::Status s = ReadInt(n, "warmup_steps", 0, 1'000'000'000, &sc.warmup_steps); !s.ok()) return s;
     if (absl::Status s = ReadDouble(n, "min_lr", 0, 100, &sc.min_lr); !s.ok()) return s;
+  }
+
+  if (root.Has("distillation")) {
+    const ConfigNode n = root["distillation"];
+    if (absl::Status s = n.ExpectKeys({"teacher"}, {"weight", "temperature"}); !s.ok()) return s;
+    DistillationConfig& d = c.distillation;
+    if (absl::Status s = ReadString(n, "teacher", &d.teacher); !s.ok()) return s;
+    if (absl::Status s = OneOf(n["teacher"], d.teacher, {"none", "largest", "same"}); !s.ok()) return s;
+    if (absl::Status s = ReadDouble(n, "weight", 0, 1, &d.weight); !s.ok()) return s;
+    if (absl::Status s = ReadDouble(n, "temperature", 0.01, 100, &d.temperature); !s.ok()) return s;
   }
 
   if (root.Has("sampler")) {
@@ -314,7 +325,8 @@ absl::StatusOr<TrainConfig> MakeFineTuneConfig(const std::string& base_yaml, con
   }
   for (const auto& entry : overrides) {
     const std::string key = entry.first.as<std::string>();
-    if (key == "training" || key == "optimizer" || key == "schedule" || key == "description") {
+    if (key == "training" || key == "optimizer" || key == "schedule" || key == "description" ||
+        key == "distillation") {
       base[key] = entry.second;
     } else if (key == "data" || key == "evaluation") {
       if (!entry.second.IsMap()) {
@@ -327,7 +339,7 @@ absl::StatusOr<TrainConfig> MakeFineTuneConfig(const std::string& base_yaml, con
           key == "sampler" ? " (the fixed path of the architecture)" : ""));
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
-          overrides_source, ": ", key, ": unknown section (training, optimizer, schedule, data, evaluation)"));
+          overrides_source, ": ", key, ": unknown section (training, optimizer, schedule, distillation, data, evaluation)"));
     }
   }
   YAML::Node sampler(YAML::NodeType::Map);

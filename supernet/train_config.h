@@ -56,6 +56,17 @@ struct EvaluationConfig {
   int64_t max_images = 0;
 };
 
+// Knowledge distillation from a frozen supernet (fine-tuning): the loss is
+// (1 - weight) * cross-entropy + weight * T^2 * KL(teacher || student) at temperature T.
+// The teacher runs with batch BN statistics, its weights those of the supernet checkpoint
+// the job names (TrainOptions::teacher_checkpoint).
+struct DistillationConfig {
+  std::string teacher = "none";  // none | largest (the space's largest-FLOPs path) | same (the trained path)
+  double weight = 0.5;
+  double temperature = 2.0;
+  bool enabled() const { return teacher != "none"; }
+};
+
 // A supernet training job, loaded from YAML (see configs/train_*.yaml and
 // docs/training.md). Relative paths are resolved against the config file's folder.
 struct TrainConfig {
@@ -70,6 +81,7 @@ struct TrainConfig {
   ScheduleConfig schedule;
   SamplerConfig sampler;
   EvaluationConfig evaluation;
+  DistillationConfig distillation;
 };
 
 // Loads a training config; errors name the file, line and field.
@@ -82,8 +94,8 @@ absl::StatusOr<TrainConfig> ParseTrainConfig(const std::string& yaml, const std:
 
 // The config of fine-tuning one architecture of a trained supernet: the supernet's config
 // (`base_yaml`, `space_yaml` as its checkpoint stores them) with the sections of
-// `overrides_yaml` put in (training, optimizer, schedule and description replace the
-// base's; data and evaluation keys are merged into the base's; space, supernet and
+// `overrides_yaml` put in (training, optimizer, schedule, distillation and description
+// replace the base's; data and evaluation keys are merged into the base's; space, supernet and
 // sampler cannot change) and the fixed sampler on `arch`. Errors name the overrides'
 // source and field.
 absl::StatusOr<TrainConfig> MakeFineTuneConfig(const std::string& base_yaml, const std::string& base_source,

@@ -81,6 +81,11 @@ absl::Status Trainer::Init() {
         " process(es) x ", std::max(1, options_.micro_batches), " micro-batch(es)"));
   }
 
+  if (config_.distillation.enabled()) {
+    // Built before the student's seed is set: the teacher's random initialisation (then
+    // overwritten) leaves the student's weights and resumes unchanged.
+    if (absl::Status s = LoadTeacher(options_.teacher_checkpoint); !s.ok()) return s;
+  }
   torch::manual_seed(t.seed);
   net_ = CreateSupernet(config_.space, config_.supernet);
   net_->to(options_.device);
@@ -158,7 +163,21 @@ absl::Status Trainer::TrainStep(const Batch& batch, StepResult* result) {
     for (size_t i = 0; i < paths.size(); ++i) {
       const torch::Tensor logits = net_->Forward(x, paths[i], ctx);
       torch::Tensor loss;
-      if (sampler_->distills() && i > 0) {
+      if (teacher_) {
+        const DistillationConfig& d = config_.distillation;
+        torch::Tensor teacher_logits;
+        {
+          torch::NoGradGuard no_grad;
+          ForwardContext teacher_ctx;
+          teacher_ctx.mode = BnMode::kCalibrate;  // Batch statistics; the teacher is never updated.
+          teacher_logits = teacher_->Forward(x, d.teacher == "largest" ? teacher_largest_ : paths[i], teacher_ctx);
+        }
+        const double temperature = d.temperature;
+        const torch::Tensor kd =
+            F::kl_div(F::log_softmax(logits / temperature, F::LogSoftmaxFuncOptions(1)),
+                      torch::softmax(teacher_logits / temperature, 1), F::KLDivFuncOptions().reduction(torch::kBatchMean));
+        loss = (1 - d.weight) * F::cross_entropy(logits, y, ce) + d.weight * temperature * temperature * kd;
+      } else if (sampler_->distills() && i > 0) {
         // In-place distillation (BigNAS): match the largest path's soft labels.
         loss = F::kl_div(F::log_softmax(logits, F::LogSoftmaxFuncOptions(1)), soft_labels,
                          F::KLDivFuncOptions().reduction(torch::kBatchMean));
@@ -363,6 +382,36 @@ absl::Status Trainer::LoadInitialWeights(const std::string& path) {
   if (absl::Status s = RestoreModule(contents->model, *net_, path); !s.ok()) return s;
   net_->ApplyMemoryFormat();
   net_->to(options_.device);
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::LoadTeacher(const std::string& path) {
+  if (path.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        config_.source, ": distillation: needs a trained supernet to distill from (nas finetune distills from the "
+                        "checkpoint it fine-tunes)"));
+  }
+  if (config_.sampler.kind == "sandwich") {
+    return absl::InvalidArgumentError(
+        absl::StrCat(config_.source, ": distillation: the sandwich sampler distills in place already"));
+  }
+  absl::StatusOr<CheckpointContents> contents = ReadCheckpoint(path);
+  if (!contents.ok()) return contents.status();
+  try {
+    if (contents->meta.at("space_yaml").get<std::string>() != config_.space_yaml) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": the teacher was trained on a different search space than ", config_.source));
+    }
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat(path, ": bad metadata: ", e.what()));
+  }
+  teacher_ = CreateSupernet(config_.space, config_.supernet);
+  if (absl::Status s = RestoreModule(contents->model, *teacher_, path); !s.ok()) return s;
+  teacher_->ApplyMemoryFormat();
+  teacher_->to(options_.device);
+  teacher_->train();
+  for (torch::Tensor& p : teacher_->parameters()) p.set_requires_grad(false);
+  teacher_largest_ = config_.space->MaxFlops().arch;
   return absl::OkStatus();
 }
 

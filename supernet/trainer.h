@@ -62,6 +62,9 @@ struct TrainOptions {
   // A fresh run starts from this checkpoint's weights (same space; not its optimizer state
   // or step): fine-tuning. Ignored when resuming.
   std::string init_from;
+  // The supernet checkpoint a distilling config (TrainConfig::distillation) takes its
+  // frozen teacher from.
+  std::string teacher_checkpoint;
   int threads = 0;           // Intra-op threads; 0 keeps the calling thread's setting.
   torch::Device device = torch::kCPU;
   // Called after every step on the primary rank (drawing is the caller's business).
@@ -111,6 +114,7 @@ class Trainer {
   absl::Status SaveCheckpoint();
   absl::Status LoadCheckpoint();
   absl::Status LoadInitialWeights(const std::string& path);
+  absl::Status LoadTeacher(const std::string& path);
   struct StepResult {
     double loss = 0;      // Of the first path, averaged over shards.
     double accuracy = 0;  // Likewise.
@@ -125,6 +129,8 @@ class Trainer {
   DataSplits data_;
   std::unique_ptr<BatchLoader> loader_;
   Supernet net_;
+  Supernet teacher_;              // Frozen; set when distilling.
+  Architecture teacher_largest_;  // The teacher's path for `teacher: largest`.
   std::unique_ptr<torch::optim::SGD> optimizer_;
   std::unique_ptr<PathSampler> sampler_;
   std::vector<torch::Tensor> all_parameters_;

@@ -212,6 +212,73 @@ TEST(TrainerTest, FineTuningTrainsOnePathFromTheSupernetAndResumesExactly) {
   EXPECT_THAT(std::string(Trainer::Create(other, options).status().message()), HasSubstr("different search space"));
 }
 
+// Distillation from the frozen supernet: needs a teacher; weight 0 trains exactly as
+// without it (so the teacher changes nothing else); a positive weight changes the
+// training; resumes stay exact.
+TEST(TrainerTest, DistillationFromTheSupernet) {
+  const std::string dir = nas::testing::FreshTempDir("distill");
+  auto supernet = MakeTrainer(TinyConfig(dir), dir + "/supernet", false);
+  ASSERT_TRUE(supernet->Run().ok());
+  const std::string checkpoint = supernet->checkpoint_path();
+  const TrainConfig base = supernet->config();
+  const std::string arch = base.space->Format(base.space->MinFlops().arch);
+  const auto config = [&](const std::string& distillation) {
+    absl::StatusOr<TrainConfig> c = MakeFineTuneConfig(
+        base.yaml, base.source, base.space_yaml,
+        "training: {seed: 5, batch_size: 32, steps: 3, checkpoint_every: 2, log_every: 1}\n" + distillation, "ft.yaml",
+        arch);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return *c;
+  };
+  const auto train = [&](const TrainConfig& c, const std::string& out, bool resume, int64_t stop_after) {
+    TrainOptions options;
+    options.out_dir = out;
+    options.resume = resume;
+    options.threads = 1;
+    options.stop_after_steps = stop_after;
+    options.init_from = checkpoint;
+    options.teacher_checkpoint = checkpoint;
+    absl::StatusOr<std::unique_ptr<Trainer>> t = Trainer::Create(c, options);
+    EXPECT_TRUE(t.ok()) << t.status();
+    if (!t.ok()) return std::vector<torch::Tensor>{};
+    EXPECT_TRUE((*t)->Run().ok());
+    return (*t)->supernet()->parameters();
+  };
+  const auto equal = [](const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (!torch::equal(a[i], b[i])) return false;
+    }
+    return true;
+  };
+  const std::vector<torch::Tensor> plain = train(config(""), dir + "/plain", false, -1);
+  EXPECT_TRUE(equal(plain, train(config("distillation: {teacher: largest, weight: 0}\n"), dir + "/w0", false, -1)));
+  const TrainConfig distilling = config("distillation: {teacher: largest, weight: 0.7, temperature: 3}\n");
+  const std::vector<torch::Tensor> distilled = train(distilling, dir + "/w07", false, -1);
+  ASSERT_FALSE(distilled.empty());
+  EXPECT_FALSE(equal(plain, distilled));
+  EXPECT_FALSE(equal(distilled, train(config("distillation: {teacher: same, weight: 0.7, temperature: 3}\n"),
+                                      dir + "/same", false, -1)));
+  train(distilling, dir + "/cut", false, /*stop_after=*/1);
+  EXPECT_TRUE(equal(distilled, train(distilling, dir + "/cut", true, -1)));
+
+  // No teacher, or a bad field: clear errors.
+  TrainOptions options;
+  options.out_dir = dir + "/no-teacher";
+  EXPECT_THAT(std::string(Trainer::Create(distilling, options).status().message()),
+              HasSubstr("distillation: needs a trained supernet"));
+  EXPECT_THAT(std::string(MakeFineTuneConfig(base.yaml, base.source, base.space_yaml,
+                                             "distillation: {teacher: biggest}\n", "ft.yaml", arch)
+                              .status()
+                              .message()),
+              HasSubstr("teacher"));
+  EXPECT_THAT(std::string(MakeFineTuneConfig(base.yaml, base.source, base.space_yaml,
+                                             "distillation: {teacher: same, weight: 2}\n", "ft.yaml", arch)
+                              .status()
+                              .message()),
+              HasSubstr("weight"));
+}
+
 TEST(TrainerTest, RefusesToOverwriteAnExistingRun) {
   const std::string dir = nas::testing::FreshTempDir("overwrite");
   const std::string config = TinyConfig(dir);

@@ -117,8 +117,8 @@ absl::StatusOr<v1::EvaluateArchitectureResponse> Engine::Evaluate(const v1::Eval
                                                      "', not '", space->space->name(), "'"));
     }
     if (cancelled && cancelled()) return Cancelled();
-    const JobThreads threads(options_.threads);
-    absl::StatusOr<double> accuracy = (*evaluator)->Accuracy(*arch);
+    const absl::StatusOr<double> accuracy = RunOnOwnThread<absl::StatusOr<double>>(
+        options_.threads, [&] { return (*evaluator)->Accuracy(*arch); });
     if (!accuracy.ok()) return accuracy.status();
     response.set_has_accuracy(true);
     response.set_accuracy(*accuracy);
@@ -148,8 +148,8 @@ absl::StatusOr<v1::ExportSubnetResponse> Engine::Export(const v1::ExportSubnetRe
   const std::string dir = absl::StrCat(options_.data_dir, "/exports/", request.name());
   std::lock_guard<std::mutex> lock(export_mu_);  // One export at a time: they are heavy.
   if (cancelled && cancelled()) return Cancelled();
-  const JobThreads threads(options_.threads);
-  return RunExportJob((*evaluator)->trained(), *arch, dir, eo);
+  return RunOnOwnThread<absl::StatusOr<v1::ExportSubnetResponse>>(
+      options_.threads, [&] { return RunExportJob((*evaluator)->trained(), *arch, dir, eo); });
 }
 
 absl::StatusOr<v1::Job> Engine::StartSearch(const v1::StartSearchRequest& request) {
@@ -267,7 +267,8 @@ absl::StatusOr<std::shared_ptr<const search::SupernetEvaluator>> Engine::Superne
       return evaluators_.front().second;
     }
   }
-  auto loaded = search::SupernetEvaluator::Load(path, torch::kCPU, {});
+  auto loaded = RunOnOwnThread<absl::StatusOr<std::unique_ptr<search::SupernetEvaluator>>>(
+      options_.threads, [&] { return search::SupernetEvaluator::Load(path, torch::kCPU, {}); });
   if (!loaded.ok()) return absl::InvalidArgumentError(absl::StrCat("checkpoint: ", loaded.status().message()));
   // Entries of an older version of the same file go at once.
   evaluators_.remove_if([&](const auto& entry) { return absl::StartsWith(entry.first, path + "|"); });

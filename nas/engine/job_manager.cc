@@ -279,7 +279,8 @@ void JobManager::Worker() {
       running_[id] = std::make_shared<Running>();
     }
     absl::StatusOr<v1::Job> job = Get(id);
-    if (job.ok()) Execute(*std::move(job));
+    // On a thread of its own, whose OpenMP team ends with the job (see RunOnOwnThread).
+    if (job.ok()) RunOnOwnThread(options_.threads, [&] { Execute(*std::move(job)); });
     std::lock_guard<std::mutex> lock(mu_);
     running_.erase(id);
   }
@@ -296,7 +297,6 @@ void JobManager::Execute(v1::Job job) {
   Update(job).IgnoreError();
   std::mutex job_mu;  // Guards `job` between the progress sink and this thread.
   JobProgress progress(&job, &job_mu, [this](const v1::Job& j) { Update(j).IgnoreError(); });
-  const JobThreads threads(options_.threads);  // This job's intra-op threads.
   absl::Status status;
   std::string result_file;
   v1::SearchResult search_result;

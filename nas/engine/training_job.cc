@@ -25,6 +25,7 @@ absl::StatusOr<v1::TrainingResult> RunTrainingJob(const TrainingJob& job, Progre
   train.out_dir = job.out_dir;
   train.resume = job.resume;
   train.init_from = job.init_from;
+  train.teacher_checkpoint = job.teacher_checkpoint;
   train.stop_after_steps = job.stop_after;
   train.device = job.device;
   train.on_step = [&progress](const supernet::TrainProgress& p) {
@@ -48,12 +49,18 @@ absl::StatusOr<v1::TrainingResult> RunTrainingJob(const TrainingJob& job, Progre
   }
   if (primary) {
     progress.Message(absl::StrFormat(
-        "training %s on %s: %d steps (%s), sampler %s, %d threads%s, output %s", (*trainer)->config().space->name(),
+        "training %s on %s: %d steps (%s), sampler %s%s, %d threads%s, output %s", (*trainer)->config().space->name(),
         (*trainer)->config().data.dataset, (*trainer)->total_steps(),
         (*trainer)->step() > 0      ? absl::StrCat("resuming at step ", (*trainer)->step())
         : job.init_from.empty()     ? std::string("from scratch")
                                     : std::string("from the supernet's weights"),
-        (*trainer)->sampler().name(), torch::get_num_threads(),
+        (*trainer)->sampler().name(),
+        (*trainer)->config().distillation.enabled()
+            ? absl::StrFormat(", distilled from the supernet's %s path (weight %g, temperature %g)",
+                              (*trainer)->config().distillation.teacher, (*trainer)->config().distillation.weight,
+                              (*trainer)->config().distillation.temperature)
+            : "",
+        torch::get_num_threads(),
         dist ? absl::StrCat(" x ", dist->world_size(), " ranks") : "", job.out_dir));
   }
   supernet::Trainer* raw = trainer->get();

@@ -21,6 +21,7 @@ struct TrainingJob {
   std::string config_path;  // Training config YAML (unless `config` is set).
   std::optional<supernet::TrainConfig> config;  // An already built config.
   std::string init_from;    // A fresh run starts from this checkpoint's weights.
+  std::string teacher_checkpoint;  // The teacher of a distilling config.
   int64_t steps = 0;        // Overrides training.steps when positive.
   int64_t batch_size = 0;   // Overrides training.batch_size when positive.
   std::string out_dir;      // Checkpoint, metrics.jsonl, summary.json.
