@@ -72,6 +72,14 @@ class ClientTest(unittest.TestCase):
         self.assertIn("subnet.pt", list(exported.files))
         self.assertLess(exported.max_abs_diff, 1e-4)
         self.assertTrue(os.path.isfile(os.path.join(exported.output_dir, "subnet.pt")))
+        self.assertTrue(exported.onnx)
+        self.assertIn("subnet.onnx", list(exported.files))
+        self.assertEqual(list(exported.batch_sizes_checked), [1, 7, 64])
+        with self.assertRaises(NasError):
+            c.export(checkpoint, result.best.arch, "py-best")  # The name is taken.
+        replaced = c.export(checkpoint, "smallest", "py-best", force=True, onnx=False)
+        self.assertFalse(replaced.onnx)
+        self.assertFalse(os.path.exists(os.path.join(replaced.output_dir, "subnet.onnx")))
 
         tuning = c.submit_finetune(checkpoint, result.best.arch, steps=2, verify_images=64)
         tuned = c.result(tuning.id)

@@ -134,9 +134,13 @@ class NasClient:
         return job.finetune_result if job.kind == "finetune" else job.training_result
 
     # Deployment.
-    def export(self, checkpoint, arch, name, batch_size=1, space="", timeout=600.0):
+    def export(self, checkpoint, arch, name, batch_size=0, space="", force=False, onnx=True, timeout=600.0):
         """Exports `arch` ("largest", "smallest" or an architecture string) of a trained
-        supernet as a bundle in the server's DATA_DIR/exports/NAME."""
+        supernet as a bundle in the server's DATA_DIR/exports/NAME: subnet.pt (TorchScript)
+        and, unless onnx=False, subnet.onnx, both for any batch size (docs/deployment.md).
+        An existing bundle of that name is replaced only with force=True. batch_size: of
+        the export's checks and scoring (0: the server's default)."""
         request = nas_pb2.ExportSubnetRequest(architecture=nas_pb2.Architecture(space=space, arch=arch),
-                                              checkpoint=checkpoint, name=name, batch_size=batch_size)
+                                              checkpoint=checkpoint, name=name, batch_size=batch_size,
+                                              force=force, skip_onnx=not onnx)
         return self._call(self._stub.ExportSubnet, request, timeout=timeout)
