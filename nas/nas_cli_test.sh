@@ -136,7 +136,8 @@ out=$($NAS finetune --checkpoint "$T/run/checkpoint.nasckpt" --arch largest --co
 grep -q "fine-tuned .* for 3 steps: test accuracy .* on 64 images (inherited weights: " <<<"$out" \
   || fail "finetune output: $out"
 [ -f "$T/ft/bundle/subnet.pt" ] || fail "finetune wrote no bundle"
-[ "$(wc -l < "$T/ft/metrics.jsonl")" -eq 3 ] || fail "finetune metrics.jsonl should have 3 lines"
+[ "$(grep -c '"loss"' "$T/ft/metrics.jsonl")" -eq 3 ] || fail "finetune metrics.jsonl should have 3 step lines"
+grep -q '"validation_accuracy"' "$T/ft/metrics.jsonl" || fail "finetune metrics.jsonl has no validation accuracy"
 out=$($NAS finetune --checkpoint "$T/run/checkpoint.nasckpt" --arch largest --config "$T/ft.yaml" --out "$T/ft" \
   --resume --threads 1 --verify-images 64 --json 2>"$ERR") || fail "finetune --resume --json failed: $(cat "$ERR")"
 grep -q '"steps_this_run": "0"' <<<"$out" || fail "a finished fine-tune resumed should train no more: $out"

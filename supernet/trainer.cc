@@ -46,6 +46,9 @@ void TruncateMetrics(const std::string& path, int64_t step) {
 
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainConfig config, TrainOptions options) {
   if (options.out_dir.empty()) return absl::InvalidArgumentError("out_dir: an output directory is required");
+  if (options.validate_each_epoch && config.sampler.kind != "fixed") {
+    return absl::InvalidArgumentError("validate_each_epoch: only for fine-tuning (the fixed sampler)");
+  }
   std::unique_ptr<Trainer> trainer(new Trainer(std::move(config), std::move(options)));
   if (absl::Status s = trainer->Init(); !s.ok()) return s;
   return trainer;
@@ -299,6 +302,16 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
       metrics << line.dump() << "\n";
       metrics.flush();
     }
+    double validation_accuracy = -1;
+    if (options_.validate_each_epoch && primary() && (step_ % per_epoch == 0 || step_ == total_steps_)) {
+      validation_accuracy = ValidationAccuracy();
+      metrics << nlohmann::json{{"step", step_},
+                                {"epoch", static_cast<double>(step_) / per_epoch},
+                                {"validation_accuracy", validation_accuracy}}
+                     .dump()
+              << "\n";
+      metrics.flush();
+    }
     if (options_.on_step && primary()) {
       const double elapsed = std::chrono::duration<double>(t1 - start).count();
       const double rate = (step_ - first_step) / std::max(elapsed, 1e-9);
@@ -312,7 +325,8 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
           images_per_second_.end() - std::min<size_t>(images_per_second_.size(), 50), images_per_second_.end()));
       p.eta_seconds = (total_steps_ - step_) / std::max(rate, 1e-9);
       p.learning_rate = LearningRate(step_ - 1);
-      p.log_line = log_line;
+      p.validation_accuracy = validation_accuracy;
+      p.log_line = log_line || validation_accuracy >= 0;
       options_.on_step(p);
     }
     if (step_ % config_.training.checkpoint_every == 0 && step_ < total_steps_) {
@@ -383,6 +397,25 @@ absl::Status Trainer::LoadInitialWeights(const std::string& path) {
   net_->ApplyMemoryFormat();
   net_->to(options_.device);
   return absl::OkStatus();
+}
+
+double Trainer::ValidationAccuracy() {
+  const Architecture arch = *config_.space->Parse(config_.sampler.arch);  // Checked at Create.
+  torch::NoGradGuard no_grad;
+  net_->eval();
+  BatchLoader loader(data_.train_set, data_.validation_indices, config_.evaluation.batch_size, AugmentOptions{},
+                     /*shuffle=*/false, 0);
+  int64_t correct = 0, seen = 0;
+  for (int64_t b = 0; b < loader.batches_per_epoch(); ++b) {
+    const Batch batch = loader.Get(0, b);
+    ForwardContext ctx;
+    ctx.mode = BnMode::kEval;
+    const torch::Tensor logits = net_->Forward(batch.images.to(options_.device), arch, ctx);
+    correct += logits.argmax(1).eq(batch.labels.to(options_.device)).sum().item<int64_t>();
+    seen += batch.images.size(0);
+  }
+  net_->train();
+  return seen > 0 ? static_cast<double>(correct) / seen : 0.0;
 }
 
 absl::Status Trainer::LoadTeacher(const std::string& path) {

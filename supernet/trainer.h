@@ -31,6 +31,9 @@ struct TrainProgress {
   double images_per_second = 0;  // Median of the last 50 steps.
   double eta_seconds = 0;
   double learning_rate = 0;
+  // With TrainOptions::validate_each_epoch: the trained path's validation accuracy
+  // (fraction) on the steps that end an epoch and on the last step; else negative.
+  double validation_accuracy = -1;
   bool log_line = false;  // A step that metrics.jsonl records (every training.log_every).
 };
 
@@ -80,6 +83,10 @@ struct TrainOptions {
   // gradients are accumulated (BN statistics per micro-batch, as per rank shard): one
   // process with M micro-batches computes what M processes with one each do.
   int micro_batches = 1;
+  // Fine-tuning (the fixed sampler only): after every epoch and at the end, the trained
+  // path is scored on the validation split with its own running BN statistics; written to
+  // metrics.jsonl ({"step", "epoch", "validation_accuracy"}) and reported in TrainProgress.
+  bool validate_each_epoch = false;
 };
 
 // Trains a weight-sharing supernet: one (or, for sandwich, several) sampled path(s) per
@@ -115,6 +122,8 @@ class Trainer {
   absl::Status LoadCheckpoint();
   absl::Status LoadInitialWeights(const std::string& path);
   absl::Status LoadTeacher(const std::string& path);
+  // Accuracy (fraction) of the fixed path on the validation split, eval-mode BN.
+  double ValidationAccuracy();
   struct StepResult {
     double loss = 0;      // Of the first path, averaged over shards.
     double accuracy = 0;  // Likewise.

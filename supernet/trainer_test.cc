@@ -168,6 +168,7 @@ TEST(TrainerTest, FineTuningTrainsOnePathFromTheSupernetAndResumesExactly) {
     options.threads = 1;
     options.stop_after_steps = stop_after;
     options.init_from = checkpoint;
+    options.validate_each_epoch = true;
     absl::StatusOr<std::unique_ptr<Trainer>> t = Trainer::Create(*config, options);
     EXPECT_TRUE(t.ok()) << t.status();
     return t.ok() ? *std::move(t) : nullptr;
@@ -193,6 +194,19 @@ TEST(TrainerTest, FineTuningTrainsOnePathFromTheSupernetAndResumesExactly) {
     }
   }
   EXPECT_GT(changed, 10);
+  // Validation accuracy of the path, at least after the last step, in metrics.jsonl.
+  {
+    std::ifstream metrics(dir + "/straight/metrics.jsonl");
+    std::string line, last_validation;
+    while (std::getline(metrics, line)) {
+      if (line.find("validation_accuracy") != std::string::npos) last_validation = line;
+    }
+    ASSERT_FALSE(last_validation.empty());
+    const nlohmann::json v = nlohmann::json::parse(last_validation);
+    EXPECT_EQ(v["step"].get<int64_t>(), 4);
+    EXPECT_GE(v["validation_accuracy"].get<double>(), 0.0);
+    EXPECT_LE(v["validation_accuracy"].get<double>(), 1.0);
+  }
 
   auto first = run(dir + "/interrupted", false, /*stop_after=*/1);
   ASSERT_TRUE(first->Run().ok());

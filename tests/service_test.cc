@@ -478,12 +478,19 @@ TEST_F(ServiceTest, CancelQueueBoundDisconnectAndRestartResume) {
   EXPECT_EQ(list.jobs(0).id(), running.id());
   EXPECT_EQ(list.jobs(1).state(), v1::Job::CANCELLED);
   EXPECT_TRUE(fs::exists(running.output_dir() + "/checkpoint.nasckpt"));
+  // The first run has stopped: any later change of the progress line is the resumed run's.
+  const std::string progress_at_restart = list.jobs(0).progress();
   v1::Job resumed;
   for (int i = 0; i < 200; ++i) {
     v1::GetJobRequest get;
     get.set_id(running.id());
     ASSERT_TRUE(stub_->GetJob(Context().get(), get, &resumed).ok());
-    if (resumed.state() == v1::Job::RUNNING && absl::StrContains(resumed.progress(), "step")) break;
+    // The resumed run's own progress (the record keeps the last line of the first run
+    // until the new run reports).
+    if (resumed.state() == v1::Job::RUNNING && absl::StrContains(resumed.progress(), "step") &&
+        resumed.progress() != progress_at_restart) {
+      break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_EQ(resumed.state(), v1::Job::RUNNING);

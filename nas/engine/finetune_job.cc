@@ -87,6 +87,7 @@ absl::StatusOr<v1::FineTuneResult> RunFineTuneJob(const FineTuneJob& job, Progre
   training.config = *std::move(config);
   training.init_from = job.from_scratch ? "" : job.checkpoint;
   training.teacher_checkpoint = job.checkpoint;
+  training.validate_each_epoch = true;
   training.steps = job.steps;
   training.out_dir = job.out_dir;
   training.resume = job.resume;

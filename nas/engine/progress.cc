@@ -53,9 +53,12 @@ std::string FormatSearchProgress(const v1::SearchProgress& p) {
 }
 
 std::string FormatTrainingProgress(const v1::TrainingProgress& p) {
-  return absl::StrFormat("step %d/%d  epoch %.2f  loss %.4f  acc %.3f  %.0f img/s  ETA %s", p.step(),
+  return absl::StrFormat("step %d/%d  epoch %.2f  loss %.4f  acc %.3f  %.0f img/s  ETA %s%s", p.step(),
                          p.total_steps(), p.epoch(), p.loss(), p.accuracy(), p.images_per_second(),
-                         FormatDuration(p.eta_seconds()));
+                         FormatDuration(p.eta_seconds()),
+                         p.has_validation_accuracy()
+                             ? absl::StrFormat("  validation accuracy %.2f %%", 100 * p.validation_accuracy())
+                             : "");
 }
 
 StreamProgress::~StreamProgress() { EndBar(); }

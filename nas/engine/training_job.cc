@@ -26,6 +26,7 @@ absl::StatusOr<v1::TrainingResult> RunTrainingJob(const TrainingJob& job, Progre
   train.resume = job.resume;
   train.init_from = job.init_from;
   train.teacher_checkpoint = job.teacher_checkpoint;
+  train.validate_each_epoch = job.validate_each_epoch;
   train.stop_after_steps = job.stop_after;
   train.device = job.device;
   train.on_step = [&progress](const supernet::TrainProgress& p) {
@@ -38,6 +39,7 @@ absl::StatusOr<v1::TrainingResult> RunTrainingJob(const TrainingJob& job, Progre
     typed.set_images_per_second(p.images_per_second);
     typed.set_eta_seconds(p.eta_seconds);
     typed.set_learning_rate(p.learning_rate);
+    if (p.validation_accuracy >= 0) typed.set_validation_accuracy(p.validation_accuracy);
     progress.Training(typed, p.log_line);
   };
   absl::StatusOr<std::unique_ptr<supernet::Trainer>> trainer = supernet::Trainer::Create(*std::move(config), train);

@@ -22,6 +22,7 @@ struct TrainingJob {
   std::optional<supernet::TrainConfig> config;  // An already built config.
   std::string init_from;    // A fresh run starts from this checkpoint's weights.
   std::string teacher_checkpoint;  // The teacher of a distilling config.
+  bool validate_each_epoch = false;  // Fine-tuning: validation accuracy per epoch.
   int64_t steps = 0;        // Overrides training.steps when positive.
   int64_t batch_size = 0;   // Overrides training.batch_size when positive.
   std::string out_dir;      // Checkpoint, metrics.jsonl, summary.json.
