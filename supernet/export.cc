@@ -142,8 +142,17 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
   loaded.eval();
   torch::NoGradGuard no_grad;
   const int64_t check_batch = 64;
-  BatchLoader check_loader(trained.data.train_set, trained.data.validation_indices, check_batch, AugmentOptions{},
-                           /*shuffle=*/false, 0);
+  // Validation images; the first test images when a config holds none out.
+  const bool checks_on_test = trained.data.validation_indices.empty();
+  std::vector<int64_t> check_indices = trained.data.validation_indices;
+  if (checks_on_test) {
+    for (int64_t i = 0; i < std::min<int64_t>(2 * check_batch, trained.data.test_set->size()); ++i) {
+      check_indices.push_back(i);
+    }
+  }
+  if (check_indices.empty()) return absl::FailedPreconditionError("the export has no images to check the bundle on");
+  BatchLoader check_loader(checks_on_test ? trained.data.test_set : trained.data.train_set, check_indices,
+                           check_batch, AugmentOptions{}, /*shuffle=*/false, 0);
   double path_diff = 0, fold_diff = 0, onnx_diff = 0;
   std::vector<int64_t> batch_sizes;
   for (int64_t b = 0; b < std::min<int64_t>(2, check_loader.batches_per_epoch()); ++b) {
@@ -244,7 +253,8 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
         {"max_abs_diff_folded_vs_unfolded", fold_diff},
         {"relative_to", "max(1, largest |logit|)"},
         {"batch_sizes", batch_sizes},
-        {"validation_images", std::min<int64_t>(2 * check_batch, static_cast<int64_t>(trained.data.validation_indices.size()))}}},
+        {checks_on_test ? "test_images" : "validation_images",
+         std::min<int64_t>(2 * check_batch, static_cast<int64_t>(check_indices.size()))}}},
       {"test_images", seen},
       {"test_accuracy", seen > 0 ? 100.0 * correct / seen : 0.0},
       {"latency", latency},
