@@ -5,7 +5,7 @@
 #      is skipped when runs/quickstart already has it);
 #   3. starts the gRPC server on a free loopback port;
 #   4. runs a FLOPs-constrained evolutionary search over gRPC with inherited weights;
-#   5. fine-tunes the best subnet over gRPC from its inherited weights (about 9 minutes),
+#   5. fine-tunes the best subnet over gRPC from its inherited weights (about 5 minutes),
 #      which writes its bundle (TorchScript and ONNX, any batch size, BN folded), reloaded
 #      in C++ (LibTorch and OpenCV DNN), scored on all 10,000 test images and timed;
 #   6. reloads the bundle in Python (torch.jit.load, cv2.dnn) and scores it again;
@@ -54,7 +54,7 @@ $NAS search --server "127.0.0.1:$PORT" --evaluator "supernet:$CKPT" --algorithm 
 BEST=$(sed -n 's/^best arch: //p' "$RUN/search.txt")
 JOBDIR=$(sed -n 's/^files: //p' "$RUN/search.txt")
 
-echo "== fine-tuning the best subnet over gRPC from its inherited weights (about 9 minutes)"
+echo "== fine-tuning the best subnet over gRPC from its inherited weights (about 5 minutes)"
 $NAS finetune --server "127.0.0.1:$PORT" --checkpoint "$CKPT" --arch "$BEST" --config finetune_fmnist.yaml \
   --request-id "quickstart-finetune-$BOUND" | tee "$RUN/finetune.txt"
 BUNDLE=$(sed -n 's/^bundle: //p' "$RUN/finetune.txt")
