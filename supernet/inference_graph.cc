@@ -54,7 +54,8 @@ absl::StatusOr<std::shared_ptr<torch::jit::Graph>> TraceInference(SupernetImpl& 
 }
 
 int FoldBatchNorm(const std::shared_ptr<torch::jit::Graph>& graph) {
-  torch::jit::ConstantPropagation(const_cast<std::shared_ptr<torch::jit::Graph>&>(graph));
+  std::shared_ptr<torch::jit::Graph> g = graph;  // The pass takes a non-const reference.
+  torch::jit::ConstantPropagation(g);
   torch::NoGradGuard no_grad;
   int folded = 0;
   std::vector<torch::jit::Node*> norms;
