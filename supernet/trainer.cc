@@ -382,20 +382,22 @@ absl::Status Trainer::SaveCheckpoint() {
   return WriteCheckpoint(checkpoint_path(), meta, *net_, optimizer_.get());
 }
 
-absl::Status Trainer::LoadInitialWeights(const std::string& path) {
+absl::Status Trainer::LoadInitialWeights(const std::string& path) { return RestoreWeights(path, *net_, ""); }
+
+absl::Status Trainer::RestoreWeights(const std::string& path, SupernetImpl& net, const std::string& role) {
   absl::StatusOr<CheckpointContents> contents = ReadCheckpoint(path);
   if (!contents.ok()) return contents.status();
   try {
     if (contents->meta.at("space_yaml").get<std::string>() != config_.space_yaml) {
       return absl::InvalidArgumentError(
-          absl::StrCat(path, ": was trained on a different search space than ", config_.source));
+          absl::StrCat(path, ": ", role, "was trained on a different search space than ", config_.source));
     }
   } catch (const std::exception& e) {
     return absl::DataLossError(absl::StrCat(path, ": bad metadata: ", e.what()));
   }
-  if (absl::Status s = RestoreModule(contents->model, *net_, path); !s.ok()) return s;
-  net_->ApplyMemoryFormat();
-  net_->to(options_.device);
+  if (absl::Status s = RestoreModule(contents->model, net, path); !s.ok()) return s;
+  net.ApplyMemoryFormat();
+  net.to(options_.device);
   return absl::OkStatus();
 }
 
@@ -428,20 +430,8 @@ absl::Status Trainer::LoadTeacher(const std::string& path) {
     return absl::InvalidArgumentError(
         absl::StrCat(config_.source, ": distillation: the sandwich sampler distills in place already"));
   }
-  absl::StatusOr<CheckpointContents> contents = ReadCheckpoint(path);
-  if (!contents.ok()) return contents.status();
-  try {
-    if (contents->meta.at("space_yaml").get<std::string>() != config_.space_yaml) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": the teacher was trained on a different search space than ", config_.source));
-    }
-  } catch (const std::exception& e) {
-    return absl::DataLossError(absl::StrCat(path, ": bad metadata: ", e.what()));
-  }
   teacher_ = CreateSupernet(config_.space, config_.supernet);
-  if (absl::Status s = RestoreModule(contents->model, *teacher_, path); !s.ok()) return s;
-  teacher_->ApplyMemoryFormat();
-  teacher_->to(options_.device);
+  if (absl::Status s = RestoreWeights(path, *teacher_, "the teacher "); !s.ok()) return s;
   teacher_->train();
   for (torch::Tensor& p : teacher_->parameters()) p.set_requires_grad(false);
   teacher_largest_ = config_.space->MaxFlops().arch;

@@ -122,6 +122,9 @@ class Trainer {
   absl::Status LoadCheckpoint();
   absl::Status LoadInitialWeights(const std::string& path);
   absl::Status LoadTeacher(const std::string& path);
+  // Loads a checkpoint's weights of this config's space into `net` (`role` prefixes the
+  // space-mismatch error, e.g. "the teacher ").
+  absl::Status RestoreWeights(const std::string& path, SupernetImpl& net, const std::string& role);
   // Accuracy (fraction) of the fixed path on the validation split, eval-mode BN.
   double ValidationAccuracy();
   struct StepResult {
