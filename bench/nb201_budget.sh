@@ -10,10 +10,14 @@
 # skipped and an interrupted training resumes, so rerunning the command continues.
 #
 #   [SEEDS="0 1 2"] [STEPS=3500] [SAMPLER=flops_uniform] [EVALUATOR=...] [BUDGET=100] \
-#   [EVAL_IMAGES=500] [CALIBRATION_BATCHES=2] [SIGNALS=1] bash bench/nb201_budget.sh RUNS
+#   [EVAL_IMAGES=500] [CALIBRATION_BATCHES=2] [SIGNALS=1] \
+#   [FEWSHOT_STEPS=0] [FEWSHOT_GENE=0] [FEWSHOT_LR=] bash bench/nb201_budget.sh RUNS
 #
 # EVALUATOR is a combo: spec in which CKPT stands for the run's checkpoint; STEPS=0 trains
-# nothing (training-free evaluators only: no supernet: items).
+# nothing (training-free evaluators only: no supernet: items). FEWSHOT_STEPS > 0 splits the
+# trained supernet on gene FEWSHOT_GENE into a few-shot supernet (`nas fewshot`, that many
+# steps per sub-supernet, learning rate FEWSHOT_LR or the config's); CKPT then stands for
+# it and its CPU time counts as training.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-runs/nb201_budget}
@@ -25,6 +29,9 @@ BUDGET=${BUDGET:-100}
 EVAL_IMAGES=${EVAL_IMAGES:-500}
 CALIBRATION_BATCHES=${CALIBRATION_BATCHES:-2}
 SIGNALS=${SIGNALS:-1}
+FEWSHOT_STEPS=${FEWSHOT_STEPS:-0}
+FEWSHOT_GENE=${FEWSHOT_GENE:-0}
+FEWSHOT_LR=${FEWSHOT_LR:-}
 COMBOS=${COMBOS:-supernet+flops;supernet+zc:naswot+zc:synflow+zc:jacob_cov;supernet+zc:naswot+zc:synflow+zc:jacob_cov+flops;supernet_loss+zc:naswot+zc:synflow+zc:jacob_cov+flops;supernet*2+zc:naswot+zc:synflow+zc:jacob_cov+flops;supernet*3+zc:naswot+zc:synflow+zc:jacob_cov+flops;supernet+zc:synflow+zc:jacob_cov;zc:naswot+zc:synflow+zc:jacob_cov+flops;zc:naswot+zc:synflow+zc:jacob_cov}
 BOUNDS="50M 75M 99.87M"
 export NAS_SHARED_DATA="${NAS_SHARED_DATA:-$(cd .. && pwd)/shared/data}"
@@ -51,6 +58,13 @@ for seed in $SEEDS; do
       "${TIME[@]}" -a -o "$run/train.time" $NAS train --config "$cfg" --out "$run/supernet" --steps "$STEPS" --threads 1 $resume
     fi
   fi
+  if [ "$STEPS" -gt 0 ] && [ "$FEWSHOT_STEPS" -gt 0 ]; then
+    if [ ! -f "$run/fewshot/fewshot.json" ]; then
+      "${TIME[@]}" -a -o "$run/fewshot.time" $NAS fewshot --checkpoint "$ckpt" --out "$run/fewshot" \
+        --steps "$FEWSHOT_STEPS" --gene "$FEWSHOT_GENE" ${FEWSHOT_LR:+--lr "$FEWSHOT_LR"} --threads 1
+    fi
+    ckpt="$run/fewshot"
+  fi
   evaluator=${EVALUATOR//CKPT/$ckpt}
   # Training-free items read their data from the run's config.
   evaluator=$(echo "$evaluator" | sed -E "s#zc:([a-z_]+)(\+|\$)#zc:\1:$cfg\2#g")
@@ -67,7 +81,7 @@ for seed in $SEEDS; do
     fi
     # Scoring only (reads the table).
     bazel-bin/bench/nb201_pick --full-bound "$bound" --result "$out/result.json" > "$out/pick.txt"
-    echo "pick seed $seed $(tail -1 "$out/pick.txt") train $(cpu_of "$run/train.time") + search $(cpu_of "$out.time") CPU-min"
+    echo "pick seed $seed $(tail -1 "$out/pick.txt") train $(cpu_of "$run/train.time" "$run/fewshot.time") + search $(cpu_of "$out.time") CPU-min"
   done
   if [ "$SIGNALS" = 1 ] && [ "$STEPS" -gt 0 ] && [ ! -f "$run/signals/signals.json" ]; then
     "${TIME[@]}" bazel-bin/bench/nb201_signals --checkpoint "$ckpt" --out "$run/signals" --workers 1 \

@@ -17,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "nas/client_commands.h"
 #include "nas/engine/export_job.h"
+#include "nas/engine/fewshot_job.h"
 #include "nas/engine/finetune_job.h"
 #include "nas/engine/job_threads.h"
 #include "nas/engine/progress.h"
@@ -50,7 +51,10 @@ absl::Status RunExport(const ExportCommandOptions& options, std::ostream& out) {
     return absl::InvalidArgumentError(absl::StrCat("--format: must be all or torchscript, got '", options.format, "'"));
   }
   const engine::JobThreads threads(options.threads);
-  absl::StatusOr<supernet::TrainedSupernet> trained = supernet::LoadTrainedSupernet(options.checkpoint, torch::kCPU);
+  // A few-shot supernet: the sub-supernet the architecture inherits from.
+  absl::StatusOr<std::string> checkpoint = engine::CheckpointFor(options.checkpoint, options.arch, "--arch");
+  if (!checkpoint.ok()) return checkpoint.status();
+  absl::StatusOr<supernet::TrainedSupernet> trained = supernet::LoadTrainedSupernet(*checkpoint, torch::kCPU);
   if (!trained.ok()) return trained.status();
   absl::StatusOr<supernet::Architecture> arch = ParseArchOrExtreme(*trained->config.space, options.arch);
   if (!arch.ok()) return arch.status();
@@ -183,6 +187,47 @@ absl::Status RunFineTune(const FineTuneCommandOptions& options, std::ostream& ou
   out << absl::StrFormat("  %.3f MFLOPs, %.4f M params; bundle %s (%s)\n", b.flops() / 1e6, b.params() / 1e6,
                          b.output_dir(), absl::StrJoin(b.files(), ", "));
   out << engine::DescribeBundle(b);
+  return absl::OkStatus();
+}
+
+absl::Status RunFewShot(const FewShotCommandOptions& options, std::ostream& out, std::ostream& log) {
+  if (options.threads < 0) return absl::InvalidArgumentError("--threads: must be >= 0");
+  const engine::JobThreads threads(options.threads);
+  engine::FewShotJob job;
+  job.checkpoint = options.checkpoint;
+  job.gene = options.gene;
+  job.steps = options.steps;
+  job.lr = options.lr;
+  job.out_dir = options.out;
+  job.stop_after = options.stop_after;
+  std::function<void()> stop;
+  job.register_stop = [&](std::function<void()> f) {
+    stop = std::move(f);
+    SetTrainingStop(stop ? &stop : nullptr);
+  };
+  absl::StatusOr<engine::FewShotResult> result;
+  {
+    engine::StreamProgress progress(log, isatty(STDERR_FILENO) != 0);
+    result = engine::RunFewShotJob(job, progress);
+  }
+  SetTrainingStop(nullptr);
+  if (!result.ok()) {
+    const std::string message(result.status().message());
+    for (const auto& [field, flag] : {std::pair<std::string, std::string>{"checkpoint: ", "--checkpoint: "},
+                                      {"gene: ", "--gene: "}, {"steps: ", "--steps: "}, {"out_dir: ", "--out: "}}) {
+      if (absl::StartsWith(message, field)) {
+        return absl::Status(result.status().code(), flag + message.substr(field.size()));
+      }
+    }
+    return result.status();
+  }
+  if (!result->finished) {
+    out << "stopped; rerun the same command to continue\n";
+    return absl::OkStatus();
+  }
+  out << absl::StrFormat("few-shot supernet: %s\n", result->manifest);
+  out << "use it wherever a supernet checkpoint goes (--evaluator supernet:" << options.out
+      << ", nas export/finetune --checkpoint " << options.out << ")\n";
   return absl::OkStatus();
 }
 
@@ -444,6 +489,28 @@ void AddTrainCommands(Commands& commands) {
     }
     InstallStopSignals();
     return RunFineTune(*finetune, std::cout, std::cerr);
+  });
+  auto fewshot = std::make_shared<FewShotCommandOptions>();
+  CLI::App* fewshot_cmd = commands.app().add_subcommand(
+      "fewshot",
+      "Split a trained supernet into a few-shot supernet (Few-shot NAS): one sub-supernet per option of one gene, "
+      "each starting from the supernet's weights and trained on the paths with that option. The output folder "
+      "then stands in for a checkpoint in search (--evaluator supernet:OUT), export and fine-tuning, each "
+      "architecture using its own sub-supernet. Ctrl-C checkpoints and stops; rerunning continues");
+  fewshot_cmd->add_option("--checkpoint", fewshot->checkpoint, "Trained supernet checkpoint (.nasckpt)")->required();
+  fewshot_cmd->add_option("--out", fewshot->out, "Output folder (fewshot.json, option_<k>/ per sub-supernet)")
+      ->required();
+  fewshot_cmd->add_option("--steps", fewshot->steps, "Training steps of each sub-supernet")->required();
+  fewshot_cmd->add_option("--gene", fewshot->gene, "Index of the gene to split on (`nas space` lists the genes)")
+      ->capture_default_str();
+  fewshot_cmd->add_option("--lr", fewshot->lr,
+                          "Initial learning rate of the sub-supernets, cosine to the config's min_lr, no warm-up "
+                          "(default: the supernet config's)");
+  fewshot_cmd->add_option("--stop-after", fewshot->stop_after, "Checkpoint and stop after this many steps in all");
+  fewshot_cmd->add_option("--threads", fewshot->threads, "Intra-op threads (default: one per core)");
+  commands.On(fewshot_cmd, [fewshot] {
+    InstallStopSignals();
+    return RunFewShot(*fewshot, std::cout, std::cerr);
   });
   commands.On(export_cmd, [export_options, client] {
     if (!client->server.empty()) return RunRemoteExport(*client, *export_options, std::cout);

@@ -77,6 +77,17 @@ struct FineTuneCommandOptions {
 };
 absl::Status RunFineTune(const FineTuneCommandOptions& options, std::ostream& out, std::ostream& log);
 
+struct FewShotCommandOptions {
+  std::string checkpoint;
+  int gene = 0;
+  int64_t steps = 0;
+  double lr = 0;
+  std::string out;
+  int64_t stop_after = -1;
+  int threads = 0;
+};
+absl::Status RunFewShot(const FewShotCommandOptions& options, std::ostream& out, std::ostream& log);
+
 // Parses --arch: an architecture string of `space`, or "largest" / "smallest" (by FLOPs).
 absl::StatusOr<supernet::Architecture> ParseArchOrExtreme(const supernet::SearchSpace& space,
                                                          const std::string& text);

@@ -2,38 +2,94 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "supernet/few_shot.h"
 #include "supernet/file_util.h"
 
 namespace nas::search {
+namespace {
+
+// FNV-1a over a whole file. (Not CRC-32: a checkpoint ends with its own CRC-32, so the
+// CRC-32 of the whole file is the same constant for every checkpoint.)
+absl::StatusOr<std::string> FileHash(const std::string& path) {
+  absl::StatusOr<std::string> bytes = ReadFileBytes(path);
+  if (!bytes.ok()) return bytes.status();
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const char c : *bytes) hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  return absl::StrFormat("%016x-%d", hash, bytes->size());
+}
+
+bool SameData(const supernet::TrainConfig& a, const supernet::TrainConfig& b) {
+  return a.data.dataset == b.data.dataset && a.data.path == b.data.path && a.data.test_path == b.data.test_path &&
+         a.data.validation_size == b.data.validation_size && a.data.train_limit == b.data.train_limit &&
+         a.training.seed == b.training.seed;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<SupernetEvaluator>> SupernetEvaluator::Load(const std::string& checkpoint,
                                                                            torch::Device device,
                                                                            Options options) {
-  absl::StatusOr<std::string> bytes = ReadFileBytes(checkpoint);
-  if (!bytes.ok()) return bytes.status();
-  absl::StatusOr<supernet::TrainedSupernet> trained = supernet::LoadTrainedSupernet(checkpoint, device);
-  if (!trained.ok()) return trained.status();
+  std::vector<std::string> checkpoints = {checkpoint};
   std::unique_ptr<SupernetEvaluator> e(new SupernetEvaluator());
-  e->trained_ = *std::move(trained);
-  supernet::EvaluationConfig& config = e->trained_.config.evaluation;
-  if (options.calibration_batches >= 0) config.calibration_batches = options.calibration_batches;
-  if (options.max_images >= 0) config.max_images = options.max_images;
-  e->evaluator_ = supernet::MakeEvaluator(e->trained_, supernet::EvalSplit::kValidation, device);
-  // FNV-1a over the whole file. (Not CRC-32: a checkpoint ends with its own CRC-32, so the
-  // CRC-32 of the whole file is the same constant for every checkpoint.)
-  uint64_t hash = 0xcbf29ce484222325ULL;
-  for (const char c : *bytes) hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
-  e->id_ = absl::StrFormat("supernet:%016x-%d:val:cal%dx%d:spread%d", hash, bytes->size(),
+  if (supernet::IsFewShotPath(checkpoint)) {
+    absl::StatusOr<supernet::FewShotManifest> manifest = supernet::ReadFewShotManifest(checkpoint);
+    if (!manifest.ok()) return manifest.status();
+    checkpoints.clear();
+    for (const supernet::FewShotManifest::Child& c : manifest->children) checkpoints.push_back(c.checkpoint);
+    e->split_gene_ = manifest->gene;
+  }
+  std::string hashes;
+  for (const std::string& path : checkpoints) {
+    absl::StatusOr<std::string> hash = FileHash(path);
+    if (!hash.ok()) return hash.status();
+    absl::StrAppend(&hashes, hashes.empty() ? "" : "+", *hash);
+    const supernet::DataSplits* data = nullptr;
+    if (!e->parts_.empty()) data = &e->parts_.front().trained.data;
+    absl::StatusOr<supernet::TrainedSupernet> trained = supernet::LoadTrainedSupernet(path, device, data);
+    if (!trained.ok()) return trained.status();
+    if (!e->parts_.empty()) {
+      const supernet::TrainConfig& first = e->parts_.front().trained.config;
+      if (first.space_yaml != trained->config.space_yaml) {
+        return absl::InvalidArgumentError(absl::StrCat(checkpoint, ": sub-supernet ", path,
+                                                       " is of another search space than ", checkpoints[0]));
+      }
+      if (!SameData(first, trained->config)) {  // Then it needs its own data (not expected).
+        trained = supernet::LoadTrainedSupernet(path, device);
+        if (!trained.ok()) return trained.status();
+      }
+    }
+    supernet::EvaluationConfig& config = trained->config.evaluation;
+    if (options.calibration_batches >= 0) config.calibration_batches = options.calibration_batches;
+    if (options.max_images >= 0) config.max_images = options.max_images;
+    Part part{*std::move(trained), nullptr};
+    part.evaluator = supernet::MakeEvaluator(part.trained, supernet::EvalSplit::kValidation, device);
+    e->parts_.push_back(std::move(part));
+  }
+  if (e->few_shot()) {
+    const supernet::SearchSpace& space = *e->trained().config.space;
+    if (e->split_gene_ >= static_cast<int>(space.genes().size()) ||
+        space.genes()[e->split_gene_].options.size() != e->parts_.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(checkpoint, ": gene ", e->split_gene_, " of space ", space.name(),
+                                                     " does not have ", e->parts_.size(), " options"));
+    }
+  }
+  const supernet::EvaluationConfig& config = e->trained().config.evaluation;
+  e->id_ = absl::StrFormat("%s:%s:val:cal%dx%d:spread%d", e->few_shot() ? "fewshot" : "supernet", hashes,
                            config.calibration_batches, config.calibration_batch_size, config.max_images);
   return e;
 }
 
+const SupernetEvaluator::Part& SupernetEvaluator::PartFor(const supernet::Architecture& arch) const {
+  if (split_gene_ < 0) return parts_.front();
+  return parts_.at(static_cast<size_t>(arch.genes.at(static_cast<size_t>(split_gene_))));
+}
+
 absl::StatusOr<supernet::EvalResult> SupernetEvaluator::Evaluate(const supernet::Architecture& arch) const {
-  return evaluator_->Evaluate(arch);
+  return PartFor(arch).evaluator->Evaluate(arch);
 }
 
 absl::StatusOr<double> SupernetEvaluator::Accuracy(const supernet::Architecture& arch) const {
-  absl::StatusOr<supernet::EvalResult> r = evaluator_->Evaluate(arch);
+  absl::StatusOr<supernet::EvalResult> r = Evaluate(arch);
   if (!r.ok()) return r.status();
   return 100.0 * r->accuracy;
 }

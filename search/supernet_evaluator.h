@@ -17,6 +17,9 @@ namespace nas::search {
 // each architecture, then top-1 accuracy (percent) on the validation split, which training
 // never saw. The identity names a hash of the checkpoint file's bytes and the evaluation
 // settings, so archived results are reused only for the very same weights and protocol.
+// `checkpoint` may also be a few-shot supernet (supernet/few_shot.h: its folder or its
+// fewshot.json): each architecture is then evaluated by the sub-supernet of its option of
+// the split gene, and the identity hashes every sub-supernet's checkpoint.
 class SupernetEvaluator : public AccuracyEvaluator {
  public:
   struct Options {
@@ -29,13 +32,24 @@ class SupernetEvaluator : public AccuracyEvaluator {
   absl::StatusOr<double> Accuracy(const supernet::Architecture& arch) const override;
   // Validation loss and accuracy of one architecture (the same protocol as Accuracy).
   absl::StatusOr<supernet::EvalResult> Evaluate(const supernet::Architecture& arch) const;
-  const supernet::SearchSpace& space() const { return *trained_.config.space; }
-  const supernet::TrainedSupernet& trained() const { return trained_; }
+  const supernet::SearchSpace& space() const { return *trained().config.space; }
+  // The (first) trained supernet: its config, space and data.
+  const supernet::TrainedSupernet& trained() const { return parts_.front().trained; }
+  // The supernet whose weights `arch` inherits (its sub-supernet, for a few-shot one).
+  const supernet::TrainedSupernet& TrainedFor(const supernet::Architecture& arch) const {
+    return PartFor(arch).trained;
+  }
+  bool few_shot() const { return split_gene_ >= 0; }
 
  private:
+  struct Part {
+    supernet::TrainedSupernet trained;
+    std::unique_ptr<supernet::Evaluator> evaluator;
+  };
   SupernetEvaluator() = default;
-  supernet::TrainedSupernet trained_;
-  std::unique_ptr<supernet::Evaluator> evaluator_;
+  const Part& PartFor(const supernet::Architecture& arch) const;
+  std::vector<Part> parts_;  // One, or one per option of split_gene_.
+  int split_gene_ = -1;
   std::string id_;
 };
 

@@ -249,7 +249,55 @@ class FairSampler : public PathSampler {
   int paths_ = 1;
 };
 
+// A few-shot sub-supernet's sampler: the inner sampler's paths with one gene fixed.
+class RestrictedSampler : public PathSampler {
+ public:
+  RestrictedSampler(std::unique_ptr<PathSampler> inner, int gene, int option)
+      : inner_(std::move(inner)), gene_(gene), option_(option) {}
+  std::string name() const override { return inner_->name(); }
+  std::vector<Architecture> Sample(int64_t step) override {
+    std::vector<Architecture> paths = inner_->Sample(step);
+    for (Architecture& a : paths) a.genes[gene_] = option_;
+    return paths;
+  }
+  void Observe(int64_t step, const Architecture& arch, double loss) override { inner_->Observe(step, arch, loss); }
+  bool distills() const override { return inner_->distills(); }
+  bool sums_paths() const override { return inner_->sums_paths(); }
+  nlohmann::json SaveState() const override { return inner_->SaveState(); }
+  absl::Status LoadState(const nlohmann::json& state) override { return inner_->LoadState(state); }
+  std::vector<double> BinProbabilities() const override { return inner_->BinProbabilities(); }
+
+ private:
+  std::unique_ptr<PathSampler> inner_;
+  int gene_, option_;
+};
+
+absl::StatusOr<std::unique_ptr<PathSampler>> CreateUnrestrictedSampler(
+    std::shared_ptr<const SearchSpace> space, const SamplerConfig& config, uint64_t seed);
+
 }  // namespace
+
+absl::StatusOr<std::unique_ptr<PathSampler>> CreateSampler(
+    std::shared_ptr<const SearchSpace> space, const SamplerConfig& config, uint64_t seed) {
+  if (config.restrict_gene < 0 && config.restrict_option < 0) return CreateUnrestrictedSampler(space, config, seed);
+  const int genes = static_cast<int>(space->genes().size());
+  if (config.restrict_gene < 0 || config.restrict_gene >= genes) {
+    return absl::InvalidArgumentError(absl::StrCat("sampler.restrict.gene: must be in [0, ", genes - 1, "], got ",
+                                                   config.restrict_gene));
+  }
+  const int options = static_cast<int>(space->genes()[config.restrict_gene].options.size());
+  if (config.restrict_option < 0 || config.restrict_option >= options) {
+    return absl::InvalidArgumentError(absl::StrCat("sampler.restrict.option: gene ", config.restrict_gene,
+                                                   " has options 0-", options - 1, ", got ", config.restrict_option));
+  }
+  if (config.kind == "fixed") {
+    return absl::InvalidArgumentError("sampler.restrict: not with the fixed sampler (it trains one path)");
+  }
+  absl::StatusOr<std::unique_ptr<PathSampler>> inner = CreateUnrestrictedSampler(space, config, seed);
+  if (!inner.ok()) return inner.status();
+  return std::unique_ptr<PathSampler>(
+      new RestrictedSampler(*std::move(inner), config.restrict_gene, config.restrict_option));
+}
 
 ComplexityBins::ComplexityBins(std::shared_ptr<const SearchSpace> space, int num_bins)
     : space_(std::move(space)) {
@@ -341,7 +389,8 @@ Architecture ComplexityBins::Generate(int bin, Rng& rng, bool* in_bin) const {
   return best;
 }
 
-absl::StatusOr<std::unique_ptr<PathSampler>> CreateSampler(
+namespace {
+absl::StatusOr<std::unique_ptr<PathSampler>> CreateUnrestrictedSampler(
     std::shared_ptr<const SearchSpace> space, const SamplerConfig& config, uint64_t seed) {
   if (config.num_bins < 1 || config.num_bins > 1000) {
     return absl::InvalidArgumentError(
@@ -382,5 +431,6 @@ absl::StatusOr<std::unique_ptr<PathSampler>> CreateSampler(
   return absl::InvalidArgumentError(absl::StrCat(
       "sampler.kind: '", config.kind, "' is not one of uniform, flops_uniform, shifted, sandwich, fair"));
 }
+}  // namespace
 
 }  // namespace nas::supernet

@@ -51,6 +51,11 @@ struct SamplerConfig {
   double min_probability = 0.2;  // Share of the probability kept uniform (epsilon).
   int sandwich_random = 2;    // sandwich: random paths besides largest and smallest.
   std::string arch;           // fixed: the one architecture trained (fine-tuning a subnet).
+  // A few-shot sub-supernet (any kind but fixed): every sampled path has gene
+  // `restrict_gene` set to option `restrict_option` (after the kind's own draw, so the
+  // other genes follow the kind's distribution). -1: no restriction.
+  int restrict_gene = -1;
+  int restrict_option = -1;
 };
 
 // Chooses the path(s) trained at each step. Sample(step) depends only on the seed,

@@ -175,6 +175,59 @@ TEST(SamplersTest, FairTrainsEveryOptionOfEveryGeneExactlyOncePerStep) {
   }
 }
 
+TEST(SamplersTest, RestrictFixesOneGeneAndKeepsTheKindsOtherGenes) {
+  for (const char* path : {"configs/nb201.yaml", "configs/mbv2_macro.yaml"}) {
+    auto space = Load(path);
+    for (const std::string kind : {"uniform", "flops_uniform", "shifted", "sandwich", "fair"}) {
+      SamplerConfig config;
+      config.kind = kind;
+      auto plain = Make(space, config, 21);
+      config.restrict_gene = 2;
+      config.restrict_option = 1;
+      auto restricted = Make(space, config, 21);
+      EXPECT_EQ(restricted->name(), plain->name());
+      EXPECT_EQ(restricted->sums_paths(), plain->sums_paths());
+      EXPECT_EQ(restricted->distills(), plain->distills());
+      std::set<std::vector<int>> others;
+      for (int64_t step = 0; step < 30; ++step) {
+        std::vector<Architecture> expected = plain->Sample(step);
+        const std::vector<Architecture> got = restricted->Sample(step);
+        ASSERT_EQ(got.size(), expected.size()) << path << " " << kind;
+        for (size_t k = 0; k < got.size(); ++k) {
+          EXPECT_EQ(got[k].genes[2], 1) << path << " " << kind;
+          EXPECT_TRUE(space->Validate(got[k]).ok());
+          expected[k].genes[2] = 1;  // Everything else is the kind's own draw.
+          EXPECT_EQ(got[k], expected[k]) << path << " " << kind;
+          others.insert(got[k].genes);
+        }
+      }
+      EXPECT_GT(others.size(), 1u) << path << " " << kind;
+    }
+  }
+}
+
+TEST(SamplersTest, BadRestrictionsNameTheField) {
+  auto space = Load("configs/nb201.yaml");  // 6 genes of 5 options.
+  SamplerConfig config;
+  config.kind = "uniform";
+  config.restrict_gene = 6;
+  config.restrict_option = 0;
+  EXPECT_THAT(std::string(CreateSampler(space, config, 0).status().message()),
+              ::testing::HasSubstr("sampler.restrict.gene: must be in [0, 5], got 6"));
+  config.restrict_gene = 1;
+  config.restrict_option = 5;
+  EXPECT_THAT(std::string(CreateSampler(space, config, 0).status().message()),
+              ::testing::HasSubstr("sampler.restrict.option: gene 1 has options 0-4, got 5"));
+  config.restrict_option = -1;
+  EXPECT_THAT(std::string(CreateSampler(space, config, 0).status().message()),
+              ::testing::HasSubstr("sampler.restrict.option"));
+  config.restrict_option = 2;
+  config.kind = "fixed";
+  config.arch = space->Format(space->MaxFlops().arch);
+  EXPECT_THAT(std::string(CreateSampler(space, config, 0).status().message()),
+              ::testing::HasSubstr("sampler.restrict: not with the fixed sampler"));
+}
+
 TEST(SamplersTest, BadConfigsNameTheField) {
   auto space = Load("configs/nb201.yaml");
   SamplerConfig config;

@@ -209,7 +209,7 @@ absl::StatusOr<TrainConfig> ParseTrainConfig(const std::string& yaml, const std:
   if (root.Has("sampler")) {
     const ConfigNode n = root["sampler"];
     if (absl::Status s = n.ExpectKeys({}, {"kind", "num_bins", "update_every", "loss_ema",
-                                           "temperature", "min_probability", "sandwich_random", "arch"});
+                                           "temperature", "min_probability", "sandwich_random", "arch", "restrict"});
         !s.ok()) {
       return s;
     }
@@ -239,6 +239,18 @@ absl::StatusOr<TrainConfig> ParseTrainConfig(const std::string& yaml, const std:
     if (absl::Status s = ReadDouble(n, "loss_ema", 0, 0.9999, &sc.loss_ema); !s.ok()) return s;
     if (absl::Status s = ReadDouble(n, "temperature", 1e-3, 1e3, &sc.temperature); !s.ok()) return s;
     if (absl::Status s = ReadDouble(n, "min_probability", 0, 1, &sc.min_probability); !s.ok()) return s;
+    if (n.Has("restrict")) {  // A few-shot sub-supernet: one gene fixed.
+      const ConfigNode r = n["restrict"];
+      if (absl::Status s = r.ExpectKeys({"gene", "option"}, {}); !s.ok()) return s;
+      if (sc.kind == "fixed") return r.Error("sampler.restrict: not with the fixed sampler (it trains one path)");
+      const int64_t genes = static_cast<int64_t>(c.space->genes().size());
+      int64_t gene = 0, option = 0;
+      if (absl::Status s = ReadInt(r, "gene", 0, genes - 1, &gene); !s.ok()) return s;
+      const int64_t options = static_cast<int64_t>(c.space->genes()[gene].options.size());
+      if (absl::Status s = ReadInt(r, "option", 0, options - 1, &option); !s.ok()) return s;
+      sc.restrict_gene = static_cast<int>(gene);
+      sc.restrict_option = static_cast<int>(option);
+    }
   }
 
   if (root.Has("evaluation")) {
@@ -310,6 +322,17 @@ absl::StatusOr<DataSplits> LoadData(const TrainConfig& config) {
   return splits;
 }
 
+namespace {
+// Parses a config derived from a checkpoint's (`base_source` locates relative paths).
+absl::StatusOr<TrainConfig> ParseDerivedConfig(const YAML::Node& config, const std::string& source,
+                                               const std::string& base_source, const std::string& space_yaml) {
+  YAML::Emitter out;
+  out << config;
+  std::string dir = std::filesystem::path(base_source).parent_path().string();
+  return ParseTrainConfig(out.c_str(), source, dir.empty() ? "." : dir, &space_yaml);
+}
+}  // namespace
+
 absl::StatusOr<TrainConfig> MakeFineTuneConfig(const std::string& base_yaml, const std::string& base_source,
                                                const std::string& space_yaml, const std::string& overrides_yaml,
                                                const std::string& overrides_source, const std::string& arch) {
@@ -346,11 +369,29 @@ absl::StatusOr<TrainConfig> MakeFineTuneConfig(const std::string& base_yaml, con
   sampler["kind"] = "fixed";
   sampler["arch"] = arch;
   base["sampler"] = sampler;
-  YAML::Emitter out;
-  out << base;
-  std::string dir = std::filesystem::path(base_source).parent_path().string();
-  return ParseTrainConfig(out.c_str(), absl::StrCat(overrides_source.empty() ? base_source : overrides_source),
-                          dir.empty() ? "." : dir, &space_yaml);
+  return ParseDerivedConfig(base, overrides_source.empty() ? base_source : overrides_source, base_source,
+                            space_yaml);
+}
+
+absl::StatusOr<TrainConfig> MakeSubSupernetConfig(const std::string& base_yaml, const std::string& base_source,
+                                                  const std::string& space_yaml, int gene, int option,
+                                                  int64_t steps, double lr) {
+  YAML::Node base;
+  try {
+    base = YAML::Load(base_yaml);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(base_source, ": ", e.what()));
+  }
+  if (steps < 1) return absl::InvalidArgumentError(absl::StrCat("steps: must be at least 1, got ", steps));
+  if (!base["sampler"] || !base["sampler"].IsMap()) base["sampler"] = YAML::Node(YAML::NodeType::Map);
+  YAML::Node restrict(YAML::NodeType::Map);
+  restrict["gene"] = gene;
+  restrict["option"] = option;
+  base["sampler"]["restrict"] = restrict;
+  base["training"]["steps"] = steps;
+  if (lr > 0) base["optimizer"]["lr"] = lr;
+  base["schedule"]["warmup_steps"] = 0;
+  return ParseDerivedConfig(base, base_source, base_source, space_yaml);
 }
 
 }  // namespace nas::supernet

@@ -102,6 +102,14 @@ absl::StatusOr<TrainConfig> MakeFineTuneConfig(const std::string& base_yaml, con
                                                const std::string& space_yaml, const std::string& overrides_yaml,
                                                const std::string& overrides_source, const std::string& arch);
 
+// The config of a few-shot sub-supernet (Few-shot NAS, Zhao et al. 2021) of a trained
+// supernet: its config (`base_yaml`, `space_yaml` as its checkpoint stores them) with every
+// sampled path's gene `gene` fixed to `option` (sampler.restrict), `steps` training steps,
+// learning rate `lr` (<= 0: the base's) and no warm-up. Errors name the field.
+absl::StatusOr<TrainConfig> MakeSubSupernetConfig(const std::string& base_yaml, const std::string& base_source,
+                                                  const std::string& space_yaml, int gene, int option,
+                                                  int64_t steps, double lr);
+
 // The training and validation/test data of a config.
 struct DataSplits {
   std::shared_ptr<const ImageDataset> train_set;  // Training images (holds validation too).

@@ -8,7 +8,7 @@
 namespace nas::supernet {
 
 absl::StatusOr<TrainedSupernet> LoadTrainedSupernet(const std::string& checkpoint,
-                                                    torch::Device device) {
+                                                    torch::Device device, const DataSplits* data) {
   absl::StatusOr<CheckpointContents> contents = ReadCheckpoint(checkpoint);
   if (!contents.ok()) return contents.status();
   TrainedSupernet trained;
@@ -33,9 +33,13 @@ absl::StatusOr<TrainedSupernet> LoadTrainedSupernet(const std::string& checkpoin
   trained.net->ApplyMemoryFormat();
   trained.net->to(device);
   trained.net->eval();
-  absl::StatusOr<DataSplits> data = LoadData(trained.config);
-  if (!data.ok()) return data.status();
-  trained.data = *std::move(data);
+  if (data != nullptr) {
+    trained.data = *data;
+    return trained;
+  }
+  absl::StatusOr<DataSplits> loaded = LoadData(trained.config);
+  if (!loaded.ok()) return loaded.status();
+  trained.data = *std::move(loaded);
   return trained;
 }
 

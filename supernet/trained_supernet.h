@@ -23,8 +23,10 @@ struct TrainedSupernet {
   DataSplits data;
 };
 
+// `data` (optional): the splits to use instead of loading the config's data again (the
+// caller's, of a checkpoint with the same data config and seed: few-shot sub-supernets).
 absl::StatusOr<TrainedSupernet> LoadTrainedSupernet(const std::string& checkpoint,
-                                                    torch::Device device);
+                                                    torch::Device device, const DataSplits* data = nullptr);
 
 // At most `max_images` of `indices`, evenly spread over them (every (n/max)-th), so that a
 // subset of a class-ordered dataset (CIFAR-10's files are) keeps every class; all when

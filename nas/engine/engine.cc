@@ -149,7 +149,7 @@ absl::StatusOr<v1::ExportSubnetResponse> Engine::Export(const v1::ExportSubnetRe
   std::lock_guard<std::mutex> lock(export_mu_);  // One export at a time: they are heavy.
   if (cancelled && cancelled()) return Cancelled();
   return RunOnOwnThread<absl::StatusOr<v1::ExportSubnetResponse>>(
-      options_.threads, [&] { return RunExportJob((*evaluator)->trained(), *arch, dir, eo); });
+      options_.threads, [&] { return RunExportJob((*evaluator)->TrainedFor(*arch), *arch, dir, eo); });
 }
 
 absl::StatusOr<v1::Job> Engine::StartSearch(const v1::StartSearchRequest& request) {

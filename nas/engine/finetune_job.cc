@@ -8,9 +8,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "nas/engine/export_job.h"
+#include "nas/engine/fewshot_job.h"
 #include "nas/engine/training_job.h"
 #include "supernet/checkpoint.h"
 #include "supernet/evaluator.h"
+#include "supernet/few_shot.h"
 #include "supernet/file_util.h"
 #include "supernet/trained_supernet.h"
 
@@ -20,6 +22,14 @@ absl::StatusOr<v1::FineTuneResult> RunFineTuneJob(const FineTuneJob& job, Progre
   if (job.checkpoint.empty()) return absl::InvalidArgumentError("checkpoint: the trained supernet is required");
   if (job.arch.empty()) return absl::InvalidArgumentError("arch: required (an architecture, largest or smallest)");
   if (job.out_dir.empty()) return absl::InvalidArgumentError("out_dir: an output directory is required");
+  if (supernet::IsFewShotPath(job.checkpoint)) {  // The sub-supernet the architecture inherits from.
+    absl::StatusOr<std::string> routed = CheckpointFor(job.checkpoint, job.arch, "arch");
+    if (!routed.ok()) return routed.status();
+    FineTuneJob sub = job;
+    sub.checkpoint = *routed;
+    progress.Message(absl::StrCat("few-shot supernet: ", job.arch, " inherits from ", sub.checkpoint));
+    return RunFineTuneJob(sub, progress);
+  }
   // The supernet's own config, as its checkpoint stores it (the weights are read again
   // where they are needed, so the contents go out of scope here).
   std::string base_yaml, base_source, space_yaml;
