@@ -87,6 +87,25 @@ $NAS search --evaluator "supernet:$T/run/checkpoint.nasckpt" --space configs/nb2
 [ $? -eq 2 ] || fail "a space that differs from the checkpoint's should exit 2"
 grep -q "checkpoint was trained on 'tiny'" "$ERR" || fail "space mismatch: $(cat "$ERR")"
 
+# Few-shot: the tiny supernet split on gene 0 (one step per sub-supernet); the folder then
+# stands in for the checkpoint in search and export.
+$NAS fewshot --checkpoint "$T/run/checkpoint.nasckpt" --out "$T/fewshot" --steps 1 --threads 1 \
+  >"$T/fewshot.out" 2>"$ERR" || fail "fewshot failed: $(cat "$ERR")"
+grep -q "few-shot supernet: $T/fewshot/fewshot.json" "$T/fewshot.out" || fail "fewshot output: $(cat "$T/fewshot.out")"
+grep -q "few-shot sub-supernet 4/4" "$ERR" || fail "fewshot progress: $(cat "$ERR")"
+out=$($NAS search --evaluator "supernet:$T/fewshot" --combine none --algorithm random --budget 3 \
+  --archive none --threads 1 --json 2>"$ERR") || fail "few-shot search failed: $(cat "$ERR")"
+grep -q '"evaluator": "fewshot:' <<<"$out" || fail "few-shot search: $out"
+$NAS export --checkpoint "$T/fewshot" --arch largest --out "$T/fewshot_export" --format torchscript \
+  --verify-images 64 --threads 1 >/dev/null 2>"$ERR" || fail "few-shot export failed: $(cat "$ERR")"
+[ -f "$T/fewshot_export/subnet.pt" ] || fail "few-shot export wrote no subnet.pt"
+$NAS fewshot --checkpoint "$T/run/checkpoint.nasckpt" --out "$T/fewshot_bad" --steps 1 --gene 7 >/dev/null 2>"$ERR"
+[ $? -eq 2 ] || fail "a bad --gene should exit 2"
+grep -q -- "--gene: must be in \[0, 1\]" "$ERR" || fail "bad gene: $(cat "$ERR")"
+$NAS fewshot --checkpoint "$T/run/checkpoint.nasckpt" --out "$T/fewshot" --steps 2 >/dev/null 2>"$ERR"
+[ $? -ne 0 ] || fail "another split into the same folder should fail"
+grep -q -- "--out: .* holds another split" "$ERR" || fail "other split: $(cat "$ERR")"
+
 # Training-free and combined evaluators: a zero-cost proxy from a training config, and
 # the supernet combined with proxies and FLOPs (reference sample of 4).
 out=$($NAS search --evaluator "zc:naswot:$T/train.yaml" --algorithm random --budget 3 --zc-batch 8 \
