@@ -96,6 +96,9 @@ grep -q "few-shot sub-supernet 4/4" "$ERR" || fail "fewshot progress: $(cat "$ER
 out=$($NAS search --evaluator "supernet:$T/fewshot" --combine none --algorithm random --budget 3 \
   --archive none --threads 1 --json 2>"$ERR") || fail "few-shot search failed: $(cat "$ERR")"
 grep -q '"evaluator": "fewshot:' <<<"$out" || fail "few-shot search: $out"
+out=$($NAS eval --checkpoint "$T/fewshot" --arch largest --arch smallest --split val --json) \
+  || fail "few-shot eval failed"
+[ "$(echo "$out" | grep -c '"val_accuracy"')" -eq 2 ] || fail "few-shot eval --json: $out"
 $NAS export --checkpoint "$T/fewshot" --arch largest --out "$T/fewshot_export" --format torchscript \
   --verify-images 64 --threads 1 >/dev/null 2>"$ERR" || fail "few-shot export failed: $(cat "$ERR")"
 [ -f "$T/fewshot_export/subnet.pt" ] || fail "few-shot export wrote no subnet.pt"

@@ -107,7 +107,8 @@ void AddSearchCommand(Commands& commands) {
                          "table:PATH[:COLUMN]: NAS-Bench-201's CSV (column cifar10 (default), cifar100 or "
                          "imagenet16) or a table of any space (CSV header arch,METRIC,... or JSON "
                          "{ARCH: {METRIC: value}}; column default accuracy); supernet:CHECKPOINT: inherited "
-                         "weights, BN recalibrated, validation accuracy; cost: FLOPs/params/latency only")
+                         "weights, BN recalibrated, validation accuracy (CHECKPOINT may be a few-shot folder of `nas "
+                         "fewshot`: each architecture uses its sub-supernet); cost: FLOPs/params/latency only")
       ->required();
   search_cmd->add_option("--algorithm", search->algorithm, "random, evolution (SPOS), aging, nsga2 or predictor")
       ->capture_default_str();

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <thread>
 
@@ -24,6 +25,7 @@
 #include "nas/engine/training_job.h"
 #include "nas/launcher.h"
 #include "supernet/evaluator.h"
+#include "supernet/few_shot.h"
 #include "supernet/file_util.h"
 #include "supernet/trained_supernet.h"
 
@@ -241,9 +243,42 @@ absl::Status RunEval(const EvalCommandOptions& options, std::ostream& out) {
     return absl::InvalidArgumentError("give --arch (an architecture, largest or smallest) or --random N");
   }
   const engine::JobThreads threads(options.threads);
-  absl::StatusOr<supernet::TrainedSupernet> trained =
-      supernet::LoadTrainedSupernet(options.checkpoint, torch::kCPU);
-  if (!trained.ok()) return trained.status();
+  // The checkpoint, or for a few-shot supernet each sub-supernet an architecture routes to
+  // (loaded when first needed, all sharing the first one's data).
+  const bool few_shot = supernet::IsFewShotPath(options.checkpoint);
+  std::string first = options.checkpoint;
+  if (few_shot) {
+    absl::StatusOr<supernet::FewShotManifest> manifest = supernet::ReadFewShotManifest(options.checkpoint);
+    if (!manifest.ok()) return manifest.status();
+    first = manifest->children.front().checkpoint;
+  }
+  struct Loaded {
+    supernet::TrainedSupernet trained;
+    std::unique_ptr<supernet::Evaluator> val, test;
+  };
+  std::map<std::string, std::unique_ptr<Loaded>> loaded;
+  auto load = [&](const std::string& path) -> absl::StatusOr<Loaded*> {
+    std::unique_ptr<Loaded>& slot = loaded[path];
+    if (slot != nullptr) return slot.get();
+    const supernet::DataSplits* data = loaded.size() > 1 ? &loaded.at(first)->trained.data : nullptr;
+    absl::StatusOr<supernet::TrainedSupernet> trained = supernet::LoadTrainedSupernet(path, torch::kCPU, data);
+    if (!trained.ok()) {
+      loaded.erase(path);
+      return trained.status();
+    }
+    slot = std::make_unique<Loaded>();
+    slot->trained = *std::move(trained);
+    if (options.split != "test") {
+      slot->val = supernet::MakeEvaluator(slot->trained, supernet::EvalSplit::kValidation, torch::kCPU);
+    }
+    if (options.split != "val") {
+      slot->test = supernet::MakeEvaluator(slot->trained, supernet::EvalSplit::kTest, torch::kCPU);
+    }
+    return slot.get();
+  };
+  absl::StatusOr<Loaded*> base = load(first);
+  if (!base.ok()) return base.status();
+  const supernet::TrainedSupernet* trained = &(*base)->trained;
   const supernet::SearchSpace& space = *trained->config.space;
   std::vector<std::pair<std::string, supernet::Architecture>> archs;
   for (const std::string& text : options.archs) {
@@ -254,9 +289,7 @@ absl::Status RunEval(const EvalCommandOptions& options, std::ostream& out) {
   Rng rng(options.seed);
   for (int64_t i = 0; i < options.random; ++i) archs.emplace_back("random", space.Sample(rng));
 
-  std::unique_ptr<supernet::Evaluator> val, test;
-  if (options.split != "test") val = supernet::MakeEvaluator(*trained, supernet::EvalSplit::kValidation, torch::kCPU);
-  if (options.split != "val") test = supernet::MakeEvaluator(*trained, supernet::EvalSplit::kTest, torch::kCPU);
+  const bool val = options.split != "test", test = options.split != "val";
   nlohmann::json results = nlohmann::json::array();
   if (!options.json) {
     out << absl::StrFormat("checkpoint %s (step %d/%d), space %s\n", options.checkpoint,
@@ -265,18 +298,25 @@ absl::Status RunEval(const EvalCommandOptions& options, std::ostream& out) {
                            val ? "val acc" : "", test ? "test acc" : "", "arch");
   }
   for (const auto& [kind, arch] : archs) {
+    absl::StatusOr<Loaded*> part = base;
+    if (few_shot) {
+      absl::StatusOr<std::string> path = engine::CheckpointFor(options.checkpoint, space.Format(arch), "--arch");
+      if (!path.ok()) return path.status();
+      part = load(*path);
+      if (!part.ok()) return part.status();
+    }
     const supernet::CostSummary cost = space.Cost(arch);
     nlohmann::json r = {{"kind", kind}, {"arch", space.Format(arch)}, {"flops", cost.flops}, {"params", cost.params}};
     double val_acc = -1, test_acc = -1;
     if (val) {
-      absl::StatusOr<supernet::EvalResult> e = val->Evaluate(arch);
+      absl::StatusOr<supernet::EvalResult> e = (*part)->val->Evaluate(arch);
       if (!e.ok()) return e.status();
       r["val_accuracy"] = e->accuracy;
       r["val_loss"] = e->loss;
       val_acc = e->accuracy;
     }
     if (test) {
-      absl::StatusOr<supernet::EvalResult> e = test->Evaluate(arch);
+      absl::StatusOr<supernet::EvalResult> e = (*part)->test->Evaluate(arch);
       if (!e.ok()) return e.status();
       r["test_accuracy"] = e->accuracy;
       r["test_loss"] = e->loss;
@@ -397,7 +437,7 @@ void AddTrainCommands(Commands& commands) {
   auto eval = std::make_shared<EvalCommandOptions>();
   CLI::App* eval_cmd = commands.app().add_subcommand(
       "eval", "Accuracy of architectures with inherited weights after BN recalibration");
-  eval_cmd->add_option("--checkpoint", eval->checkpoint, "Supernet checkpoint (.nasckpt)")->required();
+  eval_cmd->add_option("--checkpoint", eval->checkpoint, "Supernet checkpoint (.nasckpt) or few-shot folder")->required();
   eval_cmd->add_option("--arch", eval->archs,
                        "Architecture string, or 'largest' / 'smallest' (repeatable)");
   eval_cmd->add_option("--random", eval->random, "Also evaluate N uniformly sampled architectures");
@@ -414,7 +454,8 @@ void AddTrainCommands(Commands& commands) {
                 "opset 10), both for any batch size, BN recalibrated and folded into the convolutions; "
                 "bn_stats.pt; subnet.json. The bundle is reloaded, checked against the supernet path, at batch "
                 "1/7/64 and in OpenCV DNN (ONNX), scored on test images and timed at batch 1");
-  export_cmd->add_option("--checkpoint", export_options->checkpoint, "Supernet checkpoint (.nasckpt)")->required();
+  export_cmd->add_option("--checkpoint", export_options->checkpoint,
+                         "Supernet checkpoint (.nasckpt) or few-shot folder (nas fewshot)")->required();
   export_cmd->add_option("--arch", export_options->arch, "Architecture string, or largest / smallest")->required();
   export_cmd->add_option("--out", export_options->out,
                          "Output directory (with --server: a bundle name, written to DATA_DIR/exports/NAME on the "
@@ -457,7 +498,8 @@ void AddTrainCommands(Commands& commands) {
       "finetune", "Train the stand-alone subnet of one architecture, initialised from the supernet's weights, then "
                   "write its deployment bundle (OUT/bundle) and score it on the test set; Ctrl-C checkpoints and "
                   "stops, --resume continues");
-  finetune_cmd->add_option("--checkpoint", finetune->checkpoint, "Trained supernet checkpoint (.nasckpt)")->required();
+  finetune_cmd->add_option("--checkpoint", finetune->checkpoint,
+                           "Trained supernet checkpoint (.nasckpt) or few-shot folder (nas fewshot)")->required();
   finetune_cmd->add_option("--arch", finetune->arch, "Architecture string, or largest / smallest")->required();
   finetune_cmd->add_option("--config", finetune->config,
                            "Fine-tuning YAML: training, optimizer, schedule (and data/evaluation keys) replacing the "
