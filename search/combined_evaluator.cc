@@ -1,5 +1,7 @@
 #include "search/combined_evaluator.h"
 
+#include <cmath>
+
 #include <algorithm>
 #include <set>
 
@@ -63,8 +65,19 @@ double CombinedEvaluator::Percentile(const std::vector<double>& ref, double valu
   const auto upper = std::upper_bound(ref.begin(), ref.end(), value);
   const size_t lo = lower - ref.begin(), hi = upper - ref.begin();
   if (lo != hi) return (0.5 * (lo + hi)) / n;  // Equal to reference values: their mid-rank.
-  if (lo == 0) return 0.5 / n * 0.5;            // Below every reference value.
-  if (lo == n) return 1.0 - 0.5 / n * 0.5;      // Above every reference value.
+  // Beyond the reference range: the outer half-step (0.5 / n) shrinks exponentially with
+  // the distance past the extreme, in units of the mean spacing of the last few reference
+  // values. Continuous and strictly increasing, never reaching 0 or 1, so candidates past
+  // every reference value are still told apart (in their order) instead of tying.
+  if (lo == 0 || lo == n) {
+    const size_t k = std::min<size_t>(5, n - 1);
+    double scale = lo == 0 ? (ref[k] - ref[0]) / std::max<size_t>(k, 1) : (ref[n - 1] - ref[n - 1 - k]) / std::max<size_t>(k, 1);
+    if (!(scale > 0)) scale = n > 1 ? (ref[n - 1] - ref[0]) / (n - 1) : 0;
+    if (!(scale > 0)) scale = std::max(std::abs(ref[0]), 1e-12);
+    const double distance = lo == 0 ? ref[0] - value : value - ref[n - 1];
+    const double tail = 0.5 / n * std::exp(-distance / scale);
+    return lo == 0 ? tail : 1.0 - tail;
+  }
   const double a = ref[lo - 1], b = ref[lo];
   const double t = (value - a) / (b - a);
   return (lo - 0.5 + t) / n;

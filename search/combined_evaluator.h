@@ -43,7 +43,10 @@ class CombinedEvaluator : public AccuracyEvaluator {
   const std::vector<ScoreComponent>& components() const { return components_; }
 
   // The percentile (in (0, 1)) of `value` among sorted `reference`: the mid-rank of its
-  // position, linearly interpolated between neighbouring reference values.
+  // position, linearly interpolated between neighbouring reference values; beyond the
+  // extremes, within the outer half-step and exponentially closer to 0 or 1 with the
+  // distance (in units of the mean spacing of the last 5 reference values), so values
+  // past every reference value keep their order.
   static double Percentile(const std::vector<double>& sorted_reference, double value);
 
  private:

@@ -1,6 +1,8 @@
 // Label-free combinations (reference-sample percentiles) and the zc:/combo: spec parser.
 #include "search/combined_evaluator.h"
 
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include "search/evaluator_spec.h"
@@ -25,6 +27,20 @@ TEST(CombinedEvaluatorTest, PercentileIsTheInterpolatedMidRank) {
   EXPECT_LT(CombinedEvaluator::Percentile(ref, 0), 0.5 / 4);
   EXPECT_GT(CombinedEvaluator::Percentile(ref, 9), 3.5 / 4);
   EXPECT_LT(CombinedEvaluator::Percentile(ref, 1.5), CombinedEvaluator::Percentile(ref, 1.9));
+  // Past the extremes: continuous at them, still increasing, inside (0, 1). The upper tail
+  // scale is the mean of the last 3 spacings, (4 - 1) / 3 = 1: at 4 + 1 the outer
+  // half-step 0.5 / 4 has shrunk by e.
+  EXPECT_NEAR(CombinedEvaluator::Percentile(ref, 4 + 1e-9), 3.5 / 4, 1e-9);
+  EXPECT_NEAR(CombinedEvaluator::Percentile(ref, 5), 1 - 0.5 / 4 * std::exp(-1.0), 1e-12);
+  EXPECT_LT(CombinedEvaluator::Percentile(ref, 5), CombinedEvaluator::Percentile(ref, 9));
+  EXPECT_LT(CombinedEvaluator::Percentile(ref, 9), 1.0);
+  EXPECT_NEAR(CombinedEvaluator::Percentile(ref, 1 - 1e-9), 0.5 / 4, 1e-9);
+  EXPECT_NEAR(CombinedEvaluator::Percentile(ref, 0), 0.5 / 4 * std::exp(-1.0), 1e-12);  // Lower scale (4 - 1) / 3.
+  EXPECT_LT(CombinedEvaluator::Percentile(ref, -5), CombinedEvaluator::Percentile(ref, 0));
+  EXPECT_GT(CombinedEvaluator::Percentile(ref, -5), 0.0);
+  const std::vector<double> flat = {2, 2};  // No spread at all: still ordered.
+  EXPECT_LT(CombinedEvaluator::Percentile(flat, 3), CombinedEvaluator::Percentile(flat, 4));
+  EXPECT_GT(CombinedEvaluator::Percentile(flat, 3), 0.75);
 }
 
 TEST(CombinedEvaluatorTest, WeightedMeanPercentileOfTheComponents) {

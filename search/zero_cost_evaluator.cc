@@ -222,7 +222,8 @@ absl::StatusOr<LoadedEvaluator> LoadModelEvaluator(const std::string& spec_text,
     id += "+";
     components.push_back(std::move(c));
   }
-  absl::StrAppendFormat(&id, "ref%d:s%d", spec->reference, options.reference_seed);
+  // ":tails": percentiles past the reference range keep their order (CombinedEvaluator).
+  absl::StrAppendFormat(&id, "ref%d:s%d:tails", spec->reference, options.reference_seed);
   const auto started = std::chrono::steady_clock::now();
   log << "scoring the combination's reference sample (" << spec->reference << " random architectures)...\n";
   auto combined = CombinedEvaluator::Create(out.space, std::move(components), spec->reference, options.reference_seed, id);
