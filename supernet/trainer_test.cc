@@ -409,6 +409,9 @@ TEST(TrainConfigTest, BadFieldsAreNamed) {
       {"kind: uniform", "kind: greedy"},
       {"lr: 0.05", "lr: -1"},
       {"seed: 3", "seed: 3, epoch: 4"},
+      {"kind: uniform", "kind: uniform, restrict: {gene: 4, option: 0}"},
+      {"kind: uniform", "kind: uniform, restrict: {gene: 1, option: 4}"},
+      {"kind: uniform", "kind: uniform, restrict: {gene: 1}"},
   };
   const std::vector<std::string> expected = {
       "train.yaml:3: training.batch_size: 0 is out of range",
@@ -417,6 +420,9 @@ TEST(TrainConfigTest, BadFieldsAreNamed) {
       "sampler.kind: 'greedy' is not one of",
       "optimizer.lr: -1 is out of range",
       "training.epoch: unknown key 'epoch'",
+      "sampler.restrict.gene: 4 is out of range",
+      "sampler.restrict.option: 4 is out of range",
+      "sampler.restrict: missing required key 'option'",
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     std::string yaml = good;
