@@ -4,8 +4,9 @@
 // reference sample). Two disjoint random sets of cells (seeds 7 and 8 by default). Every
 // signal is computed first; only then is the NAS-Bench-201 table read, to score.
 //
-//   bazel-bin/bench/nb201_signals --checkpoint runs/X/checkpoint.nasckpt --out runs/X/signals \
+//   bazel-bin/bench/nb201_signals --checkpoint runs/X/checkpoint.nasckpt --out runs/X/signals
 //       [--combos 'supernet+zc:naswot+flops;supernet_loss+zc:synflow'] [--eval-images 500]
+//   (--checkpoint may also be a few-shot folder of `nas fewshot`)
 //   bazel-bin/bench/nb201_signals --config configs/train_cifar10_nb201_proxy.yaml --out DIR  # training-free only
 #include <sys/resource.h>
 
