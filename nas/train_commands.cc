@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "nas/client_commands.h"
 #include "nas/engine/export_job.h"
 #include "nas/engine/fewshot_job.h"
@@ -37,6 +38,20 @@ absl::StatusOr<supernet::Architecture> ParseArchOrExtreme(const supernet::Search
 }
 
 namespace {
+
+// A job's error with the field it names ("checkpoint: ...") as the flag the user typed
+// ("--checkpoint: ..."); each entry is FIELD or FIELD:FLAG (without the dashes).
+absl::Status WithFlagNames(const absl::Status& status, const std::vector<std::string>& fields) {
+  const std::string message(status.message());
+  for (const std::string& entry : fields) {
+    const std::vector<std::string> parts = absl::StrSplit(entry, ':');
+    const std::string field = parts[0] + ": ";
+    if (absl::StartsWith(message, field)) {
+      return absl::Status(status.code(), absl::StrCat("--", parts.back(), ": ", message.substr(field.size())));
+    }
+  }
+  return status;
+}
 
 // The text summary of an export, local or remote.
 void PrintExport(const v1::ExportSubnetResponse& r, const std::string& where, std::ostream& out) {
@@ -151,17 +166,7 @@ absl::Status RunFineTune(const FineTuneCommandOptions& options, std::ostream& ou
     result = engine::RunFineTuneJob(job, progress);
   }
   SetTrainingStop(nullptr);
-  if (!result.ok()) {
-    // Flag names for what the user typed.
-    const std::string message(result.status().message());
-    for (const auto& [field, flag] : {std::pair<std::string, std::string>{"checkpoint: ", "--checkpoint: "},
-                                      {"arch: ", "--arch: "}, {"config: ", "--config: "}}) {
-      if (absl::StartsWith(message, field)) {
-        return absl::Status(result.status().code(), flag + message.substr(field.size()));
-      }
-    }
-    return result.status();
-  }
+  if (!result.ok()) return WithFlagNames(result.status(), {"checkpoint", "arch", "config"});
   if (options.json) {
     std::string text;
     google::protobuf::util::JsonPrintOptions print;
@@ -213,16 +218,7 @@ absl::Status RunFewShot(const FewShotCommandOptions& options, std::ostream& out,
     result = engine::RunFewShotJob(job, progress);
   }
   SetTrainingStop(nullptr);
-  if (!result.ok()) {
-    const std::string message(result.status().message());
-    for (const auto& [field, flag] : {std::pair<std::string, std::string>{"checkpoint: ", "--checkpoint: "},
-                                      {"gene: ", "--gene: "}, {"steps: ", "--steps: "}, {"out_dir: ", "--out: "}}) {
-      if (absl::StartsWith(message, field)) {
-        return absl::Status(result.status().code(), flag + message.substr(field.size()));
-      }
-    }
-    return result.status();
-  }
+  if (!result.ok()) return WithFlagNames(result.status(), {"checkpoint", "gene", "steps", "out_dir:out"});
   if (!result->finished) {
     out << "stopped; rerun the same command to continue\n";
     return absl::OkStatus();
