@@ -1,5 +1,7 @@
 #include "kernels/profiler.h"
 
+#include <torch/torch.h>
+#include <torch/version.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,9 +9,6 @@
 #include <fstream>
 #include <numeric>
 #include <thread>
-
-#include <torch/torch.h>
-#include <torch/version.h>
 
 namespace nas::kernels {
 

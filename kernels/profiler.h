@@ -68,7 +68,7 @@ class ScopedThreads {
 
 // What a latency figure was measured on.
 struct MachineInfo {
-  std::string cpu_model;        // /proc/cpuinfo "model name", or "unknown".
+  std::string cpu_model;  // /proc/cpuinfo "model name", or "unknown".
   std::string hostname;
   std::string library_version;  // "libtorch 1.13.0".
   int hardware_threads = 0;

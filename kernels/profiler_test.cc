@@ -1,9 +1,9 @@
 #include "kernels/profiler.h"
 
-#include <thread>
-
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+
+#include <thread>
 
 namespace nas::kernels {
 namespace {

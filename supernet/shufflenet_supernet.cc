@@ -2,6 +2,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "kernels/channel_ops.h"
 #include "supernet/shufflenet_space.h"
 #include "supernet/supernet_networks.h"
 
@@ -113,15 +114,14 @@ class ShuffleNetNetworkImpl : public SupernetImpl {
       const int width = Width(arch, l);
       if (s_.layers()[l].index_in_stage == 0) {
         torch::Tensor proj = projections_[l][slot]->forward(x, 0, ctx);
-        x = torch::cat({proj, mains_[l][slot]->forward(x, width, ctx)}, 1);
+        x = kernels::ConcatChannels(proj, mains_[l][slot]->forward(x, width, ctx));
       } else {
         // SPOS's channel shuffle: even channels pass through, odd ones enter the block.
         // Strided channel slices, not a reshape: nothing depends on the batch size, and
-        // the ONNX export is a plain Slice.
-        const int64_t c = x.size(1);
-        torch::Tensor passthrough = x.slice(1, 0, c, 2);
-        torch::Tensor branch = x.slice(1, 1, c, 2).contiguous(x.suggest_memory_format());
-        x = torch::cat({passthrough, mains_[l][slot]->forward(branch, width, ctx)}, 1);
+        // the ONNX export is a plain Slice. kernels/channel_ops.h keeps the gradients in
+        // the activations' memory format.
+        auto [passthrough, branch] = kernels::SplitEvenOddChannels(x);
+        x = kernels::ConcatChannels(passthrough, mains_[l][slot]->forward(branch, width, ctx));
       }
     }
     ctx.EnterBlock("head");
