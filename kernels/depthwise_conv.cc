@@ -46,59 +46,98 @@ class DepthwiseConvFunction : public torch::autograd::Function<DepthwiseConvFunc
   }
 };
 
-// One output row's contribution to the weight gradient, NHWC: for every kernel offset
-// (dy, dx), acc[dy][dx][0:C] += g[ow][0:C] * x[ih = oh*s+dy-p][iw = ow*s+dx-p][0:C].
-// `x_rows[dy]` is the input row of that offset (nullptr: outside the image). The inner
-// loop runs over contiguous channels and vectorizes.
+// One output row's contribution to the weight gradient of a KxK depthwise convolution,
+// NHWC: for every kernel offset (dy, dx),
+//   acc[dy][dx][0:C] += sum over ow of g[ow][0:C] * x_rows[dy][iw = ow*s + dx - K/2][0:C],
+// `x_rows[dy]` being the input row of offset dy (nullptr: outside the image). Channels
+// go in blocks of 8 (one AVX2 register) with the K sums of a block held in registers
+// across the row, so each gradient vector is loaded once for K multiply-adds; columns
+// whose K offsets all lie inside the row skip the bounds checks.
+// Eight floats; GCC lowers its arithmetic to one AVX2 register (two SSE ones without).
+typedef float Lanes __attribute__((vector_size(32)));
+constexpr int kLanes = 8;
+
+inline __attribute__((always_inline)) Lanes LoadLanes(const float* p) {
+  Lanes v;
+  __builtin_memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+template <int K>
 inline __attribute__((always_inline)) void AccumulateRow(const float* const* x_rows,
                                                          const float* g_row, float* acc, int64_t c,
-                                                         int64_t w, int64_t ow_count, int64_t k,
+                                                         int64_t w, int64_t ow_count,
                                                          int64_t stride) {
-  const int64_t pad = k / 2;
-  for (int64_t dy = 0; dy < k; ++dy) {
+  constexpr int64_t kPad = K / 2;
+  // Columns [inner_lo, inner_hi) have 0 <= ow*s - pad and ow*s - pad + K - 1 < w.
+  const int64_t inner_lo = std::min<int64_t>(ow_count, (kPad + stride - 1) / stride);
+  const int64_t last = w - K + kPad;  // The largest ow*s with every offset inside.
+  const int64_t inner_hi =
+      std::max<int64_t>(inner_lo, last < 0 ? 0 : std::min<int64_t>(ow_count, last / stride + 1));
+  for (int64_t dy = 0; dy < K; ++dy) {
     const float* x_row = x_rows[dy];
     if (x_row == nullptr) continue;
-    for (int64_t dx = 0; dx < k; ++dx) {
-      float* __restrict a = acc + (dy * k + dx) * c;
-      // ow with 0 <= ow*stride + dx - pad < w.
-      const int64_t lo = std::max<int64_t>(0, (pad - dx + stride - 1) / stride);
-      const int64_t hi = std::min<int64_t>(ow_count, (w - 1 + pad - dx) / stride + 1);
-      // Blocks of 16 channels summed over the row in registers, then the rest.
-      int64_t ch0 = 0;
-      for (; ch0 + 16 <= c; ch0 += 16) {
-        float block[16];
-        for (int j = 0; j < 16; ++j) block[j] = a[ch0 + j];
-        for (int64_t ow = lo; ow < hi; ++ow) {
-          const float* __restrict gp = g_row + ow * c + ch0;
-          const float* __restrict xp = x_row + (ow * stride + dx - pad) * c + ch0;
-          for (int j = 0; j < 16; ++j) block[j] += gp[j] * xp[j];
+    float* a_row = acc + dy * K * c;
+    int64_t ch0 = 0;
+    for (; ch0 + kLanes <= c; ch0 += kLanes) {
+      Lanes sum[K];
+      for (int dx = 0; dx < K; ++dx) sum[dx] = LoadLanes(a_row + dx * c + ch0);
+      auto edge = [&](int64_t ow) {
+        const Lanes g = LoadLanes(g_row + ow * c + ch0);
+        for (int dx = 0; dx < K; ++dx) {
+          const int64_t iw = ow * stride + dx - kPad;
+          if (iw >= 0 && iw < w) sum[dx] += g * LoadLanes(x_row + iw * c + ch0);
         }
-        for (int j = 0; j < 16; ++j) a[ch0 + j] = block[j];
+      };
+      for (int64_t ow = 0; ow < inner_lo; ++ow) edge(ow);
+      for (int64_t ow = inner_lo; ow < inner_hi; ++ow) {
+        const Lanes g = LoadLanes(g_row + ow * c + ch0);
+        const float* xp = x_row + (ow * stride - kPad) * c + ch0;
+        for (int dx = 0; dx < K; ++dx) sum[dx] += g * LoadLanes(xp + dx * c);
       }
-      for (int64_t ow = lo; ow < hi; ++ow) {
-        const float* __restrict gp = g_row + ow * c;
-        const float* __restrict xp = x_row + (ow * stride + dx - pad) * c;
-        for (int64_t ch = ch0; ch < c; ++ch) a[ch] += gp[ch] * xp[ch];
+      for (int64_t ow = inner_hi; ow < ow_count; ++ow) edge(ow);
+      for (int dx = 0; dx < K; ++dx)
+        __builtin_memcpy(a_row + dx * c + ch0, &sum[dx], sizeof(Lanes));
+    }
+    // The last C mod 8 channels.
+    for (int64_t ow = 0; ow < ow_count && ch0 < c; ++ow) {
+      for (int dx = 0; dx < K; ++dx) {
+        const int64_t iw = ow * stride + dx - kPad;
+        if (iw < 0 || iw >= w) continue;
+        for (int64_t ch = ch0; ch < c; ++ch)
+          a_row[dx * c + ch] += g_row[ow * c + ch] * x_row[iw * c + ch];
       }
     }
   }
 }
 
+using RowFunction = void (*)(const float* const*, const float*, float*, int64_t, int64_t, int64_t,
+                             int64_t);
+
+template <int K>
 __attribute__((target("avx2,fma"))) void AccumulateRowAvx2(const float* const* x_rows,
                                                            const float* g_row, float* acc,
                                                            int64_t c, int64_t w, int64_t ow_count,
-                                                           int64_t k, int64_t stride) {
-  AccumulateRow(x_rows, g_row, acc, c, w, ow_count, k, stride);
+                                                           int64_t stride) {
+  AccumulateRow<K>(x_rows, g_row, acc, c, w, ow_count, stride);
 }
 
+template <int K>
 void AccumulateRowGeneric(const float* const* x_rows, const float* g_row, float* acc, int64_t c,
-                          int64_t w, int64_t ow_count, int64_t k, int64_t stride) {
-  AccumulateRow(x_rows, g_row, acc, c, w, ow_count, k, stride);
+                          int64_t w, int64_t ow_count, int64_t stride) {
+  AccumulateRow<K>(x_rows, g_row, acc, c, w, ow_count, stride);
+}
+
+// The row kernel for k (5 or 7), AVX2 + FMA where the CPU has them.
+RowFunction RowKernel(int64_t k) {
+  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (k == 5) return avx2 ? &AccumulateRowAvx2<5> : &AccumulateRowGeneric<5>;
+  return avx2 ? &AccumulateRowAvx2<7> : &AccumulateRowGeneric<7>;
 }
 
 // d(loss)/d(weight) of a depthwise convolution (padding k/2), computed in NHWC: x
 // [N, C, H, W] and grad_output [N, C, OH, OW], both channels-last (dense); returns
-// [C, 1, k, k]. Rows (n, oh) are split over LibTorch's intra-op threads, each with its
+// [C, 1, k, k], k 5 or 7. Rows (n, oh) are split over LibTorch's intra-op threads, each with its
 // own accumulator, summed at the end.
 torch::Tensor WeightGradChannelsLast(const torch::Tensor& x, const torch::Tensor& grad_output,
                                      int64_t k, int64_t stride) {
@@ -107,8 +146,7 @@ torch::Tensor WeightGradChannelsLast(const torch::Tensor& x, const torch::Tensor
   const int64_t pad = k / 2;
   const float* x_data = x.data_ptr<float>();
   const float* g_data = grad_output.data_ptr<float>();
-  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  const auto accumulate = avx2 ? &AccumulateRowAvx2 : &AccumulateRowGeneric;
+  const RowFunction accumulate = RowKernel(k);
   std::vector<float> total(k * k * c, 0.0f);
   std::mutex total_mutex;
   at::parallel_for(0, n * oh_count, 1, [&](int64_t begin, int64_t end) {
@@ -120,7 +158,7 @@ torch::Tensor WeightGradChannelsLast(const torch::Tensor& x, const torch::Tensor
         const int64_t ih = oh * stride + dy - pad;
         x_rows[dy] = ih >= 0 && ih < h ? x_data + (b * h + ih) * w * c : nullptr;
       }
-      accumulate(x_rows.data(), g_data + row * ow_count * c, acc.data(), c, w, ow_count, k, stride);
+      accumulate(x_rows.data(), g_data + row * ow_count * c, acc.data(), c, w, ow_count, stride);
     }
     std::lock_guard<std::mutex> lock(total_mutex);
     for (size_t i = 0; i < acc.size(); ++i) total[i] += acc[i];
@@ -177,7 +215,8 @@ torch::Tensor DepthwiseConv2d(const torch::Tensor& x, const torch::Tensor& weigh
     return Forward(x, weight, stride);
   }
   // 3x3 kernels: LibTorch's own backward is as fast or faster (bench/depthwise_bench).
-  if (k >= 5 && x.dim() == 4 && x.suggest_memory_format() == torch::MemoryFormat::ChannelsLast) {
+  if ((k == 5 || k == 7) && x.dim() == 4 &&
+      x.suggest_memory_format() == torch::MemoryFormat::ChannelsLast) {
     return DepthwiseConvChannelsLastFunction::apply(x, weight, stride);
   }
   if (stride != 1 || k < 5) return Forward(x, weight, stride);
