@@ -15,6 +15,8 @@
 #
 # Usage: bash bench/spos224.sh [OUT=runs/spos224] [REPS=3]
 #   BATCHES="32 64" THREADS_LIST="2 1" STEPS=10 (timed steps per run, after 2 warm-up)
+#   NAS_BEFORE=path/to/an/older/nas: a third column, alternating with the other two
+#   (before/after comparisons of the engine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-runs/spos224}"
@@ -35,7 +37,10 @@ if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-torch >/dev/null
 fi
 bazel build //nas:nas //bench:matmul_peak >/dev/null 2>&1
-NAS="$(pwd)/bazel-bin/nas/nas"
+# Copies, so that a rebuild while this runs changes nothing.
+mkdir -p "$OUT/bin"
+cp -f bazel-bin/nas/nas bazel-bin/bench/matmul_peak "$OUT/bin/"
+NAS="$OUT/bin/nas"
 
 # 64 CIFAR-10 training JPEGs per class, once.
 IMAGES="$OUT/images"
@@ -79,7 +84,7 @@ for rep in $(seq 1 "$REPS"); do
   for batch in $BATCHES; do
     for threads in $THREADS_LIST; do
       if ! done_already "$rep" "$batch" "$threads" matmul; then
-        rate=$(bazel-bin/bench/matmul_peak --threads "$threads")
+        rate=$("$OUT/bin/matmul_peak" --threads "$threads")
         echo "{\"rep\": $rep, \"batch\": $batch, \"threads\": $threads, \"impl\": \"matmul\", \"gflops\": $rate}" >> "$RESULTS"
       fi
       if ! done_already "$rep" "$batch" "$threads" peer; then
@@ -88,16 +93,19 @@ for rep in $(seq 1 "$REPS"); do
         ips=$(echo "$line" | sed -n 's/.*images_per_s=\([0-9.]*\).*/\1/p')
         echo "{\"rep\": $rep, \"batch\": $batch, \"threads\": $threads, \"impl\": \"peer\", \"images_per_s\": $ips}" >> "$RESULTS"
       fi
-      if ! done_already "$rep" "$batch" "$threads" nas; then
-        echo "$(date +%T) rep $rep batch $batch threads $threads: nas train"
+      for impl in nas ${NAS_BEFORE:+nas_before}; do
+        done_already "$rep" "$batch" "$threads" "$impl" && continue
+        echo "$(date +%T) rep $rep batch $batch threads $threads: $impl train"
+        binary="$NAS"
+        [ "$impl" = nas_before ] && binary="$NAS_BEFORE"
         rm -rf "$OUT/run"
-        "$NAS" train --config "$OUT/train.yaml" --out "$OUT/run" --threads "$threads" \
+        "$binary" train --config "$OUT/train.yaml" --out "$OUT/run" --threads "$threads" \
           --batch-size "$batch" --steps $((STEPS + 2)) --json > /dev/null 2>&1
         ips=$(/usr/bin/python3 -c 'import json,statistics,sys
 r=[json.loads(l)["images_per_second"] for l in open(sys.argv[1])][2:]
 print(statistics.median(r))' "$OUT/run/metrics.jsonl")
-        echo "{\"rep\": $rep, \"batch\": $batch, \"threads\": $threads, \"impl\": \"nas\", \"images_per_s\": $ips}" >> "$RESULTS"
-      fi
+        echo "{\"rep\": $rep, \"batch\": $batch, \"threads\": $threads, \"impl\": \"$impl\", \"images_per_s\": $ips}" >> "$RESULTS"
+      done
     done
   done
 done
@@ -110,8 +118,10 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 macs = float(sys.argv[2])
 print(f"mean forward MACs of a uniformly sampled path: {macs / 1e6:.1f} M; "
       f"training work {3 * 2 * macs / 1e9:.2f} GFLOP per image")
-print("| batch | threads | official SPOS img/s | nas train img/s | ratio | nas GFLOP/s | matmul GFLOP/s | share |")
-print("|---|---|---|---|---|---|---|---|")
+before = any(r["impl"] == "nas_before" for r in rows)
+print("| batch | threads | official SPOS img/s | nas train img/s | ratio | nas GFLOP/s | matmul GFLOP/s | share |"
+      + (" nas train before img/s | after/before |" if before else ""))
+print("|---|---|---|---|---|---|---|---|" + ("---|---|" if before else ""))
 for batch in sorted({r["batch"] for r in rows}):
     for threads in sorted({r["threads"] for r in rows}, reverse=True):
         pick = lambda impl, key: [r[key] for r in rows if r["batch"] == batch and r["threads"] == threads and r["impl"] == impl]
@@ -120,6 +130,11 @@ for batch in sorted({r["batch"] for r in rows}):
             continue
         p, n, m = statistics.median(peer), statistics.median(nas), statistics.median(mm)
         g = 3 * 2 * macs * n / 1e9
-        print(f"| {batch} | {threads} | {p:.1f} ({', '.join(f'{v:.1f}' for v in peer)}) | "
-              f"{n:.1f} ({', '.join(f'{v:.1f}' for v in nas)}) | {n / p:.2f}x | {g:.1f} | {m:.0f} | {100 * g / m:.0f} % |")
+        line = (f"| {batch} | {threads} | {p:.1f} ({', '.join(f'{v:.1f}' for v in peer)}) | "
+                f"{n:.1f} ({', '.join(f'{v:.1f}' for v in nas)}) | {n / p:.2f}x | {g:.1f} | {m:.0f} | {100 * g / m:.0f} % |")
+        old = pick("nas_before", "images_per_s")
+        if before and old:
+            o = statistics.median(old)
+            line += f" {o:.1f} ({', '.join(f'{v:.1f}' for v in old)}) | {n / o:.2f}x |"
+        print(line)
 PY
