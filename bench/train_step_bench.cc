@@ -9,7 +9,9 @@
 // ReLU, channel split/shuffle, concat, ...), the optimizer, and what no operator covers.
 // Forward kinds come from the outermost ATen call (a conv's kind from its weight shape);
 // a backward node inherits the kind of the forward call that created it (autograd
-// sequence numbers). Profiling adds overhead: read its shares, not its totals.
+// sequence numbers). Convolutions also get their achieved GFLOP/s (forward FLOPs from the
+// call's shapes; backward counted as twice the forward: input and weight gradients).
+// Profiling adds overhead: read its shares, not its totals.
 //
 //   bazel-bin/bench/train_step_bench --config configs/train_cifar10_nb201_proxy.yaml [--threads 1]
 #include <ATen/SequenceNumber.h>
@@ -48,12 +50,12 @@ struct OpProfile {
     std::string kind;
     bool backward = false;
     uint64_t first_seq = 0;
-    std::string node;
+    double flops = 0;  // Forward convolutions: 2 x multiply-adds.
   };
   std::thread::id thread;
   std::vector<Frame> stack;
   std::unordered_map<uint64_t, std::string> kind_of_node;  // Autograd sequence nr -> kind.
-  std::map<std::string, double> forward_ms, backward_ms;
+  std::map<std::string, double> forward_ms, backward_ms, forward_flops;
 };
 OpProfile* g_profile = nullptr;
 
@@ -69,12 +71,37 @@ std::string ConvKind(const at::RecordFunction& fn) {
   return k == 1 ? "1x1 conv" : absl::StrFormat("conv %dx%d", k, k);
 }
 
+// Forward FLOPs (2 per multiply-add) of a convolution call: aten::conv2d(input, weight,
+// bias, stride, padding, dilation, groups) or nas::depthwise_conv2d(input, weight,
+// stride); 0 for anything else.
+double ConvFlops(const at::RecordFunction& fn) {
+  const std::string name = fn.name();
+  const auto inputs = fn.inputs();
+  if ((name != "aten::conv2d" && name != "nas::depthwise_conv2d") || inputs.size() < 3 ||
+      !inputs[0].isTensor() || !inputs[1].isTensor()) {
+    return 0;
+  }
+  const at::Tensor& x = inputs[0].toTensor();
+  const at::Tensor& w = inputs[1].toTensor();
+  if (x.dim() != 4 || w.dim() != 4) return 0;
+  const c10::IValue& stride_arg = name == "aten::conv2d" ? inputs[3] : inputs[2];
+  int64_t stride = 1;
+  if (stride_arg.isInt()) stride = stride_arg.toInt();
+  if (stride_arg.isIntList() && !stride_arg.toIntVector().empty())
+    stride = stride_arg.toIntVector()[0];
+  const int64_t k = w.size(2), pad = k / 2;
+  const int64_t oh = (x.size(2) + 2 * pad - k) / stride + 1,
+                ow = (x.size(3) + 2 * pad - k) / stride + 1;
+  return 2.0 * x.size(0) * w.size(0) * oh * ow * w.size(1) * k * w.size(3);
+}
+
 std::string ForwardKind(const at::RecordFunction& fn) {
   const std::string name = fn.name();
   if (name == "aten::conv2d" || name == "nas::depthwise_conv2d") return ConvKind(fn);
   if (name == "aten::batch_norm") return "batch norm";
   if (absl::StartsWith(name, "aten::relu") || name == "aten::hardtanh") return "relu";
   if (name == "aten::cat" || name == "nas::concat_channels") return "concat";
+  if (name == "nas::split_even_odd_of_concat") return "channel split of a concat (fused)";
   if (name == "nas::split_even_odd_channels" || name == "aten::slice" ||
       name == "aten::contiguous" || name == "aten::clone" || name == "aten::narrow") {
     return "channel split/shuffle";
@@ -95,7 +122,6 @@ std::unique_ptr<at::ObserverContext> OnStart(const at::RecordFunction& fn) {
   const bool node = fn.scope() == at::RecordScope::BACKWARD_FUNCTION;
   if (node && p->stack.size() == 1 && p->stack[0].backward) {
     const auto it = p->kind_of_node.find(static_cast<uint64_t>(fn.seqNr()));
-    if (getenv("NODES")) p->stack[0].node = name;
     p->stack[0].kind = it != p->kind_of_node.end()                 ? it->second
                        : absl::StrContains(name, "AccumulateGrad") ? "gradient accumulation"
                                                                    : "other: " + name;
@@ -106,6 +132,7 @@ std::unique_ptr<at::ObserverContext> OnStart(const at::RecordFunction& fn) {
       f.kind = "other: " + name;
     } else {
       f.kind = ForwardKind(fn);
+      f.flops = ConvFlops(fn);
       f.first_seq = at::sequence_number::peek();
     }
   }
@@ -122,9 +149,10 @@ void OnEnd(const at::RecordFunction& fn, at::ObserverContext*) {
   if (!p->stack.empty()) return;
   const double ms = MsSince(f.start);
   if (f.backward) {
-    p->backward_ms[f.kind + f.node] += ms;
+    p->backward_ms[f.kind] += ms;
   } else {
     p->forward_ms[f.kind] += ms;
+    p->forward_flops[f.kind] += f.flops;
     for (uint64_t s = f.first_seq; s < at::sequence_number::peek(); ++s)
       p->kind_of_node[s] = f.kind;
   }
@@ -246,15 +274,21 @@ int main(int argc, char** argv) {
   std::cout << absl::StrFormat(
       "\nPer-operator time, %s, mean over %d profiled steps (%.1f ms/step with profiling)\n",
       variants.front(), profile_steps, profiled_ms / n);
-  std::cout << "| operator | forward ms | backward ms | share |\n|---|---|---|---|\n";
+  std::cout << "| operator | forward ms | backward ms | share | GFLOP/s forward, backward |\n"
+               "|---|---|---|---|---|\n";
   for (const auto& [kind, t] : sorted) {
-    std::cout << absl::StrFormat("| %s | %.1f | %.1f | %.1f %% |\n", kind, t.first / n,
-                                 t.second / n, 100.0 * (t.first + t.second) / profiled_ms);
+    const double flops = profile.forward_flops[kind];
+    // Backward: the input and the weight gradient, each the forward's work.
+    const std::string rate =
+        flops > 0 ? absl::StrFormat("%.0f, %.0f", flops / t.first / 1e6, 2 * flops / t.second / 1e6)
+                  : "";
+    std::cout << absl::StrFormat("| %s | %.1f | %.1f | %.1f %% | %s |\n", kind, t.first / n,
+                                 t.second / n, 100.0 * (t.first + t.second) / profiled_ms, rate);
   }
-  std::cout << absl::StrFormat("| optimizer (SGD step) | | %.1f | %.1f %% |\n", optimizer_ms / n,
+  std::cout << absl::StrFormat("| optimizer (SGD step) | | %.1f | %.1f %% | |\n", optimizer_ms / n,
                                100.0 * optimizer_ms / profiled_ms);
   std::cout << absl::StrFormat(
-      "| not in any operator (autograd engine, framework) | | | %.1f %% |\n",
+      "| not in any operator (autograd engine, framework) | | | %.1f %% | |\n",
       100.0 * (profiled_ms - covered) / profiled_ms);
   return 0;
 }

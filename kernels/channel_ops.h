@@ -30,6 +30,14 @@ std::pair<torch::Tensor, torch::Tensor> SplitEvenOddChannels(const torch::Tensor
 // dense tensors in that format.
 torch::Tensor ConcatChannels(const torch::Tensor& a, const torch::Tensor& b);
 
+// SplitEvenOddChannels(ConcatChannels(a, b)) without the concatenation: with a's and b's
+// channel counts even, the even channels of [a, b] are [a[:, 0::2], b[:, 0::2]] and the
+// odd ones [a[:, 1::2], b[:, 1::2]]. Consecutive ShuffleNet blocks of a stage chain
+// through it, so a block's output is never written as one tensor only to be split again.
+// Odd channel counts and no grad mode: the two ops above.
+std::pair<torch::Tensor, torch::Tensor> SplitEvenOddOfConcat(const torch::Tensor& a,
+                                                             const torch::Tensor& b);
+
 }  // namespace nas::kernels
 
 #endif  // NAS_KERNELS_CHANNEL_OPS_H_

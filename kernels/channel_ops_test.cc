@@ -56,6 +56,39 @@ TEST(ChannelOpsTest, ConcatMatchesCatAndKeepsTheFormat) {
   }
 }
 
+TEST(ChannelOpsTest, SplitOfConcatMatchesSlicesOfCat) {
+  torch::manual_seed(2);
+  for (torch::MemoryFormat format : kFormats) {
+    // Even counts take the fused path, an odd one (3 + 5) the two ops.
+    for (auto [ca, cb] : {std::pair<int64_t, int64_t>{4, 6}, {6, 6}, {3, 5}}) {
+      const torch::Tensor a0 = torch::randn({2, ca, 3, 4}).contiguous(format);
+      const torch::Tensor b0 = torch::randn({2, cb, 3, 4}).contiguous(format);
+      torch::Tensor a = a0.clone().requires_grad_(true), b = b0.clone().requires_grad_(true);
+      torch::Tensor a_ref = a0.clone().requires_grad_(true),
+                    b_ref = b0.clone().requires_grad_(true);
+      auto [even, odd] = SplitEvenOddOfConcat(a, b);
+      const torch::Tensor cat = torch::cat({a_ref, b_ref}, 1);
+      const int64_t c = ca + cb;
+      const torch::Tensor even_ref = cat.slice(1, 0, c, 2), odd_ref = cat.slice(1, 1, c, 2);
+      EXPECT_TRUE(torch::equal(even, even_ref)) << ca << "+" << cb;
+      EXPECT_TRUE(torch::equal(odd, odd_ref)) << ca << "+" << cb;
+      EXPECT_TRUE(even.is_contiguous(format) && odd.is_contiguous(format));
+      const torch::Tensor ge = torch::randn_like(even_ref), go = torch::randn_like(odd_ref);
+      ((even * ge).sum() + (odd * go).sum()).backward();
+      ((even_ref * ge).sum() + (odd_ref * go).sum()).backward();
+      EXPECT_TRUE(torch::equal(a.grad(), a_ref.grad())) << ca << "+" << cb;
+      EXPECT_TRUE(torch::equal(b.grad(), b_ref.grad())) << ca << "+" << cb;
+      EXPECT_TRUE(a.grad().is_contiguous(format) && b.grad().is_contiguous(format));
+    }
+  }
+  // Only the odd half used: zero gradient on the even channels of both.
+  torch::Tensor a = torch::randn({1, 2, 2, 2}).requires_grad_(true);
+  torch::Tensor b = torch::randn({1, 4, 2, 2}).requires_grad_(true);
+  SplitEvenOddOfConcat(a, b).second.sum().backward();
+  EXPECT_TRUE(torch::equal(a.grad().slice(1, 0, 2, 2), torch::zeros({1, 1, 2, 2})));
+  EXPECT_TRUE(torch::equal(b.grad().slice(1, 1, 4, 2), torch::ones({1, 2, 2, 2})));
+}
+
 TEST(ChannelOpsTest, WithoutGradModeTheyArePlainOps) {
   torch::NoGradGuard no_grad;
   const torch::Tensor x = torch::randn({2, 4, 3, 3});

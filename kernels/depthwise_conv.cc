@@ -208,7 +208,7 @@ class DepthwiseConvChannelsLastFunction
 }  // namespace
 
 torch::Tensor DepthwiseConv2d(const torch::Tensor& x, const torch::Tensor& weight, int64_t stride) {
-  RECORD_FUNCTION("nas::depthwise_conv2d", std::vector<c10::IValue>({x, weight}));
+  RECORD_FUNCTION("nas::depthwise_conv2d", std::vector<c10::IValue>({x, weight, stride}));
   const int64_t k = weight.size(2);
   if (k % 2 == 0 || !x.is_cpu() || x.scalar_type() != torch::kFloat32 ||
       !torch::GradMode::is_enabled()) {

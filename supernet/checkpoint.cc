@@ -1,9 +1,11 @@
 #include "supernet/checkpoint.h"
 
 #include <cstring>
+#include <filesystem>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "supernet/few_shot.h"
 #include "supernet/file_util.h"
 
 namespace nas::supernet {
@@ -37,7 +39,8 @@ absl::Status WriteCheckpoint(const std::string& path, const nlohmann::json& meta
       optimizer_bytes = opt_os.str();
     }
   } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat(path, ": cannot serialize: ", e.what_without_backtrace()));
+    return absl::InternalError(
+        absl::StrCat(path, ": cannot serialize: ", e.what_without_backtrace()));
   }
   std::string out(kMagic, kMagicSize);
   AppendSection(out, meta.dump());
@@ -49,6 +52,10 @@ absl::Status WriteCheckpoint(const std::string& path, const nlohmann::json& meta
 }
 
 absl::StatusOr<CheckpointContents> ReadCheckpoint(const std::string& path) {
+  if (std::error_code ec; std::filesystem::is_directory(path, ec)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": ", DescribeNonCheckpointFolder(path)));
+  }
   absl::StatusOr<std::string> bytes = ReadFileBytes(path);
   if (!bytes.ok()) return bytes.status();
   auto bad = [&path](const std::string& why) {
@@ -57,7 +64,8 @@ absl::StatusOr<CheckpointContents> ReadCheckpoint(const std::string& path) {
   if (bytes->size() < kMagicSize + 3 * 8 + 4) {
     return bad(absl::StrCat("truncated (", bytes->size(), " bytes)"));
   }
-  if (bytes->compare(0, kMagicSize, kMagic) != 0) return bad("wrong magic bytes (not a NASCKPT1 file)");
+  if (bytes->compare(0, kMagicSize, kMagic) != 0)
+    return bad("wrong magic bytes (not a NASCKPT1 file)");
   size_t pos = kMagicSize;
   std::string sections[3];
   for (std::string& section : sections) {
@@ -96,8 +104,8 @@ absl::Status RestoreModule(const std::string& bytes, torch::nn::Module& model,
     archive.load_from(is);
     model.load(archive);
   } catch (const c10::Error& e) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": weights do not fit this supernet: ", e.what_without_backtrace()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": weights do not fit this supernet: ", e.what_without_backtrace()));
   }
   return absl::OkStatus();
 }
@@ -110,8 +118,8 @@ absl::Status RestoreOptimizer(const std::string& bytes, torch::optim::Optimizer&
     archive.load_from(is);
     optimizer.load(archive);
   } catch (const c10::Error& e) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": optimizer state does not fit: ", e.what_without_backtrace()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": optimizer state does not fit: ", e.what_without_backtrace()));
   }
   return absl::OkStatus();
 }

@@ -1,7 +1,6 @@
 #include "supernet/few_shot.h"
 
 #include <filesystem>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -21,6 +20,21 @@ bool IsFewShotPath(const std::string& path) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) return fs::exists(fs::path(path) / kFewShotManifestName, ec);
   return fs::path(path).filename() == kFewShotManifestName;
+}
+
+std::string DescribeNonCheckpointFolder(const std::string& folder) {
+  std::error_code ec;
+  const fs::path dir(folder);
+  if (fs::exists(dir / kFewShotRequestName, ec) && !fs::exists(dir / kFewShotManifestName, ec)) {
+    return absl::StrCat("an unfinished few-shot split (", kFewShotRequestName, " but no ",
+                        kFewShotManifestName, " yet): run `nas fewshot` again with --out ", folder,
+                        " to finish it");
+  }
+  if (fs::exists(dir / "checkpoint.nasckpt", ec)) {
+    return absl::StrCat("a folder, not a checkpoint file; its training run's checkpoint is ",
+                        (dir / "checkpoint.nasckpt").string());
+  }
+  return "a folder, not a checkpoint file";
 }
 
 absl::StatusOr<FewShotManifest> ReadFewShotManifest(const std::string& path) {
@@ -50,13 +64,13 @@ absl::StatusOr<FewShotManifest> ReadFewShotManifest(const std::string& path) {
   if (m.children.empty()) return absl::DataLossError(absl::StrCat(file, ": children: none"));
   for (size_t k = 0; k < m.children.size(); ++k) {
     if (m.children[k].option != static_cast<int>(k)) {
-      return absl::DataLossError(absl::StrCat(file, ": children[", k, "].option: expected ", k, ", got ",
-                                              m.children[k].option));
+      return absl::DataLossError(absl::StrCat(file, ": children[", k, "].option: expected ", k,
+                                              ", got ", m.children[k].option));
     }
     std::error_code ec;
     if (!fs::exists(m.children[k].checkpoint, ec)) {
-      return absl::NotFoundError(absl::StrCat(file, ": children[", k, "].checkpoint: ", m.children[k].checkpoint,
-                                              " does not exist"));
+      return absl::NotFoundError(absl::StrCat(
+          file, ": children[", k, "].checkpoint: ", m.children[k].checkpoint, " does not exist"));
     }
   }
   return m;

@@ -23,12 +23,19 @@ struct FewShotManifest {
   std::string parent;  // The one-shot supernet's checkpoint it was split from.
   int gene = 0;
   std::string gene_name;
-  int64_t steps = 0;   // Training steps of each sub-supernet.
-  double lr = 0;       // Their initial learning rate.
+  int64_t steps = 0;            // Training steps of each sub-supernet.
+  double lr = 0;                // Their initial learning rate.
   std::vector<Child> children;  // One per option of `gene`, in option order.
 };
 
 constexpr char kFewShotManifestName[] = "fewshot.json";
+// Written when a split starts; the manifest appears only when every sub-supernet is done.
+constexpr char kFewShotRequestName[] = "fewshot_request.json";
+
+// Why a folder given where a checkpoint file is expected is not one, for the error
+// message: an unfinished few-shot split (how to finish it), a training run's folder (its
+// checkpoint file), or neither.
+std::string DescribeNonCheckpointFolder(const std::string& folder);
 
 // True when `path` is a few-shot manifest or a folder that holds one.
 bool IsFewShotPath(const std::string& path);

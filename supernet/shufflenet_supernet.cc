@@ -10,8 +10,7 @@ namespace nas::supernet {
 namespace {
 
 // The block's main branch: `inp` channels in, `outputs` out, mid width searchable.
-std::vector<ConvUnit> MainBranch(ShuffleBlock block, int64_t inp, int64_t outputs,
-                                 int64_t stride) {
+std::vector<ConvUnit> MainBranch(ShuffleBlock block, int64_t inp, int64_t outputs, int64_t stride) {
   auto pw = [](int64_t in, int64_t out, bool in_mid, bool out_mid) {
     ConvUnit u;
     u.in_channels = in;
@@ -64,7 +63,7 @@ class ShuffleNetNetworkImpl : public SupernetImpl {
     stem.stride = c.stem.stride;
     stem.activation = Activation::kRelu;
     stem_ = register_module("stem", ConvBnStack(std::vector<ConvUnit>{stem}, std::vector<int64_t>{},
-                                                 options_.bn_affine));
+                                                options_.bn_affine));
     const int num_layers = static_cast<int>(s_.layers().size());
     for (int l = 0; l < num_layers; ++l) {
       const LayerShape& shape = s_.layers()[l];
@@ -85,9 +84,9 @@ class ShuffleNetNetworkImpl : public SupernetImpl {
         const ShuffleBlock block = s_.blocks()[b];
         const std::string name = absl::StrCat("layers_", l, "_", ShuffleBlockName(block));
         slots[b] = static_cast<int>(mains.size());
-        mains.push_back(register_module(
-            name, ConvBnStack(MainBranch(block, inp, outputs, shape.stride), widths,
-                              options_.bn_affine)));
+        mains.push_back(
+            register_module(name, ConvBnStack(MainBranch(block, inp, outputs, shape.stride), widths,
+                                              options_.bn_affine)));
         if (shape.index_in_stage == 0) {
           projections.push_back(register_module(
               name + "_proj",
@@ -108,23 +107,35 @@ class ShuffleNetNetworkImpl : public SupernetImpl {
     CheckArchitecture(arch);
     ctx.EnterBlock("stem");
     torch::Tensor x = stem_->forward(PrepareInput(input), 0, ctx);
+    // Each block's output is the pair (pass, out), concatenated only where a whole tensor
+    // is needed (a stage's first block, the head); between blocks of a stage the next
+    // split takes its channels from the pair directly (kernels/channel_ops.h).
+    torch::Tensor pass, out;
+    auto whole = [&]() {
+      if (pass.defined()) x = kernels::ConcatChannels(pass, out);
+      pass = out = torch::Tensor();
+      return x;
+    };
     for (int l = 0; l < static_cast<int>(mains_.size()); ++l) {
       ctx.EnterBlock(absl::StrCat("layers[", l, "]"));
       const int slot = Slot(arch, l);
       const int width = Width(arch, l);
       if (s_.layers()[l].index_in_stage == 0) {
-        torch::Tensor proj = projections_[l][slot]->forward(x, 0, ctx);
-        x = kernels::ConcatChannels(proj, mains_[l][slot]->forward(x, width, ctx));
+        whole();
+        pass = projections_[l][slot]->forward(x, 0, ctx);
+        out = mains_[l][slot]->forward(x, width, ctx);
       } else {
         // SPOS's channel shuffle: even channels pass through, odd ones enter the block.
         // Strided channel slices, not a reshape: nothing depends on the batch size, and
-        // the ONNX export is a plain Slice. kernels/channel_ops.h keeps the gradients in
-        // the activations' memory format.
-        auto [passthrough, branch] = kernels::SplitEvenOddChannels(x);
-        x = kernels::ConcatChannels(passthrough, mains_[l][slot]->forward(branch, width, ctx));
+        // the ONNX export is a plain Slice.
+        auto [even, odd] = pass.defined() ? kernels::SplitEvenOddOfConcat(pass, out)
+                                          : kernels::SplitEvenOddChannels(x);
+        pass = even;
+        out = mains_[l][slot]->forward(odd, width, ctx);
       }
     }
     ctx.EnterBlock("head");
+    x = whole();
     x = head_->forward(x, 0, ctx);
     x = x.mean({2, 3});
     return classifier_->forward(x, ctx);

@@ -1,7 +1,6 @@
 #include "nas/engine/fewshot_job.h"
 
 #include <filesystem>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -49,37 +48,46 @@ bool Finished(const std::string& dir) {
 }  // namespace
 
 absl::StatusOr<FewShotResult> RunFewShotJob(const FewShotJob& job, ProgressSink& progress) {
-  if (job.checkpoint.empty()) return absl::InvalidArgumentError("checkpoint: the trained supernet is required");
-  if (job.out_dir.empty()) return absl::InvalidArgumentError("out_dir: an output directory is required");
-  if (job.steps < 1) return absl::InvalidArgumentError(absl::StrCat("steps: must be at least 1, got ", job.steps));
+  if (job.checkpoint.empty())
+    return absl::InvalidArgumentError("checkpoint: the trained supernet is required");
+  if (job.out_dir.empty())
+    return absl::InvalidArgumentError("out_dir: an output directory is required");
+  if (job.steps < 1)
+    return absl::InvalidArgumentError(absl::StrCat("steps: must be at least 1, got ", job.steps));
   if (supernet::IsFewShotPath(job.checkpoint)) {
-    return absl::InvalidArgumentError("checkpoint: already a few-shot supernet; split a one-shot checkpoint");
+    return absl::InvalidArgumentError(
+        "checkpoint: already a few-shot supernet; split a one-shot checkpoint");
   }
   absl::StatusOr<StoredConfig> stored = ConfigOf(job.checkpoint);
-  if (!stored.ok()) return absl::Status(stored.status().code(), absl::StrCat("checkpoint: ", stored.status().message()));
+  if (!stored.ok())
+    return absl::Status(stored.status().code(),
+                        absl::StrCat("checkpoint: ", stored.status().message()));
   absl::StatusOr<supernet::TrainConfig> base =
       supernet::ParseTrainConfig(stored->yaml, stored->source, ".", &stored->space_yaml);
   if (!base.ok()) return base.status();
   const supernet::SearchSpace& space = *base->space;
   const int genes = static_cast<int>(space.genes().size());
   if (job.gene < 0 || job.gene >= genes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("gene: must be in [0, ", genes - 1, "] (the genes of ", space.name(), "), got ", job.gene));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "gene: must be in [0, ", genes - 1, "] (the genes of ", space.name(), "), got ", job.gene));
   }
   const supernet::Gene& gene = space.genes()[job.gene];
   if (gene.options.size() < 2) {
-    return absl::InvalidArgumentError(absl::StrCat("gene: ", job.gene, " (", gene.name, ") has one option: nothing to split"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("gene: ", job.gene, " (", gene.name, ") has one option: nothing to split"));
   }
   if (base->sampler.kind == "fixed") {
-    return absl::InvalidArgumentError("checkpoint: a fine-tuned subnet (fixed sampler), not a supernet");
+    return absl::InvalidArgumentError(
+        "checkpoint: a fine-tuned subnet (fixed sampler), not a supernet");
   }
   const double lr = job.lr > 0 ? job.lr : base->optimizer.lr;
   // What this folder is for: a rerun must ask for the same split.
-  const nlohmann::json request = {{"parent", fs::absolute(job.checkpoint).lexically_normal().string()},
-                                  {"gene", job.gene},
-                                  {"steps", job.steps},
-                                  {"lr", lr}};
-  const std::string request_file = job.out_dir + "/fewshot_request.json";
+  const nlohmann::json request = {
+      {"parent", fs::absolute(job.checkpoint).lexically_normal().string()},
+      {"gene", job.gene},
+      {"steps", job.steps},
+      {"lr", lr}};
+  const std::string request_file = (fs::path(job.out_dir) / supernet::kFewShotRequestName).string();
   if (absl::StatusOr<std::string> previous = ReadFileBytes(request_file); previous.ok()) {
     nlohmann::json before;
     try {
@@ -87,17 +95,19 @@ absl::StatusOr<FewShotResult> RunFewShotJob(const FewShotJob& job, ProgressSink&
     } catch (const std::exception&) {
     }
     if (before != request) {
-      return absl::FailedPreconditionError(absl::StrCat("out_dir: ", job.out_dir, " holds another split (",
-                                                        before.dump(), "); choose another folder"));
+      return absl::FailedPreconditionError(absl::StrCat("out_dir: ", job.out_dir,
+                                                        " holds another split (", before.dump(),
+                                                        "); choose another folder"));
     }
   } else {
     std::error_code ec;
     if (fs::exists(job.out_dir, ec) && !fs::is_empty(job.out_dir, ec)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("out_dir: ", job.out_dir, " exists and is not a few-shot folder; choose another"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "out_dir: ", job.out_dir, " exists and is not a few-shot folder; choose another"));
     }
     fs::create_directories(job.out_dir, ec);
-    if (absl::Status s = WriteFileAtomically(request_file, request.dump(2) + "\n"); !s.ok()) return s;
+    if (absl::Status s = WriteFileAtomically(request_file, request.dump(2) + "\n"); !s.ok())
+      return s;
   }
 
   FewShotResult result;
@@ -116,8 +126,8 @@ absl::StatusOr<FewShotResult> RunFewShotJob(const FewShotJob& job, ProgressSink&
     absl::StatusOr<supernet::TrainConfig> config = supernet::MakeSubSupernetConfig(
         stored->yaml, stored->source, stored->space_yaml, job.gene, option, job.steps, lr);
     if (!config.ok()) return config.status();
-    progress.Message(absl::StrFormat("few-shot sub-supernet %d/%d: %s = %s", option + 1, gene.options.size(),
-                                     gene.name, gene.options[option]));
+    progress.Message(absl::StrFormat("few-shot sub-supernet %d/%d: %s = %s", option + 1,
+                                     gene.options.size(), gene.name, gene.options[option]));
     TrainingJob training;
     training.config = *std::move(config);
     training.init_from = job.checkpoint;
@@ -149,12 +159,13 @@ absl::StatusOr<std::string> CheckpointFor(const std::string& path, const std::st
   absl::StatusOr<supernet::TrainConfig> config =
       supernet::ParseTrainConfig(stored->yaml, stored->source, ".", &stored->space_yaml);
   if (!config.ok()) return config.status();
-  absl::StatusOr<supernet::Architecture> arch = ParseArchOrExtreme(*config->space, arch_text, field);
+  absl::StatusOr<supernet::Architecture> arch =
+      ParseArchOrExtreme(*config->space, arch_text, field);
   if (!arch.ok()) return arch.status();
   const int option = arch->genes.at(manifest->gene);
   if (option < 0 || option >= static_cast<int>(manifest->children.size())) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": option ", option, " of gene ", manifest->gene,
-                                                   " has no sub-supernet in ", path));
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": option ", option, " of gene ", manifest->gene, " has no sub-supernet in ", path));
   }
   return manifest->children[option].checkpoint;
 }

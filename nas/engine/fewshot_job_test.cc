@@ -2,10 +2,10 @@
 // their option's paths, resume, and the evaluator routes each architecture to its own.
 #include "nas/engine/fewshot_job.h"
 
-#include <filesystem>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <filesystem>
 
 #include "search/supernet_evaluator.h"
 #include "supernet/few_shot.h"
@@ -67,6 +67,10 @@ TEST(FewShotTest, SubSupernetsInheritTheWeightsAndTheEvaluatorRoutesByOption) {
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_FALSE(first->finished);
   EXPECT_FALSE(std::filesystem::exists(dir + "/fs/fewshot.json"));  // Only once all are trained.
+  // Passed as a checkpoint meanwhile, the folder says what it is and how to finish it.
+  EXPECT_THAT(
+      std::string(supernet::LoadTrainedSupernet(dir + "/fs", torch::kCPU).status().message()),
+      HasSubstr("unfinished few-shot split"));
   job.stop_after = -1;
   absl::StatusOr<FewShotResult> second = RunFewShotJob(job, quiet);  // Continues.
   ASSERT_TRUE(second.ok()) << second.status();
@@ -81,7 +85,8 @@ TEST(FewShotTest, SubSupernetsInheritTheWeightsAndTheEvaluatorRoutesByOption) {
   EXPECT_EQ(manifest->steps, 2);
   EXPECT_DOUBLE_EQ(manifest->lr, 0.05);  // The config's.
 
-  absl::StatusOr<supernet::TrainedSupernet> one_shot = supernet::LoadTrainedSupernet(parent, torch::kCPU);
+  absl::StatusOr<supernet::TrainedSupernet> one_shot =
+      supernet::LoadTrainedSupernet(parent, torch::kCPU);
   ASSERT_TRUE(one_shot.ok()) << one_shot.status();
   const auto parent_params = one_shot->net->parameters();
   for (int k = 0; k < 4; ++k) {
@@ -94,7 +99,8 @@ TEST(FewShotTest, SubSupernetsInheritTheWeightsAndTheEvaluatorRoutesByOption) {
     // The parameters of the split gene's other options: never sampled, so exactly the
     // one-shot supernet's; the child's own option trained.
     std::set<const void*> own;
-    for (const auto& p : child->net->PathParameters(Arch(k, 0))) own.insert(p.unsafeGetTensorImpl());
+    for (const auto& p : child->net->PathParameters(Arch(k, 0)))
+      own.insert(p.unsafeGetTensorImpl());
     const auto params = child->net->parameters();
     ASSERT_EQ(params.size(), parent_params.size());
     std::map<const void*, size_t> index;
@@ -105,7 +111,8 @@ TEST(FewShotTest, SubSupernetsInheritTheWeightsAndTheEvaluatorRoutesByOption) {
       for (const auto& p : child->net->PathParameters(Arch(j, 0))) {
         if (own.count(p.unsafeGetTensorImpl())) continue;  // Shared with option k's path.
         const size_t i = index.at(p.unsafeGetTensorImpl());
-        EXPECT_TRUE(torch::equal(params[i], parent_params[i])) << "option " << j << " changed in sub-supernet " << k;
+        EXPECT_TRUE(torch::equal(params[i], parent_params[i]))
+            << "option " << j << " changed in sub-supernet " << k;
         ++other_options;
       }
     }
@@ -126,7 +133,8 @@ TEST(FewShotTest, SubSupernetsInheritTheWeightsAndTheEvaluatorRoutesByOption) {
   bool routing_matters = false;
   for (int k = 0; k < 4; ++k) {
     auto sub = search::SupernetEvaluator::Load(manifest->children[k].checkpoint, torch::kCPU, eo);
-    auto other = search::SupernetEvaluator::Load(manifest->children[(k + 1) % 4].checkpoint, torch::kCPU, eo);
+    auto other = search::SupernetEvaluator::Load(manifest->children[(k + 1) % 4].checkpoint,
+                                                 torch::kCPU, eo);
     ASSERT_TRUE(sub.ok() && other.ok());
     EXPECT_FALSE((*sub)->few_shot());
     const supernet::Architecture a = Arch(k, 3 - k);
@@ -137,7 +145,8 @@ TEST(FewShotTest, SubSupernetsInheritTheWeightsAndTheEvaluatorRoutesByOption) {
     EXPECT_EQ(routed->accuracy, direct->accuracy);
     routing_matters = routing_matters || routed->loss != wrong->loss;
     EXPECT_EQ(&(*few)->TrainedFor(a), &(*few)->TrainedFor(Arch(k, 0)));
-    absl::StatusOr<std::string> ckpt = CheckpointFor(dir + "/fs", (*few)->space().Format(a), "arch");
+    absl::StatusOr<std::string> ckpt =
+        CheckpointFor(dir + "/fs", (*few)->space().Format(a), "arch");
     ASSERT_TRUE(ckpt.ok()) << ckpt.status();
     EXPECT_EQ(*ckpt, manifest->children[k].checkpoint);
   }
@@ -162,16 +171,19 @@ TEST(FewShotTest, BadRequestsNameTheField) {
   job.steps = 1;
   job.out_dir = dir + "/fs";
   job.gene = 2;
-  EXPECT_THAT(std::string(RunFewShotJob(job, quiet).status().message()), HasSubstr("gene: must be in [0, 1]"));
+  EXPECT_THAT(std::string(RunFewShotJob(job, quiet).status().message()),
+              HasSubstr("gene: must be in [0, 1]"));
   job.gene = 0;
   job.steps = 0;
-  EXPECT_THAT(std::string(RunFewShotJob(job, quiet).status().message()), HasSubstr("steps: must be at least 1"));
+  EXPECT_THAT(std::string(RunFewShotJob(job, quiet).status().message()),
+              HasSubstr("steps: must be at least 1"));
   job.steps = 1;
   job.checkpoint = dir + "/missing.nasckpt";
   EXPECT_THAT(std::string(RunFewShotJob(job, quiet).status().message()), HasSubstr("checkpoint: "));
   job.checkpoint = parent;
   job.out_dir = dir + "/parent";  // A folder with other files.
-  EXPECT_THAT(std::string(RunFewShotJob(job, quiet).status().message()), HasSubstr("not a few-shot folder"));
+  EXPECT_THAT(std::string(RunFewShotJob(job, quiet).status().message()),
+              HasSubstr("not a few-shot folder"));
   EXPECT_FALSE(std::filesystem::exists(dir + "/fs"));  // Nothing written by a refused request.
 }
 
