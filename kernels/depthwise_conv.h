@@ -15,8 +15,11 @@ namespace nas::kernels {
 //                 seen as one image of C*N channels, grad_output as C*N kernels, summed
 //                 over the batch.
 // x: [N, C, H, W]; weight: [C, 1, K, K] with K odd (it may be a slice of a larger tensor).
-// Stride 2, kernels smaller than 5x5 (where LibTorch's backward is already as fast),
-// non-CPU or non-float32 tensors use LibTorch's convolution and autograd.
+// Channels-last inputs with 5x5 or 7x7 kernels, any stride, take another path: LibTorch's
+// forward and input gradient, and the weight gradient computed in NHWC (oneDNN's is slow
+// for kernels above 3x3 in that format; docs/benchmarks.md). Otherwise stride 2, kernels
+// smaller than 5x5 (where LibTorch's backward is already as fast), non-CPU or non-float32
+// tensors use LibTorch's convolution and autograd.
 torch::Tensor DepthwiseConv2d(const torch::Tensor& x, const torch::Tensor& weight, int64_t stride);
 
 }  // namespace nas::kernels
