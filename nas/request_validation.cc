@@ -225,8 +225,8 @@ absl::Status RequestValidator::ValidateSearch(v1::SearchSpec* spec) const {
   // What can be known now about a search that could never run.
   if (e == "cost") {
     if (objectives.empty()) {
-      return Invalid("spec.objectives: the cost evaluator has no accuracy; name an objective (flops, params or "
-                     "latency@DEVICE, with max:/min:)");
+      return Invalid("spec.objectives: the cost evaluator has no accuracy; name an objective (flops, params, "
+                     "bitops, size or latency@DEVICE, with max:/min:)");
     }
     for (const search::Objective& o : objectives) {
       if (o.metric == "accuracy") {
@@ -250,7 +250,7 @@ absl::Status RequestValidator::ValidateSearch(v1::SearchSpec* spec) const {
   if (known_space != nullptr) {
     std::vector<search::Constraint> cost_constraints;
     for (const search::Constraint& c : search::MergeConstraints(constraints)) {
-      if (c.metric == "flops" || c.metric == "params") cost_constraints.push_back(c);
+      if (search::AnalyticMetric(c.metric).has_value()) cost_constraints.push_back(c);
     }
     if (absl::Status s = search::CheckReachable(search::MetricModel(*known_space), cost_constraints); !s.ok()) {
       return Invalid(absl::StrCat("spec.constraints: ", s.message()));

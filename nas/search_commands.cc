@@ -108,16 +108,17 @@ void AddSearchCommand(Commands& commands) {
                          "imagenet16) or a table of any space (CSV header arch,METRIC,... or JSON "
                          "{ARCH: {METRIC: value}}; column default accuracy); supernet:CHECKPOINT: inherited "
                          "weights, BN recalibrated, validation accuracy (CHECKPOINT may be a few-shot folder of `nas "
-                         "fewshot`: each architecture uses its sub-supernet); cost: FLOPs/params/latency only")
+                         "fewshot`: each architecture uses its sub-supernet); cost: FLOPs/params/BitOPs/size/latency only")
       ->required();
   search_cmd->add_option("--algorithm", search->algorithm, "random, evolution (SPOS), aging, nsga2 or predictor")
       ->capture_default_str();
   search_cmd->add_option("--objective", search->objectives,
-                         "accuracy (maximized), flops, params, latency@DEVICE (minimized); max:/min: in front "
+                         "accuracy (maximized), flops, params, bitops, size, latency@DEVICE (minimized); max:/min: in front "
                          "overrides; repeatable or comma-separated; the first drives single-objective "
                          "algorithms, nsga2 uses two (default: accuracy, then flops)");
   search_cmd->add_option("--constraint", search->constraints,
-                         "Bound on a cost, e.g. flops<=100M, params>=0.5M, latency@cpu<=12ms (repeatable)");
+                         "Bound on a cost, e.g. flops<=100M, params>=0.5M, bitops<=20G, size<=400KB (bytes at the "
+                         "layers' bit-widths), latency@cpu<=12ms (repeatable)");
   search_cmd->add_option("--latency", search->latency,
                          "table:PATH: latency CSV with header arch,DEVICE1,... (milliseconds); lut:PATH: a "
                          "lookup table from nas profile. For latency@DEVICE objectives and constraints");

@@ -26,7 +26,9 @@ nlohmann::json CostJson(const SearchSpace& space, const Architecture& arch,
           {"flops", cost.flops},
           {"params", cost.params},
           {"mflops", cost.flops / 1e6},
-          {"mparams", cost.params / 1e6}};
+          {"mparams", cost.params / 1e6},
+          {"bitops", cost.bitops},
+          {"size_bytes", cost.size_bytes}};
 }
 
 std::string SizeText(const SearchSpace& space) {
@@ -149,19 +151,27 @@ absl::Status RunSpaceCost(const CostOptions& options, std::ostream& out) {
     j["space"] = (*space)->name();
     nlohmann::json blocks = nlohmann::json::array();
     for (const supernet::PlanBlock& b : plan.blocks) {
-      blocks.push_back({{"name", b.name}, {"flops", b.Flops()}, {"params", b.Params()}});
+      blocks.push_back({{"name", b.name},
+                        {"flops", b.Flops()},
+                        {"params", b.Params()},
+                        {"bitops", b.BitOps()},
+                        {"size_bytes", b.SizeBytes()}});
     }
     j["layers"] = blocks;
     out << j.dump(2) << "\n";
     return absl::OkStatus();
   }
   out << "space " << (*space)->name() << ", arch " << (*space)->Format(*arch) << "\n";
-  out << absl::StrFormat("  %-16s %16s %14s\n", "part", "FLOPs (MACs)", "params");
+  out << absl::StrFormat("  %-16s %16s %14s %18s %12s\n", "part", "FLOPs (MACs)", "params", "BitOPs",
+                         "size bytes");
   for (const supernet::PlanBlock& b : plan.blocks) {
-    out << absl::StrFormat("  %-16s %16d %14d\n", b.name, b.Flops(), b.Params());
+    out << absl::StrFormat("  %-16s %16d %14d %18d %12d\n", b.name, b.Flops(), b.Params(), b.BitOps(),
+                           b.SizeBytes());
   }
-  out << absl::StrFormat("  %-16s %16d %14d\n", "total", total.flops, total.params);
-  out << absl::StrFormat("  = %.3f MFLOPs, %.4f M params\n", total.flops / 1e6, total.params / 1e6);
+  out << absl::StrFormat("  %-16s %16d %14d %18d %12d\n", "total", total.flops, total.params, total.bitops,
+                         total.size_bytes);
+  out << absl::StrFormat("  = %.3f MFLOPs, %.4f M params, %.3f GBitOPs, %.1f KB\n", total.flops / 1e6,
+                         total.params / 1e6, total.bitops / 1e9, total.size_bytes / 1e3);
   return absl::OkStatus();
 }
 

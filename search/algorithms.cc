@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <deque>
+#include <optional>
 #include <unordered_set>
 
 #include <tbb/parallel_for.h>
@@ -376,8 +377,9 @@ absl::Status PredictorGuided(const MetricModel& metrics, const SearchOptions& o,
 
 double Evaluation::Value(const std::string& metric) const {
   if (metric == "accuracy") return accuracy;
-  if (metric == "flops") return static_cast<double>(cost.flops);
-  if (metric == "params") return static_cast<double>(cost.params);
+  if (std::optional<supernet::CostMetric> analytic = AnalyticMetric(metric)) {
+    return static_cast<double>(supernet::CostValue(cost, *analytic));
+  }
   auto it = latency_ms.find(LatencyDevice(metric));
   return it == latency_ms.end() ? NAN : it->second;
 }

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <map>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -36,9 +37,9 @@ absl::StatusOr<Objective> ParseObjective(const std::string& text) {
     t = t.substr(4);
   }
   const bool latency = absl::StartsWith(t, "latency@") && t.size() > 8;
-  if (t != "accuracy" && t != "flops" && t != "params" && !latency) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "objectives: '", text, "': not one of accuracy, flops, params, latency@DEVICE (optionally after max: or min:)"));
+  if (t != "accuracy" && !AnalyticMetric(t).has_value() && !latency) {
+    return absl::InvalidArgumentError(absl::StrCat("objectives: '", text, "': not one of accuracy, ",
+                                                   kMetricNames, " (optionally after max: or min:)"));
   }
   o.metric = t;
   o.maximize = forced >= 0 ? forced == 1 : t == "accuracy";
@@ -59,18 +60,28 @@ absl::StatusOr<Constraint> ParseConstraint(const std::string& text) {
   }
   c.metric = absl::AsciiStrToLower(absl::StripAsciiWhitespace(t.substr(0, op)));
   const bool latency = absl::StartsWith(c.metric, "latency@") && c.metric.size() > 8;
-  if (c.metric != "flops" && c.metric != "params" && !latency) {
+  if (!AnalyticMetric(c.metric).has_value() && !latency) {
     return absl::InvalidArgumentError(absl::StrCat("constraints: '", text, "': metric '", c.metric,
-                                                   "' is not one of flops, params, latency@DEVICE"));
+                                                   "' is not one of ", kMetricNames));
   }
   std::string value(absl::StripAsciiWhitespace(t.substr(op + 2)));
   double scale = 1;
   if (latency) {
     if (absl::EndsWithIgnoreCase(value, "ms")) value = value.substr(0, value.size() - 2);
+  } else if (c.metric == "size") {
+    // Bytes: B, KB / MB (10^3, 10^6) or KiB / MiB (2^10, 2^20).
+    for (const auto& [unit, factor] : std::vector<std::pair<std::string, double>>{
+             {"kib", 1024.0}, {"mib", 1048576.0}, {"kb", 1e3}, {"mb", 1e6}, {"b", 1.0}}) {
+      if (absl::EndsWithIgnoreCase(value, unit)) {
+        scale = factor;
+        value = std::string(absl::StripAsciiWhitespace(value.substr(0, value.size() - unit.size())));
+        break;
+      }
+    }
   } else if (!value.empty()) {
     const char suffix = absl::ascii_toupper(value.back());
-    if (suffix == 'K' || suffix == 'M' || suffix == 'G') {
-      scale = suffix == 'K' ? 1e3 : suffix == 'M' ? 1e6 : 1e9;
+    if (suffix == 'K' || suffix == 'M' || suffix == 'G' || suffix == 'T') {
+      scale = suffix == 'K' ? 1e3 : suffix == 'M' ? 1e6 : suffix == 'G' ? 1e9 : 1e12;
       value.pop_back();
     }
   }

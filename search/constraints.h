@@ -11,25 +11,26 @@
 namespace nas::search {
 
 // A bound on a cheap metric (see MetricModel): "flops<=300M", "params>=1.2M",
-// "latency@cpu<=12ms".
+// "bitops<=20G", "size<=500KB", "latency@cpu<=12ms".
 struct Constraint {
-  std::string metric;  // "flops", "params" or "latency@DEVICE".
+  std::string metric;  // "flops", "params", "bitops", "size" or "latency@DEVICE".
   bool upper = true;   // true: metric <= bound; false: metric >= bound.
   double bound = 0;
 
   std::string ToString() const;
 };
 
-// Parses "METRIC<=VALUE" or "METRIC>=VALUE"; VALUE may end in K, M or G (flops, params)
-// or ms (latency, milliseconds; the unit is optional).
+// Parses "METRIC<=VALUE" or "METRIC>=VALUE"; VALUE may end in K, M, G or T (flops,
+// params, bitops), B, KB, MB, KiB or MiB (size; bytes without a unit) or ms (latency,
+// milliseconds; the unit is optional).
 absl::StatusOr<Constraint> ParseConstraint(const std::string& text);
 
 // The same feasible set with at most one upper and one lower bound per metric (the
 // tightest of each), in first-appearance order: repeated constraints cost nothing.
 std::vector<Constraint> MergeConstraints(const std::vector<Constraint>& constraints);
 
-// What a search optimizes: "accuracy" (maximized by default), "flops", "params" or
-// "latency@DEVICE" (minimized by default); "max:" or "min:" in front overrides.
+// What a search optimizes: "accuracy" (maximized by default), "flops", "params",
+// "bitops", "size" or "latency@DEVICE" (minimized by default); "max:" or "min:" in front overrides.
 struct Objective {
   std::string metric;
   bool maximize = true;

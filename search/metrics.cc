@@ -72,9 +72,23 @@ std::string LatencyDevice(const std::string& metric) {
   return absl::StartsWith(metric, "latency@") ? metric.substr(8) : std::string();
 }
 
+std::optional<supernet::CostMetric> AnalyticMetric(const std::string& metric) {
+  if (metric == "flops") return supernet::CostMetric::kFlops;
+  if (metric == "params") return supernet::CostMetric::kParams;
+  if (metric == "bitops") return supernet::CostMetric::kBitOps;
+  if (metric == "size") return supernet::CostMetric::kSizeBytes;
+  return std::nullopt;
+}
+
 std::string FormatMetric(const std::string& metric, double value) {
   if (!LatencyDevice(metric).empty()) return absl::StrFormat("%.4gms", value);
   if (metric == "accuracy") return absl::StrFormat("%.2f%%", value);
+  if (metric == "size") {
+    if (std::abs(value) >= 1e6) return absl::StrFormat("%.4gMB", value / 1e6);
+    if (std::abs(value) >= 1e3) return absl::StrFormat("%.4gKB", value / 1e3);
+    return absl::StrFormat("%.4gB", value);
+  }
+  if (std::abs(value) >= 1e12) return absl::StrFormat("%.4gT", value / 1e12);
   if (std::abs(value) >= 1e9) return absl::StrFormat("%.4gG", value / 1e9);
   if (std::abs(value) >= 1e6) return absl::StrFormat("%.4gM", value / 1e6);
   if (std::abs(value) >= 1e3) return absl::StrFormat("%.4gK", value / 1e3);
@@ -82,11 +96,11 @@ std::string FormatMetric(const std::string& metric, double value) {
 }
 
 absl::Status MetricModel::CheckMetric(const std::string& metric, const std::string& field) const {
-  if (metric == "flops" || metric == "params") return absl::OkStatus();
+  if (AnalyticMetric(metric).has_value()) return absl::OkStatus();
   const std::string device = LatencyDevice(metric);
   if (device.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(field, ": metric '", metric, "' is not one of flops, params, latency@DEVICE"));
+        absl::StrCat(field, ": metric '", metric, "' is not one of ", kMetricNames));
   }
   if (latency_ == nullptr) {
     return absl::InvalidArgumentError(
@@ -99,8 +113,9 @@ absl::Status MetricModel::CheckMetric(const std::string& metric, const std::stri
 }
 
 double MetricModel::Value(const supernet::Architecture& arch, const std::string& metric) const {
-  if (metric == "flops") return static_cast<double>(space_.Cost(arch).flops);
-  if (metric == "params") return static_cast<double>(space_.Cost(arch).params);
+  if (std::optional<supernet::CostMetric> cost = AnalyticMetric(metric)) {
+    return static_cast<double>(supernet::CostValue(space_.Cost(arch), *cost));
+  }
   if (latency_ == nullptr) return NAN;
   absl::StatusOr<double> ms = latency_->LatencyMs(arch, LatencyDevice(metric));
   return ms.ok() ? *ms : NAN;
@@ -118,12 +133,11 @@ std::map<std::string, double> MetricModel::Latencies(const supernet::Architectur
 absl::StatusOr<MetricModel::Extremes> MetricModel::Range(const std::string& metric) const {
   if (absl::Status s = CheckMetric(metric, "metric"); !s.ok()) return s;
   Extremes e;
-  if (metric == "flops" || metric == "params") {
-    const bool flops = metric == "flops";
-    const supernet::SearchSpace::Extreme& lo = flops ? space_.MinFlops() : space_.MinParams();
-    const supernet::SearchSpace::Extreme& hi = flops ? space_.MaxFlops() : space_.MaxParams();
-    e.min = static_cast<double>(flops ? lo.cost.flops : lo.cost.params);
-    e.max = static_cast<double>(flops ? hi.cost.flops : hi.cost.params);
+  if (std::optional<supernet::CostMetric> cost = AnalyticMetric(metric)) {
+    const supernet::SearchSpace::Extreme& lo = space_.Min(*cost);
+    const supernet::SearchSpace::Extreme& hi = space_.Max(*cost);
+    e.min = static_cast<double>(supernet::CostValue(lo.cost, *cost));
+    e.max = static_cast<double>(supernet::CostValue(hi.cost, *cost));
     e.argmin = lo.arch;
     e.argmax = hi.arch;
     return e;

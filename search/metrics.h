@@ -3,6 +3,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -62,8 +63,8 @@ class LatencyTable : public LatencyModel {
   std::vector<supernet::Architecture> archs_;  // In file order.
 };
 
-// The cheap metrics of architectures: analytic "flops" and "params" from the space's cost
-// model and "latency@DEVICE" from an optional latency model. Metric names are checked once
+// The cheap metrics of architectures: analytic "flops", "params", "bitops" and "size"
+// (bytes) from the space's cost model and "latency@DEVICE" from an optional latency model. Metric names are checked once
 // (CheckMetric); Value is then a lookup.
 class MetricModel {
  public:
@@ -100,10 +101,18 @@ class MetricModel {
 absl::StatusOr<std::pair<std::string, std::string>> ParseLatencySpec(const std::string& spec,
                                                                      const std::string& field);
 
+// The space's analytic cost a metric name stands for: "flops", "params", "bitops"
+// (weight MACs x weight bits x activation bits), "size" (parameter bytes at their
+// bit-widths); nullopt for anything else.
+std::optional<supernet::CostMetric> AnalyticMetric(const std::string& metric);
+
+// The metric names a constraint or objective may use, for messages.
+inline constexpr char kMetricNames[] = "flops, params, bitops, size, latency@DEVICE";
+
 // "latency@cpu" -> "cpu"; empty for other metrics.
 std::string LatencyDevice(const std::string& metric);
 
-// Formats a metric value with its unit: 3.2M, 12.5ms.
+// Formats a metric value with its unit: 3.2M, 12.5ms, 840KB.
 std::string FormatMetric(const std::string& metric, double value);
 
 }  // namespace nas::search

@@ -91,6 +91,53 @@ TEST(ConstraintTest, Parses) {
   EXPECT_FALSE(ParseConstraint("flops<=-3").ok());
 }
 
+TEST(ConstraintTest, ParsesBitOpsAndSizeWithTheirUnits) {
+  auto c = ParseConstraint("bitops<=2.5G");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->metric, "bitops");
+  EXPECT_DOUBLE_EQ(c->bound, 2.5e9);
+  EXPECT_DOUBLE_EQ(ParseConstraint("bitops<=1T")->bound, 1e12);
+  EXPECT_DOUBLE_EQ(ParseConstraint("size<=500KB")->bound, 5e5);
+  EXPECT_DOUBLE_EQ(ParseConstraint("size <= 1.5 MiB")->bound, 1.5 * 1048576);
+  EXPECT_DOUBLE_EQ(ParseConstraint("size<=64kib")->bound, 65536);
+  EXPECT_DOUBLE_EQ(ParseConstraint("size>=1200")->bound, 1200);
+  EXPECT_DOUBLE_EQ(ParseConstraint("size<=3MB")->bound, 3e6);
+  EXPECT_EQ(ParseConstraint("size<=500KB")->ToString(), "size<=500KB");
+  EXPECT_THAT(std::string(ParseConstraint("size<=5GB").status().message()), HasSubstr("bound '5GB'"));
+  EXPECT_THAT(std::string(ParseConstraint("bits<=3").status().message()),
+              HasSubstr("flops, params, bitops, size, latency@DEVICE"));
+  auto o = ParseObjective("size");
+  ASSERT_TRUE(o.ok());
+  EXPECT_FALSE(o->maximize);
+  EXPECT_TRUE(ParseObjective("min:bitops").ok());
+}
+
+TEST(ConstraintTest, SizeAndBitOpsOfAMixedPrecisionSpaceAreReachableExactly) {
+  auto space = supernet::ParseSearchSpace(R"(name: tiny_mixed
+type: mobilenetv2_macro
+input: {size: 8, channels: 3}
+num_classes: 10
+stem: {channels: 4, kernel_size: 3, stride: 1}
+stages:
+  - {layers: 2, channels: 8, stride: 2}
+head: {channels: 16}
+choices:
+  - identity
+  - {kernel_size: 3, expand_ratio: 2}
+precision: {weight_bits: [4, 8, 32], activation_bits: [8, 32]}
+)", "mixed.yaml");
+  ASSERT_TRUE(space.ok()) << space.status();
+  MetricModel metrics(**space);
+  auto size = metrics.Range("size");
+  ASSERT_TRUE(size.ok()) << size.status();
+  // Smallest: both layers identity (only layer 0's projection has weights) at 4 bits.
+  EXPECT_EQ(size->min, 1864);
+  EXPECT_EQ(metrics.Value(size->argmin, "size"), 1864);
+  auto too_small = CheckReachable(metrics, {*ParseConstraint("size<=1800")});
+  EXPECT_THAT(std::string(too_small.message()), HasSubstr("the smallest size in space 'tiny_mixed' is 1.864KB"));
+  EXPECT_TRUE(CheckReachable(metrics, {*ParseConstraint("size<=1864"), *ParseConstraint("bitops<=1T")}).ok());
+}
+
 TEST(ConstraintTest, MergesRepeatsToTheTightestBoundPerMetricAndDirection) {
   std::vector<Constraint> c;
   for (const char* t : {"flops<=60M", "params>=1M", "flops<=50M", "flops<=70M", "params>=2M", "flops>=10M"}) {

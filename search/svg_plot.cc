@@ -16,15 +16,21 @@ std::string Escape(const std::string& s) {
   return absl::StrReplaceAll(s, {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}});
 }
 
-// Plot coordinates of an evaluation on an axis: FLOPs and params in millions.
+// Plot coordinates of an evaluation on an axis: FLOPs and params in millions, BitOPs in
+// billions, size in kilobytes.
 double AxisValue(const Evaluation& e, const std::string& metric) {
   const double v = e.Value(metric);
-  return metric == "flops" || metric == "params" ? v / 1e6 : v;
+  if (metric == "flops" || metric == "params") return v / 1e6;
+  if (metric == "bitops") return v / 1e9;
+  if (metric == "size") return v / 1e3;
+  return v;
 }
 
 std::string AxisLabel(const std::string& metric) {
   if (metric == "flops") return "MFLOPs";
   if (metric == "params") return "parameters (M)";
+  if (metric == "bitops") return "GBitOPs";
+  if (metric == "size") return "model size (KB)";
   if (metric == "accuracy") return "accuracy (%)";
   return metric + " (ms)";
 }

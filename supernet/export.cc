@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "supernet/file_util.h"
 #include "supernet/inference_graph.h"
+#include "supernet/layered_space.h"
 #include "supernet/onnx_export.h"
 
 namespace nas::supernet {
@@ -64,6 +65,17 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
                                             const std::string& dir, const ExportOptions& options) {
   const SearchSpace& space = *trained.config.space;
   if (absl::Status s = space.Validate(arch); !s.ok()) return absl::InvalidArgumentError(absl::StrCat("arch: ", s.message()));
+  if (const auto* layered = dynamic_cast<const LayeredSpace*>(&space)) {
+    for (int l = 0; l < static_cast<int>(layered->layers().size()); ++l) {
+      const int w = layered->WeightBits(arch, l), a = layered->ActivationBits(arch, l);
+      if (w < 32 || a < 32) {
+        return absl::UnimplementedError(absl::StrCat(
+            "arch: layers[", l, "] runs at ", w, "-bit weights and ", a,
+            "-bit activations; exporting quantized subnets (conversion to integer kernels) is not "
+            "implemented yet: export an architecture with w32/a32 in every layer"));
+      }
+    }
+  }
   if (options.batch_size < 1 || options.batch_size > 4096) return absl::InvalidArgumentError("batch_size: must be in [1, 4096]");
   if (options.latency_runs < 0 || options.latency_runs > 10000) {
     return absl::InvalidArgumentError("latency_runs: must be in [0, 10000]");

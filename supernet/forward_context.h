@@ -69,10 +69,18 @@ struct ForwardContext {
   // (the NASWOT activation codes are read this way).
   std::function<void(const torch::Tensor&)> on_relu;
 
-  // Networks call this as they enter each part ("stem", "layers[3]", "head", ...).
-  void EnterBlock(std::string name) {
+  // Bit-widths of the current part's weights and convolution inputs (32: float); the
+  // convolutions fake-quantize to them (kernels/fake_quant.h).
+  int weight_bits = 32;
+  int activation_bits = 32;
+
+  // Networks call this as they enter each part ("stem", "layers[3]", "head", ...), with
+  // the part's bit-widths.
+  void EnterBlock(std::string name, int part_weight_bits = 32, int part_activation_bits = 32) {
     if (timer != nullptr) timer->Mark(name);
     block = std::move(name);
+    weight_bits = part_weight_bits;
+    activation_bits = part_activation_bits;
   }
 };
 

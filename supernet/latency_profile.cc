@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "supernet/file_util.h"
+#include "supernet/layered_space.h"
 #include "supernet/random.h"
 
 namespace nas::supernet {
@@ -338,6 +339,13 @@ absl::StatusOr<LatencyLut> ProfileBlocks(SupernetImpl& supernet, const ProfileOp
                                          const std::vector<Architecture>& also_measure,
                                          std::vector<kernels::TimingStats>* measured) {
   const SearchSpace& space = supernet.space();
+  if (const auto* layered = dynamic_cast<const LayeredSpace*>(&space);
+      layered != nullptr && layered->HasPrecisionGenes()) {
+    return absl::UnimplementedError(absl::StrCat(
+        "space '", space.name(), "' has bit-width genes: its latency must be measured on integer "
+        "kernels, which are not implemented yet (the float modules with fake quantization are "
+        "slower than float, not faster)"));
+  }
   if (options.batch_sizes.empty() || options.batch_sizes[0] != 1) {
     return absl::InvalidArgumentError("batch sizes: the first must be 1");
   }

@@ -1,5 +1,8 @@
 #include "supernet/layered_space.h"
 
+#include <algorithm>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -13,9 +16,54 @@ const std::vector<std::string>& LayeredRequiredKeys() {
 }
 
 const std::vector<std::string>& LayeredOptionalKeys() {
-  static const auto* keys = new std::vector<std::string>{"description"};
+  static const auto* keys = new std::vector<std::string>{"description", "precision"};
   return *keys;
 }
+
+namespace {
+
+absl::StatusOr<std::vector<int>> ParseBitsList(const ConfigNode& node) {
+  absl::StatusOr<std::vector<ConfigNode>> items = node.Items();
+  if (!items.ok()) return items.status();
+  if (items->empty()) return node.Error("must list at least one bit-width");
+  std::vector<int> bits;
+  for (const ConfigNode& item : *items) {
+    absl::StatusOr<int64_t> v = item.Int(2, 32);
+    if (!v.ok()) return v.status();
+    if (*v > 16 && *v != 32) {
+      return item.Error(absl::StrCat(*v, " is not a bit-width: use 2 to 16, or 32 for float"));
+    }
+    if (std::find(bits.begin(), bits.end(), *v) != bits.end()) {
+      return item.Error(absl::StrCat(*v, " is listed twice"));
+    }
+    bits.push_back(static_cast<int>(*v));
+  }
+  return bits;
+}
+
+absl::StatusOr<PrecisionConfig> ParsePrecisionConfig(const ConfigNode& node) {
+  if (absl::Status s = node.ExpectKeys({}, {"weight_bits", "activation_bits"}); !s.ok()) return s;
+  PrecisionConfig precision;
+  for (const auto& [key, target] : {std::pair{"weight_bits", &precision.weight_bits},
+                                    std::pair{"activation_bits", &precision.activation_bits}}) {
+    if (!node.Has(key)) continue;
+    absl::StatusOr<std::vector<int>> bits = ParseBitsList(node[key]);
+    if (!bits.ok()) return bits.status();
+    *target = *std::move(bits);
+  }
+  if (precision.weight_bits.empty() && precision.activation_bits.empty()) {
+    return node.Error("needs weight_bits, activation_bits or both");
+  }
+  return precision;
+}
+
+std::vector<std::string> BitsOptionNames(const std::string& prefix, const std::vector<int>& bits) {
+  std::vector<std::string> names;
+  for (int b : bits) names.push_back(absl::StrCat(prefix, b));
+  return names;
+}
+
+}  // namespace
 
 absl::StatusOr<LayeredConfig> ParseLayeredConfig(const ConfigNode& root) {
   LayeredConfig c;
@@ -69,6 +117,11 @@ absl::StatusOr<LayeredConfig> ParseLayeredConfig(const ConfigNode& root) {
   c.head.channels = *v;
   if (b = head.BoolOr("classifier_bias", true); !b.ok()) return b.status();
   c.head.classifier_bias = *b;
+  if (root.Has("precision")) {
+    absl::StatusOr<PrecisionConfig> precision = ParsePrecisionConfig(root["precision"]);
+    if (!precision.ok()) return precision.status();
+    c.precision = *std::move(precision);
+  }
   return c;
 }
 
@@ -111,14 +164,43 @@ absl::Status LayeredSpace::ComputeLayers(const ConfigNode& root) {
   return absl::OkStatus();
 }
 
-void LayeredSpace::AddLayerGenes(
-    const std::vector<std::vector<std::string>>& options_per_dimension) {
+void LayeredSpace::AddLayerGenes(std::vector<std::vector<std::string>> options_per_dimension) {
+  if (!config_.precision.weight_bits.empty()) {
+    weight_bits_dim_ = static_cast<int>(dimensions_.size());
+    dimensions_.push_back("weight_bits");
+    options_per_dimension.push_back(BitsOptionNames("w", config_.precision.weight_bits));
+  }
+  if (!config_.precision.activation_bits.empty()) {
+    activation_bits_dim_ = static_cast<int>(dimensions_.size());
+    dimensions_.push_back("activation_bits");
+    options_per_dimension.push_back(BitsOptionNames("a", config_.precision.activation_bits));
+  }
   for (size_t l = 0; l < layers_.size(); ++l) {
     group_names_.push_back(absl::StrCat("layers[", l, "]"));
     for (size_t d = 0; d < dimensions_.size(); ++d) {
       genes_.push_back(Gene{absl::StrCat("layers[", l, "].", dimensions_[d]),
                             options_per_dimension[d], static_cast<int>(l)});
     }
+  }
+}
+
+int LayeredSpace::WeightBits(const Architecture& arch, int layer) const {
+  if (weight_bits_dim_ < 0) return 32;
+  return config_.precision.weight_bits[arch.genes[GeneIndex(layer, weight_bits_dim_)]];
+}
+
+int LayeredSpace::ActivationBits(const Architecture& arch, int layer) const {
+  if (activation_bits_dim_ < 0) return 32;
+  return config_.precision.activation_bits[arch.genes[GeneIndex(layer, activation_bits_dim_)]];
+}
+
+void LayeredSpace::ApplyPrecision(const Architecture& arch, int layer, PlanBlock& block) const {
+  const int weight_bits = WeightBits(arch, layer);
+  const int activation_bits = ActivationBits(arch, layer);
+  for (Primitive& p : block.primitives) {
+    if (p.kind == Primitive::Kind::kBatchNorm) continue;
+    p.weight_bits = weight_bits;
+    p.activation_bits = activation_bits;
   }
 }
 

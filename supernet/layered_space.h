@@ -38,6 +38,14 @@ struct LayerShape {
   int64_t out_size = 0;  // Spatial size of the layer's output.
 };
 
+// Per-layer bit-width genes (`precision:` in the YAML). Each list holds the options of
+// one gene per searchable layer, 2-16 bits or 32 (float); an empty list adds no gene
+// and leaves that side float. Stem and head always stay float.
+struct PrecisionConfig {
+  std::vector<int> weight_bits;      // options "w4", "w8", "w32", ...
+  std::vector<int> activation_bits;  // options "a8", "a32", ...
+};
+
 // The keys shared by the layer-wise spaces (shufflenet_oneshot, mobilenetv2_macro).
 struct LayeredConfig {
   std::string name;
@@ -47,6 +55,7 @@ struct LayeredConfig {
   StemConfig stem;
   std::vector<StageConfig> stages;
   HeadConfig head;
+  PrecisionConfig precision;
 };
 
 // Keys every layered YAML may have, besides the space-specific ones.
@@ -69,6 +78,11 @@ class LayeredSpace : public SearchSpace {
   int GeneIndex(int layer, int dim) const {
     return layer * static_cast<int>(dimensions_.size()) + dim;
   }
+  // True when the layers have bit-width genes.
+  bool HasPrecisionGenes() const { return weight_bits_dim_ >= 0 || activation_bits_dim_ >= 0; }
+  // Bit-widths layer `layer` of `arch` runs at (32: float).
+  int WeightBits(const Architecture& arch, int layer) const;
+  int ActivationBits(const Architecture& arch, int layer) const;
 
   std::string Format(const Architecture& arch) const override;
   absl::StatusOr<Architecture> Parse(absl::string_view text) const override;
@@ -78,14 +92,20 @@ class LayeredSpace : public SearchSpace {
 
   // Computes layers_ from the config; errors name the stage field.
   absl::Status ComputeLayers(const ConfigNode& root);
-  // Adds one gene per (layer, dimension) with the given options, grouped per layer.
-  void AddLayerGenes(const std::vector<std::vector<std::string>>& options_per_dimension);
+  // Adds one gene per (layer, dimension) with the given options, grouped per layer,
+  // then the bit-width dimensions of config_.precision.
+  void AddLayerGenes(std::vector<std::vector<std::string>> options_per_dimension);
+  // Sets the weight and activation bits of layer `layer` of `arch` on the convolutions
+  // and linear maps of `block`.
+  void ApplyPrecision(const Architecture& arch, int layer, PlanBlock& block) const;
   PlanBlock StemBlock() const;
   PlanBlock HeadBlock() const;
 
   LayeredConfig config_;
   std::vector<LayerShape> layers_;
   std::vector<std::string> dimensions_;
+  int weight_bits_dim_ = -1;      // Index in dimensions_, or -1 (float weights).
+  int activation_bits_dim_ = -1;  // Index in dimensions_, or -1 (float activations).
 };
 
 }  // namespace nas::supernet

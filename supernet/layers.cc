@@ -3,6 +3,7 @@
 #include <string>
 
 #include "kernels/depthwise_conv.h"
+#include "kernels/fake_quant.h"
 
 namespace nas::supernet {
 
@@ -102,6 +103,8 @@ torch::Tensor ConvBnStackImpl::forward(torch::Tensor x, int width_index, Forward
     if (w.size(0) != out) w = w.narrow(0, 0, out);
     if (!unit.depthwise && w.size(1) != in) w = w.narrow(1, 0, in);
     if (unit.relu_before) x = Relu(x, ctx);
+    x = kernels::FakeQuantizeActivation(x, ctx.activation_bits);
+    w = kernels::FakeQuantizeWeight(w, ctx.weight_bits);
     x = unit.depthwise ? kernels::DepthwiseConv2d(x, w, unit.stride)
                        : torch::conv2d(x, w, {}, unit.stride, unit.kernel_size / 2);
     if (ctx.trace != nullptr) {

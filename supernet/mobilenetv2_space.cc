@@ -83,6 +83,7 @@ NetworkPlan MobileNetV2Space::BuildPlan(const Architecture& arch) const {
                 Conv(hidden, shape.out_channels, 1, 1, 1, shape.out_size),
                 BatchNorm(shape.out_channels)});
     }
+    ApplyPrecision(arch, l, b);
     plan.blocks.push_back(std::move(b));
   }
   plan.blocks.push_back(HeadBlock());

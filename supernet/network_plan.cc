@@ -30,6 +30,30 @@ int64_t Primitive::Params() const {
   return 0;
 }
 
+int64_t Primitive::Macs() const {
+  switch (kind) {
+    case Kind::kConv2d:
+      return out_channels * out_height * out_width * kernel_size * kernel_size *
+             (in_channels / groups);
+    case Kind::kLinear:
+      return in_channels * out_channels;
+    case Kind::kBatchNorm:
+      return 0;
+  }
+  return 0;
+}
+
+int64_t Primitive::BitOps() const {
+  return Macs() * weight_bits * activation_bits;
+}
+
+int64_t Primitive::SizeBytes() const {
+  if (kind == Kind::kBatchNorm) return 4 * Params();
+  const int64_t biases = bias ? out_channels : 0;
+  const int64_t weights = Params() - biases;
+  return (weights * weight_bits + 7) / 8 + 4 * biases;
+}
+
 int64_t PlanBlock::Flops() const {
   int64_t total = 0;
   for (const Primitive& p : primitives) total += p.Flops();
@@ -39,6 +63,30 @@ int64_t PlanBlock::Flops() const {
 int64_t PlanBlock::Params() const {
   int64_t total = 0;
   for (const Primitive& p : primitives) total += p.Params();
+  return total;
+}
+
+int64_t PlanBlock::BitOps() const {
+  int64_t total = 0;
+  for (const Primitive& p : primitives) total += p.BitOps();
+  return total;
+}
+
+int64_t PlanBlock::SizeBytes() const {
+  int64_t total = 0;
+  for (const Primitive& p : primitives) total += p.SizeBytes();
+  return total;
+}
+
+int64_t NetworkPlan::BitOps() const {
+  int64_t total = 0;
+  for (const PlanBlock& b : blocks) total += b.BitOps();
+  return total;
+}
+
+int64_t NetworkPlan::SizeBytes() const {
+  int64_t total = 0;
+  for (const PlanBlock& b : blocks) total += b.SizeBytes();
   return total;
 }
 

@@ -24,12 +24,23 @@ struct Primitive {
   int64_t out_width = 1;
   bool bias = false;        // Conv2d and Linear.
   bool affine = true;       // BatchNorm: learnable scale and shift.
+  // Conv2d and Linear: bit-width of the weights and of the input activations (32:
+  // float). Biases and BatchNorm stay 32-bit.
+  int weight_bits = 32;
+  int activation_bits = 32;
 
   // Multiply-accumulates for one input (batch 1), plus one add per output element for a
   // bias. BatchNorm counts 0 (it folds into the preceding convolution).
   int64_t Flops() const;
   // Learnable parameters: weights, biases, BatchNorm scale and shift (not running stats).
   int64_t Params() const;
+  // Multiply-accumulates of the weights for one input (Flops() without bias adds).
+  int64_t Macs() const;
+  // Macs() x weight_bits x activation_bits.
+  int64_t BitOps() const;
+  // Bytes of the learnable parameters at their bit-widths: weights ceil(count x
+  // weight_bits / 8), biases and BatchNorm scale and shift 4 bytes each.
+  int64_t SizeBytes() const;
 };
 
 // A named part of the network (stem, one searchable layer, a cell, the head).
@@ -42,6 +53,8 @@ struct PlanBlock {
 
   int64_t Flops() const;
   int64_t Params() const;
+  int64_t BitOps() const;
+  int64_t SizeBytes() const;
 };
 
 struct NetworkPlan {
@@ -49,6 +62,8 @@ struct NetworkPlan {
 
   int64_t Flops() const;
   int64_t Params() const;
+  int64_t BitOps() const;
+  int64_t SizeBytes() const;
 };
 
 // Builders for the primitives the spaces use.

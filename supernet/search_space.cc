@@ -16,14 +16,48 @@ namespace {
 // Largest cost-group table the space will build (nb201's one cell group has 5^6).
 constexpr size_t kMaxGroupTableSize = 1 << 20;
 
-bool Better(const CostSummary& a, const CostSummary& b, bool use_flops, bool maximize) {
-  const int64_t pa = use_flops ? a.flops : a.params, pb = use_flops ? b.flops : b.params;
-  const int64_t sa = use_flops ? a.params : a.flops, sb = use_flops ? b.params : b.flops;
-  if (pa != pb) return maximize ? pa > pb : pa < pb;
-  return maximize ? sa > sb : sa < sb;
+bool Better(const CostSummary& a, const CostSummary& b, CostMetric metric, bool maximize) {
+  for (CostMetric m : {metric, CostMetric::kFlops, CostMetric::kParams, CostMetric::kBitOps,
+                       CostMetric::kSizeBytes}) {
+    const int64_t va = CostValue(a, m), vb = CostValue(b, m);
+    if (va != vb) return maximize ? va > vb : va < vb;
+  }
+  return false;
 }
 
+constexpr CostMetric kCostMetrics[] = {CostMetric::kFlops, CostMetric::kParams,
+                                       CostMetric::kBitOps, CostMetric::kSizeBytes};
+
 }  // namespace
+
+CostSummary& CostSummary::operator+=(const CostSummary& other) {
+  flops += other.flops;
+  params += other.params;
+  bitops += other.bitops;
+  size_bytes += other.size_bytes;
+  return *this;
+}
+
+void CostSummary::Add(const PlanBlock& block) {
+  flops += block.Flops();
+  params += block.Params();
+  bitops += block.BitOps();
+  size_bytes += block.SizeBytes();
+}
+
+int64_t CostValue(const CostSummary& cost, CostMetric metric) {
+  switch (metric) {
+    case CostMetric::kFlops:
+      return cost.flops;
+    case CostMetric::kParams:
+      return cost.params;
+    case CostMetric::kBitOps:
+      return cost.bitops;
+    case CostMetric::kSizeBytes:
+      return cost.size_bytes;
+  }
+  return 0;
+}
 
 absl::string_view SpaceKindName(SpaceKind kind) {
   switch (kind) {
@@ -62,10 +96,7 @@ absl::Status SearchSpace::Finish() {
   const NetworkPlan base_plan = BuildPlan(base);
   fixed_cost_ = {};
   for (const PlanBlock& block : base_plan.blocks) {
-    if (block.group < 0) {
-      fixed_cost_.flops += block.Flops();
-      fixed_cost_.params += block.Params();
-    }
+    if (block.group < 0) fixed_cost_.Add(block);
   }
 
   for (int g = 0; g < num_groups; ++g) {
@@ -89,19 +120,16 @@ absl::Status SearchSpace::Finish() {
       }
       CostSummary cost;
       for (const PlanBlock& block : BuildPlan(arch).blocks) {
-        if (block.group == g) {
-          cost.flops += block.Flops();
-          cost.params += block.Params();
-        }
+        if (block.group == g) cost.Add(block);
       }
       table.costs[code] = cost;
     }
   }
 
-  min_flops_ = FindExtreme(/*use_flops=*/true, /*maximize=*/false);
-  max_flops_ = FindExtreme(/*use_flops=*/true, /*maximize=*/true);
-  min_params_ = FindExtreme(/*use_flops=*/false, /*maximize=*/false);
-  max_params_ = FindExtreme(/*use_flops=*/false, /*maximize=*/true);
+  for (CostMetric metric : kCostMetrics) {
+    min_[static_cast<int>(metric)] = FindExtreme(metric, /*maximize=*/false);
+    max_[static_cast<int>(metric)] = FindExtreme(metric, /*maximize=*/true);
+  }
   return absl::OkStatus();
 }
 
@@ -114,12 +142,12 @@ size_t SearchSpace::GroupCode(const Architecture& arch, const GroupTable& table)
   return code;
 }
 
-SearchSpace::Extreme SearchSpace::FindExtreme(bool use_flops, bool maximize) const {
+SearchSpace::Extreme SearchSpace::FindExtreme(CostMetric metric, bool maximize) const {
   Extreme result{Architecture{std::vector<int>(genes_.size(), 0)}, fixed_cost_};
   for (const GroupTable& table : group_tables_) {
     size_t best = 0;
     for (size_t code = 1; code < table.costs.size(); ++code) {
-      if (Better(table.costs[code], table.costs[best], use_flops, maximize)) best = code;
+      if (Better(table.costs[code], table.costs[best], metric, maximize)) best = code;
     }
     size_t rest = best;
     for (int gi : table.gene_indices) {
@@ -127,8 +155,7 @@ SearchSpace::Extreme SearchSpace::FindExtreme(bool use_flops, bool maximize) con
       result.arch.genes[gi] = static_cast<int>(rest % n);
       rest /= n;
     }
-    result.cost.flops += table.costs[best].flops;
-    result.cost.params += table.costs[best].params;
+    result.cost += table.costs[best];
   }
   return result;
 }
@@ -136,9 +163,7 @@ SearchSpace::Extreme SearchSpace::FindExtreme(bool use_flops, bool maximize) con
 CostSummary SearchSpace::Cost(const Architecture& arch) const {
   CostSummary total = fixed_cost_;
   for (const GroupTable& table : group_tables_) {
-    const CostSummary& c = table.costs[GroupCode(arch, table)];
-    total.flops += c.flops;
-    total.params += c.params;
+    total += table.costs[GroupCode(arch, table)];
   }
   return total;
 }

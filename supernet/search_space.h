@@ -25,9 +25,19 @@ struct Gene {
 };
 
 struct CostSummary {
-  int64_t flops = 0;   // Multiply-accumulates for one input; see docs/cost_model.md.
-  int64_t params = 0;  // Learnable parameters.
+  int64_t flops = 0;       // Multiply-accumulates for one input; see docs/cost_model.md.
+  int64_t params = 0;      // Learnable parameters.
+  int64_t bitops = 0;      // Weight MACs x weight bits x activation bits, for one input.
+  int64_t size_bytes = 0;  // Learnable parameters in bytes at their bit-widths.
+
+  CostSummary& operator+=(const CostSummary& other);
+  // Adds one plan block's costs.
+  void Add(const PlanBlock& block);
 };
+
+// The analytic costs a search can bound or optimize.
+enum class CostMetric { kFlops, kParams, kBitOps, kSizeBytes };
+int64_t CostValue(const CostSummary& cost, CostMetric metric);
 
 enum class SpaceKind { kShuffleNetOneShot, kMobileNetV2Macro, kNb201 };
 
@@ -92,11 +102,13 @@ class SearchSpace {
     Architecture arch;
     CostSummary cost;
   };
-  // Architectures of smallest/largest FLOPs or params (ties broken by the other cost).
-  const Extreme& MinFlops() const { return min_flops_; }
-  const Extreme& MaxFlops() const { return max_flops_; }
-  const Extreme& MinParams() const { return min_params_; }
-  const Extreme& MaxParams() const { return max_params_; }
+  // Architectures of smallest/largest cost (ties broken by FLOPs, then params).
+  const Extreme& Min(CostMetric metric) const { return min_[static_cast<int>(metric)]; }
+  const Extreme& Max(CostMetric metric) const { return max_[static_cast<int>(metric)]; }
+  const Extreme& MinFlops() const { return Min(CostMetric::kFlops); }
+  const Extreme& MaxFlops() const { return Max(CostMetric::kFlops); }
+  const Extreme& MinParams() const { return Min(CostMetric::kParams); }
+  const Extreme& MaxParams() const { return Max(CostMetric::kParams); }
 
  protected:
   SearchSpace(std::string name, SpaceKind kind, std::string source, int64_t input_size,
@@ -115,7 +127,7 @@ class SearchSpace {
     std::vector<CostSummary> costs;  // Indexed by the mixed-radix code of the genes.
   };
   size_t GroupCode(const Architecture& arch, const GroupTable& table) const;
-  Extreme FindExtreme(bool use_flops, bool maximize) const;
+  Extreme FindExtreme(CostMetric metric, bool maximize) const;
 
   std::string name_;
   SpaceKind kind_;
@@ -125,7 +137,7 @@ class SearchSpace {
   int64_t num_classes_;
   std::vector<GroupTable> group_tables_;
   CostSummary fixed_cost_;
-  Extreme min_flops_, max_flops_, min_params_, max_params_;
+  Extreme min_[4], max_[4];  // Indexed by CostMetric.
 };
 
 // Loads a search space from a YAML file. Errors name the file, line and field.

@@ -1,6 +1,8 @@
 // Search spaces: YAML loading, architecture strings, sampling, mutation, exact costs.
 #include "supernet/search_space.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -10,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_replace.h"
+#include "supernet/layered_space.h"
 #include "supernet/mobilenetv2_space.h"
 #include "supernet/nb201_space.h"
 #include "supernet/shufflenet_space.h"
@@ -110,6 +113,71 @@ TEST(CostModelTest, TinyMobileNetV2MatchesHandCount) {
   ASSERT_TRUE(mb.ok());
   EXPECT_EQ(space->Cost(*mb).flops, 19754);
   EXPECT_EQ(space->Cost(*mb).params, 1142);
+}
+
+constexpr char kPrecision[] = "precision: {weight_bits: [4, 8, 32], activation_bits: [8, 32]}\n";
+
+TEST(CostModelTest, BitWidthGenesSetBitOpsAndSizeByHand) {
+  auto space = MustParse(std::string(kTinyMb) + kPrecision);
+  ASSERT_NE(space, nullptr);
+  const auto& layered = dynamic_cast<const LayeredSpace&>(*space);
+  EXPECT_EQ(layered.dimensions(), (std::vector<std::string>{"op", "weight_bits", "activation_bits"}));
+  EXPECT_EQ(space->genes()[1].name, "layers[0].weight_bits");
+  EXPECT_EQ(space->genes()[1].options, (std::vector<std::string>{"w4", "w8", "w32"}));
+  EXPECT_EQ(space->genes()[5].options, (std::vector<std::string>{"a8", "a32"}));
+  // Float: BitOPs = MACs x 32 x 32, size = 4 bytes per parameter.
+  auto float_arch = space->Parse("identity:w32:a32,identity:w32:a32");
+  ASSERT_TRUE(float_arch.ok()) << float_arch.status();
+  EXPECT_EQ(space->Cost(*float_arch).flops, 9642);
+  EXPECT_EQ(space->Cost(*float_arch).bitops, (6912 + 512 + 2048 + 160) * 1024);
+  EXPECT_EQ(space->Cost(*float_arch).size_bytes, 494 * 4);
+  // Layer 0's projection (512 MACs, 32 weights, BN 16 params) at 4-bit weights and 8-bit
+  // activations; stem and head stay float.
+  auto mixed = space->Parse("identity:w4:a8,identity:w8:a8");
+  ASSERT_TRUE(mixed.ok());
+  const CostSummary cost = space->Cost(*mixed);
+  EXPECT_EQ(cost.flops, 9642);
+  EXPECT_EQ(cost.params, 494);
+  EXPECT_EQ(cost.bitops, (6912 + 2048 + 160) * 1024 + 512 * 4 * 8);
+  EXPECT_EQ(cost.size_bytes, 494 * 4 - 32 * 4 + 32 * 4 / 8);
+  EXPECT_EQ(layered.WeightBits(*mixed, 0), 4);
+  EXPECT_EQ(layered.ActivationBits(*mixed, 1), 8);
+  EXPECT_EQ(space->Format(*mixed), "identity:w4:a8,identity:w8:a8");
+  // The tables and extremes agree with plans summed over the whole space (144 archs).
+  int64_t min_size = INT64_MAX, max_bitops = 0;
+  for (int code = 0; code < 144; ++code) {
+    Architecture arch{std::vector<int>(6)};
+    int rest = code;
+    for (int g = 0; g < 6; ++g) {
+      const int n = static_cast<int>(space->genes()[g].options.size());
+      arch.genes[g] = rest % n;
+      rest /= n;
+    }
+    const NetworkPlan plan = space->BuildPlan(arch);
+    EXPECT_EQ(space->Cost(arch).bitops, plan.BitOps());
+    EXPECT_EQ(space->Cost(arch).size_bytes, plan.SizeBytes());
+    min_size = std::min(min_size, plan.SizeBytes());
+    max_bitops = std::max(max_bitops, plan.BitOps());
+  }
+  EXPECT_EQ(space->Min(CostMetric::kSizeBytes).cost.size_bytes, min_size);
+  EXPECT_EQ(space->Max(CostMetric::kBitOps).cost.bitops, max_bitops);
+}
+
+TEST(CostModelTest, SpacesWithoutBitWidthGenesAreFloat) {
+  auto space = MustParse(kTinyShuffle);
+  ASSERT_NE(space, nullptr);
+  const auto& layered = dynamic_cast<const LayeredSpace&>(*space);
+  EXPECT_FALSE(layered.HasPrecisionGenes());
+  Rng rng(3);
+  const Architecture arch = space->Sample(rng);
+  const NetworkPlan plan = space->BuildPlan(arch);
+  int64_t macs = 0;
+  for (const PlanBlock& b : plan.blocks) {
+    for (const Primitive& p : b.primitives) macs += p.Macs();
+  }
+  EXPECT_EQ(space->Cost(arch).bitops, macs * 32 * 32);
+  EXPECT_EQ(space->Cost(arch).size_bytes, plan.Params() * 4);
+  EXPECT_EQ(layered.WeightBits(arch, 0), 32);
 }
 
 TEST(CostModelTest, Nb201MatchesHandCount) {
@@ -476,6 +544,12 @@ TEST(SpaceYamlTest, EachBadFieldIsNamed) {
       {kTinyMb, "  - identity", "  - skip", "choices[0]: 'skip' is not a choice"},
       {kTinyMb, "  - {kernel_size: 3, expand_ratio: 2}", "  - identity", "choices[1]: choice identity is listed twice"},
       {kTinyMb, "choices:\n  - identity\n  - {kernel_size: 3, expand_ratio: 2}\n", "", "missing required key 'choices'"},
+      {kTinyMb, "head: {channels: 16}", "head: {channels: 16}\nprecision: {weight_bits: [4, 20]}", "precision.weight_bits[1]: 20 is not a bit-width"},
+      {kTinyMb, "head: {channels: 16}", "head: {channels: 16}\nprecision: {weight_bits: [8, 8]}", "precision.weight_bits[1]: 8 is listed twice"},
+      {kTinyMb, "head: {channels: 16}", "head: {channels: 16}\nprecision: {weight_bits: [1]}", "precision.weight_bits[0]: 1 is out of range"},
+      {kTinyMb, "head: {channels: 16}", "head: {channels: 16}\nprecision: {bits: [8]}", "precision.bits: unknown key 'bits'"},
+      {kTinyMb, "head: {channels: 16}", "head: {channels: 16}\nprecision: {}", "needs weight_bits, activation_bits or both"},
+      {kTinyShuffle, "classifier_bias: true}", "classifier_bias: true}\nprecision: {activation_bits: []}", "precision.activation_bits"},
   };
   for (const BadYamlCase& c : cases) {
     const std::string yaml = absl::StrReplaceAll(c.base, {{c.from, c.to}});

@@ -179,6 +179,7 @@ NetworkPlan ShuffleNetSpace::BuildPlan(const Architecture& arch) const {
       p.insert(p.end(), {Conv(inp, inp, k, s, inp, out_size), BatchNorm(inp),
                          Conv(inp, inp, 1, 1, 1, out_size), BatchNorm(inp)});
     }
+    ApplyPrecision(arch, l, b);
     plan.blocks.push_back(std::move(b));
   }
   plan.blocks.push_back(HeadBlock());

@@ -87,6 +87,8 @@ absl::StatusOr<v1::EvaluateArchitectureResponse> Engine::Evaluate(const v1::Eval
   const supernet::CostSummary cost = space->space->Cost(*arch);
   response.mutable_cost()->set_flops(cost.flops);
   response.mutable_cost()->set_params(cost.params);
+  response.mutable_cost()->set_bitops(cost.bitops);
+  response.mutable_cost()->set_size_bytes(cost.size_bytes);
   const auto& groups = space->space->group_names();
   for (size_t g = 0; g < groups.size(); ++g) {
     const supernet::CostSummary c = space->space->GroupCost(*arch, static_cast<int>(g));
@@ -94,6 +96,8 @@ absl::StatusOr<v1::EvaluateArchitectureResponse> Engine::Evaluate(const v1::Eval
     layer->set_name(groups[g]);
     layer->set_flops(c.flops);
     layer->set_params(c.params);
+    layer->set_bitops(c.bitops);
+    layer->set_size_bytes(c.size_bytes);
   }
   if (!request.latency().empty()) {
     auto spec = search::ParseLatencySpec(request.latency(), "latency");

@@ -66,6 +66,8 @@ v1::Evaluation ToProto(const supernet::SearchSpace& space, const search::Evaluat
   p.set_arch(space.Format(e.arch));
   p.set_flops(e.cost.flops);
   p.set_params(e.cost.params);
+  p.set_bitops(e.cost.bitops);
+  p.set_size_bytes(e.cost.size_bytes);
   p.set_generation(e.generation);
   if (!std::isnan(e.accuracy)) {
     p.set_has_accuracy(true);
@@ -81,6 +83,8 @@ nlohmann::json EvaluationJson(const supernet::SearchSpace& space, const search::
   nlohmann::json j = {{"arch", space.Format(e.arch)},
                       {"flops", e.cost.flops},
                       {"params", e.cost.params},
+                      {"bitops", e.cost.bitops},
+                      {"size_bytes", e.cost.size_bytes},
                       {"generation", e.generation}};
   if (!std::isnan(e.accuracy)) {
     j["accuracy"] = e.accuracy;
