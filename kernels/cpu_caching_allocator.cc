@@ -36,11 +36,7 @@ c10::DataPtr CachingCpuAllocator::allocate(std::size_t n) const {
   const c10::Device cpu(c10::DeviceType::CPU);
   if (n == 0) return {nullptr, nullptr, &CachingCpuAllocator::Delete, cpu};
   if (n < min_bytes_) {
-    // Throws c10::Error naming the size when the system is out of memory.
-    auto* block = static_cast<Block*>(c10::alloc_cpu(kHeaderBytes + n));
-    block->owner = this;
-    block->capacity = n;
-    void* data = DataOf(block);
+    void* data = DataOf(NewBlock(n));
     return {data, data, &CachingCpuAllocator::Delete, cpu};
   }
   Block* block = nullptr;
@@ -69,16 +65,32 @@ c10::DataPtr CachingCpuAllocator::allocate(std::size_t n) const {
     }
   }
   if (block == nullptr) {
-    // Throws c10::Error naming the size when the system is out of memory.
-    block = static_cast<Block*>(c10::alloc_cpu(kHeaderBytes + n));
-    block->owner = this;
-    block->capacity = n;
+    block = NewBlock(n);
     std::lock_guard<std::mutex> lock(mu_);
     stats_.live_bytes += n;
     stats_.peak_live_bytes = std::max(stats_.peak_live_bytes, stats_.live_bytes);
   }
   void* data = DataOf(block);
   return {data, data, &CachingCpuAllocator::Delete, cpu};
+}
+
+CachingCpuAllocator::Block* CachingCpuAllocator::NewBlock(std::size_t n) const {
+  void* memory = nullptr;
+  try {
+    memory = c10::alloc_cpu(kHeaderBytes + n);
+  } catch (const c10::Error&) {
+    // Out of memory: give the cached buffers back and try once more; a second failure
+    // throws LibTorch's own error naming the size.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      while (!by_age_.empty()) ReleaseOldestLocked();
+    }
+    memory = c10::alloc_cpu(kHeaderBytes + n);
+  }
+  auto* block = static_cast<Block*>(memory);
+  block->owner = this;
+  block->capacity = n;
+  return block;
 }
 
 c10::DeleterFnPtr CachingCpuAllocator::raw_deleter() const { return &CachingCpuAllocator::Delete; }

@@ -26,7 +26,8 @@ namespace nas::kernels {
 // Memory is bounded: at most `max_cached_bytes` of freed buffers are kept; past that the
 // least recently freed are returned to the allocator underneath (oldest first), also when
 // a request misses the cache and the cache is full, so a changing mix of sizes recycles
-// memory instead of adding to it. Smaller requests are allocated and freed directly.
+// memory instead of adding to it; and when the system refuses memory, the whole cache is
+// returned before one more try. Smaller requests are allocated and freed directly.
 //
 // Memory comes from c10::alloc_cpu (malloc, 64-byte aligned, as LibTorch's own CPU
 // allocator). Every buffer, cached or not, carries a 64-byte header in front of its data
@@ -60,6 +61,9 @@ class CachingCpuAllocator final : public c10::Allocator {
 
  private:
   struct Block;
+  // Allocates a block with room for `n` bytes of data; when the system is out of
+  // memory, empties the cache and tries once more.
+  Block* NewBlock(std::size_t n) const;
   static void Delete(void* data);
   void Free(Block* block) const;
   // Requires mu_ held. Releases the oldest cached buffers until `bytes` more fit.

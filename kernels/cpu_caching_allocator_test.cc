@@ -105,6 +105,17 @@ TEST(CachingCpuAllocatorTest, SmallAndEmptyRequestsAreNotCachedAndRawApiWorks) {
   EXPECT_EQ(allocator.GetStats().cached_bytes, 0u);
 }
 
+TEST(CachingCpuAllocatorTest, OutOfMemoryEmptiesTheCacheThenThrowsLibTorchsError) {
+  CachingCpuAllocator allocator(256 * kKiB, std::size_t{1} << 62);
+  allocator.allocate(kMiB).clear();
+  EXPECT_EQ(allocator.GetStats().cached_bytes, kMiB);
+  EXPECT_THROW(allocator.allocate(std::size_t{1} << 61), c10::Error);  // 2 EiB: refused
+  EXPECT_EQ(allocator.GetStats().cached_bytes, 0u);
+  EXPECT_EQ(allocator.GetStats().live_bytes, 0u);
+  c10::DataPtr after = allocator.allocate(kMiB);  // still usable
+  EXPECT_NE(after.get(), nullptr);
+}
+
 TEST(CachingCpuAllocatorTest, ManyThreadsAllocateAndFree) {
   CachingCpuAllocator allocator(256 * kKiB, 16 * kMiB);
   std::vector<std::thread> threads;
