@@ -3,14 +3,12 @@
 namespace nas::supernet {
 
 int64_t Primitive::Flops() const {
+  // One add per output element for a bias.
   switch (kind) {
-    case Kind::kConv2d: {
-      const int64_t outputs = out_channels * out_height * out_width;
-      return outputs * kernel_size * kernel_size * (in_channels / groups) +
-             (bias ? outputs : 0);
-    }
+    case Kind::kConv2d:
+      return Macs() + (bias ? out_channels * out_height * out_width : 0);
     case Kind::kLinear:
-      return in_channels * out_channels + (bias ? out_channels : 0);
+      return Macs() + (bias ? out_channels : 0);
     case Kind::kBatchNorm:
       return 0;
   }
