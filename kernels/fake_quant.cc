@@ -2,6 +2,8 @@
 
 #include <c10/util/Exception.h>
 
+#include <algorithm>
+
 namespace nas::kernels {
 namespace {
 
@@ -52,6 +54,33 @@ torch::Tensor FakeQuantizeActivation(const torch::Tensor& x, int bits) {
     const torch::Tensor scale = range.div(levels).clamp_min(kMinScale);
     const torch::Tensor lower = torch::where(is_unsigned, torch::zeros_like(lo), levels.neg());
     q = torch::clamp(x.div(scale).round_(), lower, levels).mul_(scale);
+  }
+  return StraightThrough(x, q);
+}
+
+ActivationGrid ActivationGridFor(int bits, double lo, double hi) {
+  CheckBits(bits);
+  TORCH_CHECK(bits <= 31, "a static activation grid holds at most 31 bits, got ", bits);
+  ActivationGrid g;
+  g.is_unsigned = lo >= 0;
+  if (g.is_unsigned) {
+    g.qmax = (int64_t{1} << bits) - 1;
+    g.qmin = 0;
+    g.scale = std::max(hi, 0.0) / static_cast<double>(g.qmax);
+  } else {
+    g.qmax = (int64_t{1} << (bits - 1)) - 1;
+    g.qmin = -g.qmax;
+    g.scale = std::max(-lo, hi) / static_cast<double>(g.qmax);
+  }
+  g.scale = std::max(g.scale, kMinScale);
+  return g;
+}
+
+torch::Tensor FakeQuantizeActivationStatic(const torch::Tensor& x, const ActivationGrid& grid) {
+  torch::Tensor q;
+  {
+    torch::NoGradGuard no_grad;
+    q = x.div(grid.scale).round_().clamp_(static_cast<double>(grid.qmin), static_cast<double>(grid.qmax)).mul_(grid.scale);
   }
   return StraightThrough(x, q);
 }

@@ -22,6 +22,22 @@ torch::Tensor FakeQuantizeWeight(const torch::Tensor& weight, int bits);
 // scale max|x| / (2^(bits-1) - 1).
 torch::Tensor FakeQuantizeActivation(const torch::Tensor& x, int bits);
 
+// The integer grid of a static (calibrated) activation quantization: values are
+// round(x / scale) clamped to [qmin, qmax], times scale. A range with lo >= 0 uses the
+// unsigned grid [0, 2^bits - 1] with scale hi / (2^bits - 1); others the symmetric grid
+// [-(2^(bits-1) - 1), 2^(bits-1) - 1] with scale max(-lo, hi) / (2^(bits-1) - 1) (the
+// grids of FakeQuantizeActivation, with the range fixed).
+struct ActivationGrid {
+  double scale = 1;
+  int64_t qmin = 0;
+  int64_t qmax = 0;
+  bool is_unsigned = true;
+};
+ActivationGrid ActivationGridFor(int bits, double lo, double hi);
+
+// FakeQuantizeActivation on a fixed grid (straight-through gradient).
+torch::Tensor FakeQuantizeActivationStatic(const torch::Tensor& x, const ActivationGrid& grid);
+
 }  // namespace nas::kernels
 
 #endif  // NAS_KERNELS_FAKE_QUANT_H_

@@ -74,5 +74,39 @@ TEST(FakeQuantTest, ValuesLieOnTheGridAndWithinHalfAStep) {
   }
 }
 
+TEST(FakeQuantTest, StaticGridsByHand) {
+  // Unsigned: [0, 15] steps of 3 / 15 = 0.2.
+  ActivationGrid u = ActivationGridFor(4, 0.0, 3.0);
+  EXPECT_TRUE(u.is_unsigned);
+  EXPECT_EQ(u.qmin, 0);
+  EXPECT_EQ(u.qmax, 15);
+  EXPECT_DOUBLE_EQ(u.scale, 0.2);
+  // Signed: symmetric [-7, 7], scale max(2, 1.4) / 7.
+  ActivationGrid s = ActivationGridFor(4, -2.0, 1.4);
+  EXPECT_FALSE(s.is_unsigned);
+  EXPECT_EQ(s.qmin, -7);
+  EXPECT_EQ(s.qmax, 7);
+  EXPECT_DOUBLE_EQ(s.scale, 2.0 / 7);
+  // Values beyond the calibrated range saturate; inside they round to the nearest step.
+  torch::Tensor x = torch::tensor({-1.0f, 0.0f, 0.29f, 0.31f, 2.95f, 3.5f});
+  torch::Tensor q = FakeQuantizeActivationStatic(x, u);
+  torch::Tensor want = torch::tensor({0.0f, 0.0f, 0.2f, 0.4f, 3.0f, 3.0f});
+  EXPECT_TRUE(torch::allclose(q, want, 0, 1e-6)) << q;
+  torch::Tensor y = torch::tensor({-3.0f, -0.15f, 0.15f, 1.0f});
+  torch::Tensor qs = FakeQuantizeActivationStatic(y, s);
+  const double step = 2.0 / 7;
+  torch::Tensor want_s = torch::tensor({-7 * step, -1 * step, 1 * step, 3 * step}).to(torch::kFloat);
+  EXPECT_TRUE(torch::allclose(qs, want_s, 0, 1e-6)) << qs;
+  // The dynamic grid of a tensor whose range is the calibrated one is the same grid.
+  torch::Tensor z = torch::rand({64}) * 3.0;
+  z[0] = 0;
+  z[1] = 3.0;
+  EXPECT_TRUE(torch::allclose(FakeQuantizeActivation(z, 4), FakeQuantizeActivationStatic(z, u), 0, 1e-6));
+  // Gradient: straight through.
+  torch::Tensor g = torch::rand({6}).requires_grad_(true);
+  FakeQuantizeActivationStatic(g, u).sum().backward();
+  EXPECT_TRUE(torch::equal(g.grad(), torch::ones({6})));
+}
+
 }  // namespace
 }  // namespace nas::kernels

@@ -232,10 +232,22 @@ out=$($NAS search --evaluator "supernet:$T/mixed_run/checkpoint.nasckpt" --algor
 grep -q '"size_bytes"' <<<"$out" || fail "mixed search: $out"
 $NAS search --evaluator "supernet:$T/mixed_run/checkpoint.nasckpt" --constraint 'size<=100B' >/dev/null 2>"$ERR"
 grep -q "the smallest size in space 'tiny' is" "$ERR" || fail "unreachable size: $(cat "$ERR")"
+# Quantized exports: integer kernels, checked against the fake-quantized path, loaded in Python.
 $NAS export --checkpoint "$T/mixed_run/checkpoint.nasckpt" --arch 'shuffle3x3:w4:a8,xception:w8:a8' \
-  --out "$T/mixed_export" >/dev/null 2>"$ERR"
-[ $? -ne 0 ] || fail "a quantized export should fail for now"
-grep -q "exporting quantized subnets .* is not implemented yet" "$ERR" || fail "quantized export: $(cat "$ERR")"
+  --out "$T/mixed_export" --qengine int4 --threads 1 >/dev/null 2>"$ERR"
+[ $? -eq 2 ] || fail "a bad --qengine should exit 2"
+grep -q 'qengine: quantized engine "int4" is not available; this LibTorch has: ' "$ERR" || fail "qengine: $(cat "$ERR")"
 [ ! -e "$T/mixed_export" ] || fail "a refused export left $T/mixed_export behind"
+out=$($NAS export --checkpoint "$T/mixed_run/checkpoint.nasckpt" --arch 'shuffle3x3:w4:a8,xception:w8:a8' \
+  --out "$T/mixed_export" --verify-images 64 --threads 1 --json 2>"$ERR") || fail "quantized export: $(cat "$ERR")"
+grep -q '"integer_convolutions": [1-9]' <<<"$out" || fail "quantized export: $out"
+[ ! -e "$T/mixed_export/subnet.onnx" ] || fail "a quantized bundle has no ONNX model"
+/usr/bin/python3 nas/python/check_bundle.py "$T/mixed_export" --threads 1 >"$T/pyq.json" 2>"$ERR" \
+  || fail "python quantized bundle check: $(cat "$T/pyq.json" "$ERR")"
+grep -q '"quantized_engine"' "$T/pyq.json" || fail "python quantized bundle check: $(cat "$T/pyq.json")"
+# Post-training int8 of a float architecture; not for spaces without searched layers.
+out=$($NAS export --checkpoint "$T/run/checkpoint.nasckpt" --arch smallest --out "$T/ptq_export" --int8 \
+  --verify-images 64 --threads 1 --json 2>"$ERR") || fail "--int8 export: $(cat "$ERR")"
+grep -q '"mode": "post-training, every searched layer at 8 bits"' <<<"$out" || fail "--int8 export: $out"
 
 echo "all CLI checks passed"

@@ -80,6 +80,8 @@ absl::Status RunExport(const ExportCommandOptions& options, std::ostream& out) {
   eo.verify_images = options.verify_images;
   eo.force = options.force;
   eo.onnx = options.format == "all";
+  eo.int8 = options.int8;
+  eo.qengine = options.qengine;
   absl::StatusOr<v1::ExportSubnetResponse> r = engine::RunExportJob(*trained, *arch, options.out, eo);
   if (!r.ok()) return r.status();
   if (options.json) {
@@ -344,6 +346,8 @@ absl::Status RunRemoteExport(const ClientOptions& client, const ExportCommandOpt
   request.set_batch_size(o.batch_size);
   request.set_force(o.force);
   request.set_skip_onnx(o.format == "torchscript");
+  request.set_int8(o.int8);
+  request.set_quantized_engine(o.qengine);
   v1::ExportSubnetResponse response;
   auto context = Context(client);
   absl::Status s = FromGrpc((*stub)->ExportSubnet(context.get(), request, &response));
@@ -449,7 +453,8 @@ void AddTrainCommands(Commands& commands) {
       "export", "Write a deployment bundle of one architecture: subnet.pt (TorchScript) and subnet.onnx (ONNX "
                 "opset 10), both for any batch size, BN recalibrated and folded into the convolutions; "
                 "bn_stats.pt; subnet.json. The bundle is reloaded, checked against the supernet path, at batch "
-                "1/7/64 and in OpenCV DNN (ONNX), scored on test images and timed at batch 1");
+                "1/7/64 and in OpenCV DNN (ONNX), scored on test images and timed at batch 1. Architectures below 32 "
+                "bits (or --int8) are exported with integer kernels and checked against the fake-quantized path");
   export_cmd->add_option("--checkpoint", export_options->checkpoint,
                          "Supernet checkpoint (.nasckpt) or few-shot folder (nas fewshot)")->required();
   export_cmd->add_option("--arch", export_options->arch, "Architecture string, or largest / smallest")->required();
@@ -468,6 +473,13 @@ void AddTrainCommands(Commands& commands) {
       ->capture_default_str();
   export_cmd->add_option("--threads", export_options->threads, "Intra-op threads (default: one per core)");
   export_cmd->add_flag("--json", export_options->json, "Print subnet.json instead of text");
+  export_cmd->add_flag("--int8", export_options->int8,
+                       "Post-training quantization: every searched layer runs int8 (weights per channel, inputs "
+                       "on ranges calibrated on training images). Architectures with bit-width genes below 32 are "
+                       "exported quantized without it. A quantized bundle has no subnet.onnx");
+  export_cmd->add_option("--qengine", export_options->qengine,
+                         "Quantized engine of a quantized export: onednn or qnnpack (default: the fastest this "
+                         "LibTorch has)");
 
   auto client = std::make_shared<ClientOptions>();
   auto request_id = std::make_shared<std::string>();

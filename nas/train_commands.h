@@ -57,6 +57,8 @@ struct ExportCommandOptions {
   int64_t verify_images = 1000;
   int threads = 0;
   bool json = false;
+  bool int8 = false;    // Post-training quantization of every searched layer to 8 bits.
+  std::string qengine;  // Quantized engine ("onednn", "qnnpack"; empty: the fastest).
 };
 absl::Status RunExport(const ExportCommandOptions& options, std::ostream& out);
 

@@ -28,13 +28,45 @@ absl::Status Evaluator::Calibrate(const Architecture& arch, BnStatistics* stats)
   return absl::OkStatus();
 }
 
-EvalResult Evaluator::Score(SupernetImpl& net, const Architecture& arch, BnStatistics* stats) const {
+absl::Status Evaluator::CalibrateQuantization(const Architecture& arch, BnStatistics* stats,
+                                              QuantCalibration* quant) const {
+  if (absl::Status s = supernet_->space().Validate(arch); !s.ok()) return s;
   torch::NoGradGuard no_grad;
-  ForwardContext ctx{BnMode::kEval, stats};
+  quant->mode = QuantCalibration::Mode::kRecord;
+  try {
+    for (const torch::Tensor& images : calibration_images_) {
+      ForwardContext ctx{BnMode::kEval, stats};
+      ctx.quant = quant;
+      supernet_->Forward(images, arch, ctx);
+    }
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("activation range calibration failed: ", e.what_without_backtrace()));
+  }
+  if (quant->convs().empty()) return absl::FailedPreconditionError("activation range calibration saw no batches");
+  quant->mode = QuantCalibration::Mode::kApply;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<EvalResult> Evaluator::EvaluateCalibrated(const Architecture& arch, QuantCalibration* quant) const {
+  BnStatistics stats;
+  if (absl::Status s = Calibrate(arch, &stats); !s.ok()) return s;
+  if (absl::Status s = CalibrateQuantization(arch, &stats, quant); !s.ok()) return s;
+  try {
+    return Score(*supernet_, arch, &stats, quant);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("evaluation failed: ", e.what_without_backtrace()));
+  }
+}
+
+EvalResult Evaluator::Score(SupernetImpl& net, const Architecture& arch, BnStatistics* stats,
+                            QuantCalibration* quant) const {
+  torch::NoGradGuard no_grad;
   EvalResult result;
   double loss_sum = 0;
   int64_t correct = 0;
   for (const Batch& batch : evaluation_batches_) {
+    ForwardContext ctx{BnMode::kEval, stats};
+    ctx.quant = quant;
     const torch::Tensor logits = net.Forward(batch.images, arch, ctx);
     loss_sum += torch::nn::functional::cross_entropy(
                     logits, batch.labels,

@@ -33,11 +33,20 @@ class Evaluator {
   // Calibrates, then evaluates. When `stats_out` is given it receives the statistics.
   absl::StatusOr<EvalResult> Evaluate(const Architecture& arch,
                                       BnStatistics* stats_out = nullptr) const;
+  // Records the static activation ranges of `arch` (QuantCalibration::kRecord) on the
+  // calibration batches, with BN statistics `stats` (from Calibrate; only read); leaves `quant` in
+  // kApply mode.
+  absl::Status CalibrateQuantization(const Architecture& arch, BnStatistics* stats,
+                                     QuantCalibration* quant) const;
+  // Calibrates BN and the activation ranges, then evaluates with the static ranges (what
+  // an integer deployment computes). `quant` receives the ranges.
+  absl::StatusOr<EvalResult> EvaluateCalibrated(const Architecture& arch, QuantCalibration* quant) const;
   // Evaluates a stand-alone (extracted) network with its own running statistics.
   EvalResult EvaluateStandalone(SupernetImpl& subnet, const Architecture& arch) const;
 
  private:
-  EvalResult Score(SupernetImpl& net, const Architecture& arch, BnStatistics* stats) const;
+  EvalResult Score(SupernetImpl& net, const Architecture& arch, BnStatistics* stats,
+                   QuantCalibration* quant = nullptr) const;
 
   Supernet supernet_;
   torch::Device device_;

@@ -14,6 +14,7 @@
 #include "supernet/inference_graph.h"
 #include "supernet/layered_space.h"
 #include "supernet/onnx_export.h"
+#include "supernet/quantized_graph.h"
 
 namespace nas::supernet {
 namespace {
@@ -65,16 +66,15 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
                                             const std::string& dir, const ExportOptions& options) {
   const SearchSpace& space = *trained.config.space;
   if (absl::Status s = space.Validate(arch); !s.ok()) return absl::InvalidArgumentError(absl::StrCat("arch: ", s.message()));
+  bool quantized = options.int8;
   if (const auto* layered = dynamic_cast<const LayeredSpace*>(&space)) {
     for (int l = 0; l < static_cast<int>(layered->layers().size()); ++l) {
-      const int w = layered->WeightBits(arch, l), a = layered->ActivationBits(arch, l);
-      if (w < 32 || a < 32) {
-        return absl::UnimplementedError(absl::StrCat(
-            "arch: layers[", l, "] runs at ", w, "-bit weights and ", a,
-            "-bit activations; exporting quantized subnets (conversion to integer kernels) is not "
-            "implemented yet: export an architecture with w32/a32 in every layer"));
-      }
+      quantized = quantized || layered->WeightBits(arch, l) < 32 || layered->ActivationBits(arch, l) < 32;
     }
+  } else if (options.int8) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "int8: post-training quantization covers the searched layers of layered spaces (ShuffleNet, MobileNetV2); ",
+        space.name(), " has none"));
   }
   if (options.batch_size < 1 || options.batch_size > 4096) return absl::InvalidArgumentError("batch_size: must be in [1, 4096]");
   if (options.latency_runs < 0 || options.latency_runs > 10000) {
@@ -84,21 +84,48 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
   const auto start = std::chrono::steady_clock::now();
   const auto stop = [&] { return options.cancelled && options.cancelled(); };
   const absl::Status cancelled_status = absl::CancelledError("the export was cancelled; nothing was written");
+  std::string engine;
+  if (quantized) {
+    absl::StatusOr<std::string> selected = SelectQuantizedEngine(options.qengine);
+    if (!selected.ok()) return absl::Status(selected.status().code(), absl::StrCat("qengine: ", selected.status().message()));
+    engine = *selected;
+  }
   const torch::Device device = torch::kCPU;
   std::unique_ptr<Evaluator> val = MakeEvaluator(trained, EvalSplit::kValidation, device);
   BnStatistics stats;
   if (absl::Status s = val->Calibrate(arch, &stats); !s.ok()) return s;
   if (stop()) return cancelled_status;
+  // Quantized exports: static input ranges of every convolution, calibrated on the BN
+  // recalibration batches; the float graph is traced without fake quantization.
+  QuantCalibration quant, float_trace;
+  quant.uniform_bits = float_trace.uniform_bits = options.int8 ? 8 : 0;
+  float_trace.mode = QuantCalibration::Mode::kFloat;
+  if (quantized) {
+    if (absl::Status s = val->CalibrateQuantization(arch, &stats, &quant); !s.ok()) return s;
+  }
   absl::StatusOr<Supernet> subnet = ExtractSubnet(*trained.net, arch, &stats);
   if (!subnet.ok()) return subnet.status();
   (*subnet)->eval();
   const int64_t c = space.input_channels(), hw = space.input_size();
-  absl::StatusOr<std::shared_ptr<torch::jit::Graph>> graph = TraceInference(**subnet, arch, torch::zeros({2, c, hw, hw}));
+  absl::StatusOr<std::shared_ptr<torch::jit::Graph>> graph =
+      TraceInference(**subnet, arch, torch::zeros({2, c, hw, hw}), quantized ? &float_trace : nullptr);
   if (!graph.ok()) return graph.status();
   torch::jit::Module unfolded = ModuleFromGraph(*graph);
   const int bn_layers = CountNodes(*graph, c10::Symbol::aten("batch_norm"));
   const int bn_folded = FoldBatchNorm(*graph);
   torch::jit::Module module = ModuleFromGraph(*graph);
+  // The float network (folded) a quantized bundle is compared with.
+  torch::jit::Module float_module = module;
+  QuantizedModule converted;
+  if (quantized) {
+    absl::StatusOr<QuantizedModule> q = QuantizeGraph(*graph, quant);
+    if (!q.ok()) return q.status();
+    converted = *std::move(q);
+    if (converted.int8_convolutions + converted.grid_convolutions == 0) {
+      return absl::InvalidArgumentError("arch: no convolution runs below 32 bits; nothing to quantize");
+    }
+    module = converted.module;
+  }
 
   // The bundle is written and checked in a staging directory, then put at `dir` in one
   // step: a crash never leaves a mix of an old and a new bundle's files.
@@ -127,7 +154,7 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
   if (absl::Status s = WriteFileAtomically(staging + "/bn_stats.pt", bn_bytes.str()); !s.ok()) return s;
   std::vector<std::string> files = {"subnet.pt"};
   std::unique_ptr<OpenCvOnnxRunner> onnx;
-  if (options.onnx) {
+  if (options.onnx && !quantized) {
     OnnxExportOptions oo;
     oo.doc = absl::StrCat(space.name(), " ", space.Format(arch));
     absl::StatusOr<std::string> model = GraphToOnnx(*graph, {1, c, hw, hw}, oo);
@@ -165,7 +192,8 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
   if (check_indices.empty()) return absl::FailedPreconditionError("the export has no images to check the bundle on");
   BatchLoader check_loader(checks_on_test ? trained.data.test_set : trained.data.train_set, check_indices,
                            check_batch, AugmentOptions{}, /*shuffle=*/false, 0);
-  double path_diff = 0, fold_diff = 0, onnx_diff = 0;
+  double path_diff = 0, fold_diff = 0, onnx_diff = 0, mean_diff_sum = 0;
+  int64_t agree = 0, checked = 0;
   std::vector<int64_t> batch_sizes;
   for (int64_t b = 0; b < std::min<int64_t>(2, check_loader.batches_per_epoch()); ++b) {
     if (stop()) return cancelled_status;
@@ -173,11 +201,16 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
     ForwardContext ctx;
     ctx.mode = BnMode::kEval;
     ctx.stats = &stats;
+    if (quantized) ctx.quant = &quant;  // The fake-quantized path with the static ranges.
     const torch::Tensor expected = trained.net->Forward(batch.images, arch, ctx);
     const double scale = Scale(expected);
     const torch::Tensor got = loaded.forward({batch.images}).toTensor();
     path_diff = std::max(path_diff, MaxDiff(expected, got) / scale);
-    fold_diff = std::max(fold_diff, MaxDiff(unfolded.forward({batch.images}).toTensor(), got) / scale);
+    mean_diff_sum += (expected - got).abs().mean().item<double>() / scale * got.size(0);
+    agree += expected.argmax(1).eq(got.argmax(1)).sum().item<int64_t>();
+    checked += got.size(0);
+    const torch::Tensor folded_float = float_module.forward({batch.images}).toTensor();
+    fold_diff = std::max(fold_diff, MaxDiff(unfolded.forward({batch.images}).toTensor(), folded_float) / scale);
     for (int64_t n : {int64_t{1}, int64_t{7}, batch.images.size(0)}) {
       if (n > batch.images.size(0) || (b > 0 && n != batch.images.size(0))) continue;
       const torch::Tensor x = batch.images.narrow(0, 0, n);
@@ -197,7 +230,7 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
       }
     }
   }
-  if (path_diff > 1e-4) {
+  if (!quantized && path_diff > 1e-4) {
     return absl::InternalError(absl::StrCat("the export's outputs differ from the supernet path's by ", path_diff,
                                             " (relative to the largest logit)"));
   }
@@ -210,7 +243,7 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
                                             onnx_diff, " (relative to the largest logit)"));
   }
   // The export's own test accuracy, in both runtimes.
-  int64_t correct = 0, onnx_correct = 0, seen = 0;
+  int64_t correct = 0, onnx_correct = 0, float_correct = 0, fake_quant_correct = 0, seen = 0;
   if (options.verify_images > 0) {
     std::vector<int64_t> test(trained.data.test_set->size());
     for (size_t i = 0; i < test.size(); ++i) test[i] = static_cast<int64_t>(i);
@@ -221,6 +254,18 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
       const Batch batch = test_loader.Get(0, b);
       const torch::Tensor logits = loaded.forward({batch.images}).toTensor();
       correct += logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
+      if (quantized) {
+        float_correct += float_module.forward({batch.images}).toTensor().argmax(1).eq(batch.labels).sum().item<int64_t>();
+        ForwardContext ctx;
+        ctx.mode = BnMode::kEval;
+        ctx.stats = &stats;
+        ctx.quant = &quant;
+        const torch::Tensor expected = trained.net->Forward(batch.images, arch, ctx);
+        fake_quant_correct += expected.argmax(1).eq(batch.labels).sum().item<int64_t>();
+        mean_diff_sum += (expected - logits).abs().mean().item<double>() / Scale(expected) * logits.size(0);
+        agree += expected.argmax(1).eq(logits.argmax(1)).sum().item<int64_t>();
+        checked += logits.size(0);
+      }
       if (onnx) {
         absl::StatusOr<torch::Tensor> cv = onnx->Run(batch.images);
         if (!cv.ok()) return cv.status();
@@ -234,6 +279,15 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
     return absl::InternalError(absl::StrCat("the ONNX model in OpenCV DNN differs from the TorchScript module by ",
                                             onnx_diff, " on test images (relative to the largest logit)"));
   }
+  // Quantized: the check and test images together against the fake-quantized path.
+  const double mean_diff = checked > 0 ? mean_diff_sum / checked : 0.0;
+  const double agreement = checked > 0 ? static_cast<double>(agree) / checked : 1.0;
+  if (quantized && mean_diff > kQuantizedMeanDiffBound) {
+    return absl::InternalError(absl::StrCat(
+        "the integer network differs from the fake-quantized supernet path: mean |logit difference| ", mean_diff,
+        " (bound ", kQuantizedMeanDiffBound, ", relative to the largest logit; top-1 agreement ", agreement, ") on ",
+        checked, " images"));
+  }
   // Batch-1 latency of each runtime in this process's thread setting.
   nlohmann::json latency = nullptr;
   if (options.latency_runs > 0) {
@@ -241,9 +295,26 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
     latency = {{"batch", 1}, {"threads", torch::get_num_threads()}, {"statistic", "median"}};
     latency["torchscript_ms"] = MedianMilliseconds(options.latency_runs, [&] { loaded.forward({one}); });
     if (onnx) latency["onnx_opencv_ms"] = MedianMilliseconds(options.latency_runs, [&] { (void)onnx->Run(one); });
+    if (quantized) {
+      latency["float32_torchscript_ms"] =
+          MedianMilliseconds(options.latency_runs, [&] { float_module.forward({one}); });
+    }
   }
   if (stop()) return cancelled_status;
-  const CostSummary cost = space.Cost(arch);
+  CostSummary cost = space.Cost(arch);
+  if (options.int8) {
+    // The cost of the architecture with its searched layers at 8 bits.
+    NetworkPlan plan = space.BuildPlan(arch);
+    for (PlanBlock& block : plan.blocks) {
+      if (block.group < 0) continue;
+      for (Primitive& p : block.primitives) {
+        if (p.kind == Primitive::Kind::kBatchNorm) continue;
+        p.weight_bits = p.activation_bits = 8;
+      }
+    }
+    cost.bitops = plan.BitOps();
+    cost.size_bytes = plan.SizeBytes();
+  }
   const auto& dataset = *trained.data.train_set;
   nlohmann::json j = {
       {"space", space.name()},
@@ -257,6 +328,8 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
       {"classes", dataset.class_names},
       {"flops", cost.flops},
       {"params", cost.params},
+      {"bitops", cost.bitops},
+      {"size_bytes", cost.size_bytes},
       {"bn_recalibration", {{"batches", trained.config.evaluation.calibration_batches},
                             {"batch_size", trained.config.evaluation.calibration_batch_size}}},
       {"bn_folding", {{"batch_norms", bn_layers}, {"folded_into_convolutions", bn_folded}}},
@@ -271,6 +344,28 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
       {"test_accuracy", seen > 0 ? 100.0 * correct / seen : 0.0},
       {"latency", latency},
       {"files", files}};
+  if (quantized) {
+    j["input"]["dtype"] = "float32 (quantized inside the network)";
+    j["quantization"] = {
+        {"mode", options.int8 ? "post-training, every searched layer at 8 bits" : "the architecture's bit-widths"},
+        {"engine", engine},
+        {"weights", "int8, symmetric, one scale per output channel"},
+        {"activations", "uint8 per tensor, static ranges calibrated on the BN recalibration batches"},
+        {"calibration_batches", quant.convs().empty() ? 0 : quant.convs()[0].batches},
+        {"integer_convolutions", converted.int8_convolutions},
+        {"integer_outputs_chained", converted.chained},
+        {"grid_convolutions", converted.grid_convolutions},
+        {"float_convolutions", converted.float_convolutions},
+        {"check_vs_fake_quant_path",
+         {{"mean_abs_diff", mean_diff},
+          {"max_abs_diff", path_diff},
+          {"top1_agreement", agreement},
+          {"images", checked},
+          {"bound", {{"mean_abs_diff", kQuantizedMeanDiffBound}}}}},
+        {"float32_test_accuracy", seen > 0 ? 100.0 * float_correct / seen : 0.0},
+        {"fake_quant_test_accuracy", seen > 0 ? 100.0 * fake_quant_correct / seen : 0.0},
+        {"onnx", "not written: the ONNX runtime here (OpenCV DNN) has no integer path for this graph"}};
+  }
   if (onnx) {
     j["onnx"] = {{"file", "subnet.onnx"},
                  {"opset", kOnnxOpset},

@@ -23,6 +23,12 @@ struct ExportOptions {
   // replaced).
   bool force = false;
   int latency_runs = 30;  // Batch-1 latency measurements per runtime (0: none).
+  // Post-training quantization: every searched layer of a layered space runs at 8-bit
+  // weights and inputs, whatever the architecture's bit-width genes say.
+  bool int8 = false;
+  // Quantized engine of a quantized export ("onednn", "qnnpack"; empty: the fastest
+  // available).
+  std::string qengine;
   // Polled between the export's steps and batches; true abandons the export (Cancelled)
   // before the bundle is put in place, so nothing is written.
   std::function<bool()> cancelled;
@@ -42,6 +48,16 @@ struct ExportOptions {
 // 1, 7 and 64, and the ONNX model in OpenCV against the TorchScript module (1e-4); all
 // relative to the largest logit when that exceeds 1. The bundle is built in a staging
 // directory and put at `dir` in one step. Returns subnet.json's contents.
+//
+// An architecture with layers below 32 bits (or options.int8) is exported quantized:
+// activation ranges are calibrated on the BN recalibration batches, and subnet.pt runs its
+// convolutions with LibTorch's integer kernels (QuantizeGraph in supernet/quantized_graph.h;
+// still a float batch in and float logits out). Its check is against the fake-quantized
+// supernet path with the same static ranges on the check and test images: mean |logit
+// difference| at most 0.05 of the largest logit (top-1 agreement reported). subnet.json
+// adds "quantization" (engine, counts, the check, the test accuracy of the float network
+// and of the fake-quantized path) and the float network's latency; no subnet.onnx is
+// written.
 absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, const Architecture& arch,
                                             const std::string& dir, const ExportOptions& options);
 

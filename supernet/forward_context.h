@@ -59,6 +59,47 @@ struct TracedOp {
   int64_t params = 0;
 };
 
+// Static (calibrated) activation quantization. The convolutions of one pass are numbered
+// in call order; a recording pass collects, for each, its bit-widths and the range of its
+// input (averaged over the batches it saw) and of its output (after BatchNorm, before the
+// activation). Passes that apply it quantize each convolution's input to the grid of
+// that averaged range instead of the batch's own range, which is what an integer kernel
+// with fixed scales computes. One object per architecture; not thread-safe.
+class QuantCalibration {
+ public:
+  enum class Mode {
+    kRecord,  // Fake quantization with dynamic ranges, as in training; ranges recorded.
+    kApply,   // Fake quantization with the recorded ranges.
+    kFloat,   // No fake quantization at all (the float graph a conversion starts from).
+  };
+  struct Conv {
+    int weight_bits = 32;
+    int activation_bits = 32;
+    double in_lo = 0, in_hi = 0;    // Input range: averages over the recorded batches.
+    // Output range: the extremes over all batches (an integer output grid must not clip
+    // what the float path keeps).
+    double out_lo = 0, out_hi = 0;
+    int64_t batches = 0;
+  };
+  Mode mode = Mode::kRecord;
+  // When above 0, every searched layer runs at this many bits for weights and inputs,
+  // whatever its genes say (post-training quantization of a float architecture).
+  int uniform_bits = 0;
+
+  void Record(int index, int weight_bits, int activation_bits, const torch::Tensor& in, const torch::Tensor& out);
+  // The recorded convolution `index`; an error when the pass has more convolutions than
+  // were recorded.
+  const Conv& At(int index) const;
+  const std::vector<Conv>& convs() const { return convs_; }
+
+ private:
+  struct Sums {
+    double in_lo = 0, in_hi = 0;
+  };
+  std::vector<Conv> convs_;
+  std::vector<Sums> sums_;
+};
+
 struct ForwardContext {
   BnMode mode = BnMode::kTrain;
   BnStatistics* stats = nullptr;      // Not owned. Needed for kCalibrate.
@@ -74,6 +115,10 @@ struct ForwardContext {
   int weight_bits = 32;
   int activation_bits = 32;
 
+  // Static activation ranges (see QuantCalibration); null: dynamic ranges. Not owned.
+  QuantCalibration* quant = nullptr;
+  int conv_calls = 0;  // Convolutions run so far in this pass (QuantCalibration's index).
+
   // Networks call this as they enter each part ("stem", "layers[3]", "head", ...), with
   // the part's bit-widths.
   void EnterBlock(std::string name, int part_weight_bits = 32, int part_activation_bits = 32) {
@@ -81,6 +126,12 @@ struct ForwardContext {
     block = std::move(name);
     weight_bits = part_weight_bits;
     activation_bits = part_activation_bits;
+  }
+  // The same for a searched layer, whose bit-widths a post-training quantization may
+  // replace (QuantCalibration::uniform_bits).
+  void EnterLayer(std::string name, int layer_weight_bits, int layer_activation_bits) {
+    if (quant != nullptr && quant->uniform_bits > 0) layer_weight_bits = layer_activation_bits = quant->uniform_bits;
+    EnterBlock(std::move(name), layer_weight_bits, layer_activation_bits);
   }
 };
 

@@ -26,20 +26,22 @@ c10::optional<torch::Tensor> ConstantTensor(torch::jit::Value* v, bool* is_none)
   return iv->toTensor();
 }
 
+}  // namespace
+
 bool IsConvolution(const torch::jit::Node* n) {
   return n->kind() == c10::Symbol::aten("conv2d") || n->kind() == c10::Symbol::aten("_convolution");
 }
 
-}  // namespace
-
 absl::StatusOr<std::shared_ptr<torch::jit::Graph>> TraceInference(SupernetImpl& subnet, const Architecture& arch,
-                                                                  const torch::Tensor& example) {
+                                                                  const torch::Tensor& example,
+                                                                  QuantCalibration* quant) {
   torch::NoGradGuard no_grad;
   for (torch::Tensor& p : subnet.parameters()) p.set_requires_grad(false);
   subnet.eval();
   auto fn = [&](torch::jit::Stack in) -> torch::jit::Stack {
     ForwardContext ctx;
     ctx.mode = BnMode::kEval;
+    ctx.quant = quant;
     return {subnet.Forward(in[0].toTensor(), arch, ctx)};
   };
   try {

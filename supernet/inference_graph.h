@@ -14,9 +14,15 @@ namespace nas::supernet {
 
 // The eval-mode forward of a stand-alone subnet as a TorchScript graph: one input (the
 // image batch), one output (the logits), the weights as constants. Nothing in it depends
-// on the batch size of `example`, so the graph runs at any batch size.
+// on the batch size of `example`, so the graph runs at any batch size. `quant` (optional)
+// is set as the pass's ForwardContext::quant (kFloat: a float graph for a quantized
+// conversion).
 absl::StatusOr<std::shared_ptr<torch::jit::Graph>> TraceInference(SupernetImpl& subnet, const Architecture& arch,
-                                                                  const torch::Tensor& example);
+                                                                  const torch::Tensor& example,
+                                                                  QuantCalibration* quant = nullptr);
+
+// Whether `n` is a 2-D convolution (aten::conv2d or aten::_convolution).
+bool IsConvolution(const torch::jit::Node* n);
 
 // Folds every inference BatchNorm that directly follows a convolution into that
 // convolution's weight and bias (w' = w * g / sqrt(var + eps), b' = (b - mean) * g /

@@ -103,8 +103,17 @@ torch::Tensor ConvBnStackImpl::forward(torch::Tensor x, int width_index, Forward
     if (w.size(0) != out) w = w.narrow(0, 0, out);
     if (!unit.depthwise && w.size(1) != in) w = w.narrow(1, 0, in);
     if (unit.relu_before) x = Relu(x, ctx);
-    x = kernels::FakeQuantizeActivation(x, ctx.activation_bits);
-    w = kernels::FakeQuantizeWeight(w, ctx.weight_bits);
+    const int conv_index = ctx.conv_calls++;
+    using QuantMode = QuantCalibration::Mode;
+    const QuantMode quant_mode = ctx.quant != nullptr ? ctx.quant->mode : QuantMode::kRecord;
+    const torch::Tensor conv_input = x;
+    if (quant_mode == QuantMode::kApply && ctx.activation_bits < 32) {
+      const QuantCalibration::Conv& c = ctx.quant->At(conv_index);
+      x = kernels::FakeQuantizeActivationStatic(x, kernels::ActivationGridFor(ctx.activation_bits, c.in_lo, c.in_hi));
+    } else if (quant_mode != QuantMode::kFloat) {
+      x = kernels::FakeQuantizeActivation(x, ctx.activation_bits);
+    }
+    if (quant_mode != QuantMode::kFloat) w = kernels::FakeQuantizeWeight(w, ctx.weight_bits);
     x = unit.depthwise ? kernels::DepthwiseConv2d(x, w, unit.stride)
                        : torch::conv2d(x, w, {}, unit.stride, unit.kernel_size / 2);
     if (ctx.trace != nullptr) {
@@ -112,6 +121,9 @@ torch::Tensor ConvBnStackImpl::forward(torch::Tensor x, int width_index, Forward
             w.numel());
     }
     if (unit.batch_norm) x = norms_[width_index][u]->forward(x, ctx);
+    if (ctx.quant != nullptr && quant_mode == QuantMode::kRecord) {
+      ctx.quant->Record(conv_index, ctx.weight_bits, ctx.activation_bits, conv_input, x);
+    }
     if (unit.activation == Activation::kRelu) x = Relu(x, ctx);
     if (unit.activation == Activation::kRelu6) {
       x = torch::hardtanh(x, 0.0, 6.0);

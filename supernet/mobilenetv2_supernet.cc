@@ -71,7 +71,7 @@ class MobileNetV2NetworkImpl : public SupernetImpl {
     ctx.EnterBlock("stem");
     torch::Tensor x = stem_->forward(PrepareInput(input), 0, ctx);
     for (int l = 0; l < static_cast<int>(candidates_.size()); ++l) {
-      ctx.EnterBlock(absl::StrCat("layers[", l, "]"), s_.WeightBits(arch, l), s_.ActivationBits(arch, l));
+      ctx.EnterLayer(absl::StrCat("layers[", l, "]"), s_.WeightBits(arch, l), s_.ActivationBits(arch, l));
       const int slot = slots_[l][arch.genes[l]];
       if (slot < 0) continue;  // Identity with matching shapes.
       torch::Tensor y = candidates_[l][slot]->forward(x, 0, ctx);

@@ -117,7 +117,7 @@ class ShuffleNetNetworkImpl : public SupernetImpl {
       return x;
     };
     for (int l = 0; l < static_cast<int>(mains_.size()); ++l) {
-      ctx.EnterBlock(absl::StrCat("layers[", l, "]"), s_.WeightBits(arch, l), s_.ActivationBits(arch, l));
+      ctx.EnterLayer(absl::StrCat("layers[", l, "]"), s_.WeightBits(arch, l), s_.ActivationBits(arch, l));
       const int slot = Slot(arch, l);
       const int width = Width(arch, l);
       if (s_.layers()[l].index_in_stage == 0) {

@@ -148,6 +148,8 @@ absl::StatusOr<v1::ExportSubnetResponse> Engine::Export(const v1::ExportSubnetRe
   if (request.batch_size() > 0) eo.batch_size = request.batch_size();
   eo.force = request.force();
   eo.onnx = !request.skip_onnx();
+  eo.int8 = request.int8();
+  eo.qengine = request.quantized_engine();
   eo.cancelled = cancelled;
   const std::string dir = absl::StrCat(options_.data_dir, "/exports/", request.name());
   std::lock_guard<std::mutex> lock(export_mu_);  // One export at a time: they are heavy.

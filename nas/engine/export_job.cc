@@ -40,6 +40,19 @@ absl::StatusOr<v1::ExportSubnetResponse> RunExportJob(const supernet::TrainedSup
     r.set_latency_ms(latency.value("torchscript_ms", 0.0));
     r.set_onnx_latency_ms(latency.value("onnx_opencv_ms", 0.0));
   }
+  r.set_bitops((*j)["bitops"].get<int64_t>());
+  r.set_size_bytes((*j)["size_bytes"].get<int64_t>());
+  if (j->contains("quantization")) {
+    const nlohmann::json& q = (*j)["quantization"];
+    r.set_quantized(true);
+    r.set_quantized_engine(q["engine"].get<std::string>());
+    r.set_integer_convolutions(q["integer_convolutions"].get<int>());
+    r.set_fake_quant_top1_agreement(q["check_vs_fake_quant_path"]["top1_agreement"].get<double>());
+    r.set_float32_test_accuracy(q["float32_test_accuracy"].get<double>());
+    if (const nlohmann::json& latency = (*j)["latency"]; latency.is_object()) {
+      r.set_float32_latency_ms(latency.value("float32_torchscript_ms", 0.0));
+    }
+  }
   r.set_metadata_json(j->dump(2));
   return r;
 }

@@ -17,8 +17,16 @@ std::string FormatDuration(double seconds) {
 }
 
 std::string DescribeBundle(const v1::ExportSubnetResponse& r) {
-  std::string out = absl::StrFormat("  checks: vs the supernet path max |diff| %.2g, BN folding %.2g, batch sizes %s%s\n",
-                                    r.max_abs_diff(), r.bn_fold_max_abs_diff(),
+  std::string out;
+  if (r.quantized()) {
+    absl::StrAppendFormat(&out,
+                          "  quantized (%s engine): %d integer convolutions; vs the fake-quantized supernet path: "
+                          "top-1 agreement %.1f %%; %.1f KB, %.3g GBitOPs\n",
+                          r.quantized_engine(), r.integer_convolutions(), 100.0 * r.fake_quant_top1_agreement(),
+                          r.size_bytes() / 1e3, r.bitops() / 1e9);
+  }
+  absl::StrAppendFormat(&out, "  checks: vs the %s max |diff| %.2g, BN folding %.2g, batch sizes %s%s\n",
+                                    r.quantized() ? "fake-quantized path" : "supernet path", r.max_abs_diff(), r.bn_fold_max_abs_diff(),
                                     absl::StrJoin(r.batch_sizes_checked(), "/"),
                                     r.onnx() ? absl::StrFormat(", ONNX in OpenCV DNN vs TorchScript %.2g",
                                                                r.onnx_max_abs_diff())
@@ -29,7 +37,11 @@ std::string DescribeBundle(const v1::ExportSubnetResponse& r) {
   if (r.latency_ms() > 0) {
     absl::StrAppendFormat(&out, "  latency at batch 1 (median): %.3f ms TorchScript", r.latency_ms());
     if (r.onnx_latency_ms() > 0) absl::StrAppendFormat(&out, ", %.3f ms ONNX in OpenCV DNN", r.onnx_latency_ms());
+    if (r.float32_latency_ms() > 0) absl::StrAppendFormat(&out, ", %.3f ms the float32 network", r.float32_latency_ms());
     out += "\n";
+  }
+  if (r.quantized()) {
+    absl::StrAppendFormat(&out, "  the same network in float32: %.2f %% test accuracy\n", r.float32_test_accuracy());
   }
   return out;
 }

@@ -89,6 +89,10 @@ def main():
         cv2.setNumThreads(args.threads)
     with open(os.path.join(args.bundle, "subnet.json")) as f:
         meta = json.load(f)
+    quantization = meta.get("quantization")
+    if quantization and quantization["engine"] in torch.backends.quantized.supported_engines:
+        # Integer weights are packed for the engine at load time.
+        torch.backends.quantized.engine = quantization["engine"]
     module = torch.jit.load(os.path.join(args.bundle, "subnet.pt"))
     module.eval()
     onnx_path = os.path.join(args.bundle, "subnet.onnx")
@@ -123,6 +127,8 @@ def main():
         raise SystemExit(f"the images are {x.shape[1:]}, the bundle expects {shape}")
 
     report = {"bundle": args.bundle, "arch": meta["arch"], "torch": torch.__version__, "opencv": cv2.__version__}
+    if quantization:
+        report["quantized_engine"] = torch.backends.quantized.engine
     # Batch sizes: shapes, and a sample's logits independent of its batch.
     reference = run_torch(x[:1])
     batch_diff = 0.0

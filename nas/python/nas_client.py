@@ -134,13 +134,18 @@ class NasClient:
         return job.finetune_result if job.kind == "finetune" else job.training_result
 
     # Deployment.
-    def export(self, checkpoint, arch, name, batch_size=0, space="", force=False, onnx=True, timeout=600.0):
+    def export(self, checkpoint, arch, name, batch_size=0, space="", force=False, onnx=True, int8=False,
+               quantized_engine="", timeout=600.0):
         """Exports `arch` ("largest", "smallest" or an architecture string) of a trained
         supernet as a bundle in the server's DATA_DIR/exports/NAME: subnet.pt (TorchScript)
         and, unless onnx=False, subnet.onnx, both for any batch size (docs/deployment.md).
         An existing bundle of that name is replaced only with force=True. batch_size: of
-        the export's checks and scoring (0: the server's default)."""
+        the export's checks and scoring (0: the server's default). int8=True quantizes every
+        searched layer to 8 bits after training (architectures with bit-width genes below 32
+        are exported quantized anyway); quantized bundles run integer kernels of
+        quantized_engine ("onednn", "qnnpack"; "" for the fastest) and have no subnet.onnx."""
         request = nas_pb2.ExportSubnetRequest(architecture=nas_pb2.Architecture(space=space, arch=arch),
                                               checkpoint=checkpoint, name=name, batch_size=batch_size,
-                                              force=force, skip_onnx=not onnx)
+                                              force=force, skip_onnx=not onnx, int8=int8,
+                                              quantized_engine=quantized_engine)
         return self._call(self._stub.ExportSubnet, request, timeout=timeout)
