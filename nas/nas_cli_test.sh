@@ -85,7 +85,8 @@ out=$($NAS search --evaluator "supernet:$T/run/checkpoint.nasckpt" --algorithm r
 grep -q '"evaluator": "combo:supernet\[supernet:.*zc:naswot' <<<"$out" || fail "default combination: $out"
 $NAS search --evaluator "supernet:$T/run/checkpoint.nasckpt" --space configs/nb201.yaml >/dev/null 2>"$ERR"
 [ $? -eq 2 ] || fail "a space that differs from the checkpoint's should exit 2"
-grep -q "checkpoint was trained on 'tiny'" "$ERR" || fail "space mismatch: $(cat "$ERR")"
+grep -q "is not a restriction of the space the checkpoint was trained on, 'tiny': " "$ERR" \
+  || fail "space mismatch: $(cat "$ERR")"
 
 # Few-shot: the tiny supernet split on gene 0 (one step per sub-supernet); the folder then
 # stands in for the checkpoint in search and export.
@@ -232,6 +233,15 @@ out=$($NAS search --evaluator "supernet:$T/mixed_run/checkpoint.nasckpt" --algor
 grep -q '"size_bytes"' <<<"$out" || fail "mixed search: $out"
 $NAS search --evaluator "supernet:$T/mixed_run/checkpoint.nasckpt" --constraint 'size<=100B' >/dev/null 2>"$ERR"
 grep -q "the smallest size in space 'tiny' is" "$ERR" || fail "unreachable size: $(cat "$ERR")"
+# A restriction of the trained space (8-bit layers only) is searched through the supernet.
+sed 's/^precision: .*/precision: {weight_bits: [8], activation_bits: [8]}/; s/^name: .*/name: tiny_int8/' \
+  "$T/mixed_space.yaml" > "$T/int8_space.yaml"
+out=$($NAS search --evaluator "supernet:$T/mixed_run/checkpoint.nasckpt" --space "$T/int8_space.yaml" \
+  --algorithm random --budget 2 --combine none --archive none --threads 1 --json 2>"$ERR") \
+  || fail "sub-space search failed: $(cat "$ERR")"
+grep -q ":w8:a8" <<<"$out" && ! grep -q ":w4\|:w32\|:a32" <<<"$out" || fail "sub-space search: $out"
+grep -q "a restriction of 'tiny'" "$ERR" || fail "sub-space log: $(cat "$ERR")"
+
 # Quantized exports: integer kernels, checked against the fake-quantized path, loaded in Python.
 $NAS export --checkpoint "$T/mixed_run/checkpoint.nasckpt" --arch 'shuffle3x3:w4:a8,xception:w8:a8' \
   --out "$T/mixed_export" --qengine int4 --threads 1 >/dev/null 2>"$ERR"

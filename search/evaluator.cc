@@ -1,5 +1,6 @@
 #include "search/evaluator.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -11,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "search/arch_table.h"
 #include "supernet/file_util.h"
@@ -105,6 +107,71 @@ absl::StatusOr<double> TableEvaluator::Accuracy(const supernet::Architecture& ar
     return absl::NotFoundError(absl::StrCat("architecture has no ", column_, " in ", path_));
   }
   return it->second;
+}
+
+absl::StatusOr<std::unique_ptr<SubspaceEvaluator>> SubspaceEvaluator::Create(
+    std::shared_ptr<const supernet::SearchSpace> sub, std::shared_ptr<const supernet::SearchSpace> full,
+    std::unique_ptr<AccuracyEvaluator> inner) {
+  const auto& sg = sub->genes();
+  const auto& fg = full->genes();
+  if (sg.size() != fg.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("'", sub->name(), "' has ", sg.size(), " genes, '", full->name(),
+                                                   "' has ", fg.size()));
+  }
+  std::unique_ptr<SubspaceEvaluator> e(new SubspaceEvaluator());
+  for (size_t g = 0; g < sg.size(); ++g) {
+    if (sg[g].name != fg[g].name) {
+      return absl::InvalidArgumentError(absl::StrCat("gene ", g, " is ", sg[g].name, " in '", sub->name(), "' but ",
+                                                     fg[g].name, " in '", full->name(), "'"));
+    }
+    std::vector<int> map;
+    for (const std::string& option : sg[g].options) {
+      auto it = std::find(fg[g].options.begin(), fg[g].options.end(), option);
+      if (it == fg[g].options.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(sg[g].name, ": option ", option, " is not one of '",
+                                                       full->name(), "'s (", absl::StrJoin(fg[g].options, ", "), ")"));
+      }
+      map.push_back(static_cast<int>(it - fg[g].options.begin()));
+    }
+    e->option_map_.push_back(std::move(map));
+  }
+  e->sub_ = std::move(sub);
+  e->full_ = std::move(full);
+  e->inner_ = std::move(inner);
+  // Same skeleton: the extremes and a few random architectures cost the same in both.
+  Rng rng(1);
+  std::vector<supernet::Architecture> probes = {e->sub_->MinFlops().arch, e->sub_->MaxFlops().arch};
+  for (int i = 0; i < 8; ++i) probes.push_back(e->sub_->Sample(rng));
+  for (const supernet::Architecture& a : probes) {
+    const supernet::CostSummary s = e->sub_->Cost(a), f = e->full_->Cost(e->ToFull(a));
+    if (s.flops != f.flops || s.params != f.params || s.bitops != f.bitops || s.size_bytes != f.size_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat("architecture ", e->sub_->Format(a), " costs ", s.flops,
+                                                     " FLOPs and ", s.params, " params in '", e->sub_->name(),
+                                                     "' but ", f.flops, " and ", f.params, " in '",
+                                                     e->full_->name(), "' (a different skeleton)"));
+    }
+  }
+  return e;
+}
+
+supernet::Architecture SubspaceEvaluator::ToFull(const supernet::Architecture& arch) const {
+  supernet::Architecture full = arch;
+  for (size_t g = 0; g < option_map_.size(); ++g) full.genes[g] = option_map_[g][arch.genes[g]];
+  return full;
+}
+
+absl::StatusOr<double> SubspaceEvaluator::Accuracy(const supernet::Architecture& arch) const {
+  return inner_->Accuracy(ToFull(arch));
+}
+
+absl::Status SubspaceEvaluator::AccuracyBatch(const supernet::SearchSpace& space,
+                                              const std::vector<supernet::Architecture>& archs,
+                                              std::vector<double>* accuracies, std::vector<double>* seconds) const {
+  (void)space;
+  std::vector<supernet::Architecture> full;
+  full.reserve(archs.size());
+  for (const supernet::Architecture& a : archs) full.push_back(ToFull(a));
+  return inner_->AccuracyBatch(*full_, full, accuracies, seconds);
 }
 
 }  // namespace nas::search

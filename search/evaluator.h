@@ -65,6 +65,30 @@ class TableEvaluator : public AccuracyEvaluator {
   std::unordered_map<supernet::Architecture, double, supernet::ArchitectureHash> values_;
 };
 
+// Evaluates the architectures of `sub`, a restriction of `full` (the same genes in the
+// same order, each with a subset of its options, and the same costs: for example a
+// mixed-precision space searched with float layers only, or with 8-bit layers only), with
+// an evaluator over `full`. Accuracies are the inner evaluator's.
+class SubspaceEvaluator : public AccuracyEvaluator {
+ public:
+  // An error names the first gene or cost that differs.
+  static absl::StatusOr<std::unique_ptr<SubspaceEvaluator>> Create(std::shared_ptr<const supernet::SearchSpace> sub,
+                                                                   std::shared_ptr<const supernet::SearchSpace> full,
+                                                                   std::unique_ptr<AccuracyEvaluator> inner);
+  std::string id() const override { return inner_->id(); }
+  absl::StatusOr<double> Accuracy(const supernet::Architecture& arch) const override;
+  absl::Status AccuracyBatch(const supernet::SearchSpace& space, const std::vector<supernet::Architecture>& archs,
+                             std::vector<double>* accuracies, std::vector<double>* seconds) const override;
+  // `arch` of the sub-space as an architecture of the full space.
+  supernet::Architecture ToFull(const supernet::Architecture& arch) const;
+
+ private:
+  SubspaceEvaluator() = default;
+  std::shared_ptr<const supernet::SearchSpace> sub_, full_;
+  std::unique_ptr<AccuracyEvaluator> inner_;
+  std::vector<std::vector<int>> option_map_;  // [gene][sub option] -> full option.
+};
+
 }  // namespace nas::search
 
 #endif  // NAS_SEARCH_EVALUATOR_H_

@@ -186,12 +186,30 @@ absl::StatusOr<LoadedEvaluator> LoadEvaluator(const v1::SearchSpec& spec, const 
   if (loaded.evaluator != nullptr && !spec.space().empty() && !absl::StartsWith(text, "table:")) {
     auto given = supernet::LoadSearchSpace(spec.space());
     if (!given.ok()) return Field(given.status(), "space");
-    if ((*given)->name() != loaded.space->name()) {
-      const bool checkpoint = absl::StartsWith(spec.evaluator(), "supernet:");
-      return absl::InvalidArgumentError(absl::StrCat(
-          "space: '", (*given)->name(),
-          checkpoint ? "' but the checkpoint was trained on '" : "' but the evaluator is over '",
-          loaded.space->name(), "' (leave space empty to use the ", checkpoint ? "checkpoint's)" : "evaluator's)"));
+    auto same_genes = [](const supernet::SearchSpace& a, const supernet::SearchSpace& b) {
+      if (a.genes().size() != b.genes().size()) return false;
+      for (size_t g = 0; g < a.genes().size(); ++g) {
+        if (a.genes()[g].name != b.genes()[g].name || a.genes()[g].options != b.genes()[g].options) return false;
+      }
+      return true;
+    };
+    if ((*given)->name() != loaded.space->name() || !same_genes(**given, *loaded.space)) {
+      // A restriction of the evaluator's space (a subset of its options) is searched
+      // through it.
+      auto sub = search::SubspaceEvaluator::Create(*given, loaded.space, std::move(loaded.evaluator));
+      if (!sub.ok()) {
+        const bool checkpoint = absl::StartsWith(spec.evaluator(), "supernet:");
+        return absl::InvalidArgumentError(absl::StrCat(
+            "space: '", (*given)->name(),
+            checkpoint ? "' is not a restriction of the space the checkpoint was trained on, '"
+                       : "' is not a restriction of the evaluator's space, '",
+            loaded.space->name(), "': ", sub.status().message(), " (leave space empty to use the ",
+            checkpoint ? "checkpoint's)" : "evaluator's)"));
+      }
+      progress.Message(absl::StrCat("searching '", (*given)->name(), "', a restriction of '", loaded.space->name(),
+                                    "', with the evaluator over '", loaded.space->name(), "'"));
+      loaded.space = *given;
+      loaded.evaluator = *std::move(sub);
     }
   }
   return loaded;
