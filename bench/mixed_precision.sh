@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Joint architecture and bit-width search against post-training int8 quantization, on one
+# quantization-aware CIFAR-10 supernet (configs/train_cifar10_mbv2_mixed.yaml):
+#   1. the float pick: the space restricted to 32-bit layers, searched under FLOPS;
+#   2. that pick quantized after training (nas export --int8: every searched layer int8,
+#      ranges calibrated), and exported in float32;
+#   3. the joint pick: the full mixed-precision space under the same FLOPs bound and at
+#      most the model size of (2);
+#   4. the joint pick restricted to 8-bit layers (integer kernels everywhere).
+# Every pick is exported (integer kernels where its layers are 8 bits or less) and scored
+# on all 10,000 test images; the bundles report size, BitOPs and batch-1 latency. CPU time
+# (user + sys) of each step is appended to OUT/cpu.txt. Resumable: finished steps are kept.
+#
+#   NAS_SHARED_DATA=../shared/data bash bench/mixed_precision.sh [OUT_DIR]
+# Environment: CKPT (default: train it into OUT/train), FLOPS (default 50M), BUDGET
+# (architectures per search, default 40), EVAL_IMAGES (validation images per
+# architecture in the searches, default 2000), THREADS (default 2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-runs/mixed_precision}
+FLOPS=${FLOPS:-50M}
+BUDGET=${BUDGET:-40}
+EVAL_IMAGES=${EVAL_IMAGES:-2000}
+THREADS=${THREADS:-2}
+NAS=bazel-bin/nas/nas
+[ -x "$NAS" ] || bazel build //nas:nas
+mkdir -p "$OUT"
+timed() { local name=$1; shift; /usr/bin/time -f "$name %U %S %e" -a -o "$OUT/cpu.txt" "$@"; }
+CKPT=${CKPT:-$OUT/train/checkpoint.nasckpt}
+if [ ! -f "$OUT/train/summary.json" ] && [ "$CKPT" = "$OUT/train/checkpoint.nasckpt" ]; then
+  resume=(); [ -f "$CKPT" ] && resume=(--resume)
+  timed train "$NAS" train --config configs/train_cifar10_mbv2_mixed.yaml --out "$OUT/train" --threads "$THREADS" \
+    "${resume[@]}"
+fi
+sed 's/^  weight_bits: .*/  weight_bits: [32]/; s/^  activation_bits: .*/  activation_bits: [32]/; s/^name: .*/name: mbv2_macro_mixed_float/' \
+  configs/mbv2_macro_mixed.yaml > "$OUT/float_space.yaml"
+sed 's/^  weight_bits: .*/  weight_bits: [8]/; s/^  activation_bits: .*/  activation_bits: [8]/; s/^name: .*/name: mbv2_macro_mixed_int8/' \
+  configs/mbv2_macro_mixed.yaml > "$OUT/int8_space.yaml"
+grep -q "weight_bits: \[32\]" "$OUT/float_space.yaml" || { echo "float_space.yaml: no precision list" >&2; exit 1; }
+
+search() {  # NAME SPACE CONSTRAINT...
+  local name=$1 space=$2; shift 2
+  local cons=(); for c in "$@"; do cons+=(--constraint "$c"); done
+  if [ ! -f "$OUT/$name/result.json" ]; then
+    space_arg=(); [ -n "$space" ] && space_arg=(--space "$space")
+    timed "search_$name" "$NAS" search --evaluator "supernet:$CKPT" "${space_arg[@]}" "${cons[@]}" --combine none \
+      --eval-images "$EVAL_IMAGES" --algorithm evolution --budget "$BUDGET" --population 20 --parents 5 --archive none --threads "$THREADS" \
+      --out "$OUT/$name" > "$OUT/$name.txt"
+  fi
+  /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['best']['arch'])" "$OUT/$name/result.json"
+}
+export_bundle() {  # NAME ARCH [--int8]
+  local name=$1 arch=$2; shift 2
+  if [ ! -f "$OUT/$name/subnet.json" ]; then
+    timed "export_$name" "$NAS" export --checkpoint "$CKPT" --arch "$arch" --out "$OUT/$name" --verify-images 10000 \
+      --format torchscript --threads "$THREADS" "$@" > "$OUT/$name.txt"
+  fi
+}
+
+FLOAT_PICK=$(search float_search "$OUT/float_space.yaml" "flops<=$FLOPS")
+echo "float pick: $FLOAT_PICK"
+export_bundle float_fp32 "$FLOAT_PICK"
+export_bundle float_ptq_int8 "$FLOAT_PICK" --int8
+SIZE=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['size_bytes'])" "$OUT/float_ptq_int8/subnet.json")
+echo "size of the int8 float pick: $SIZE B"
+JOINT_PICK=$(search joint_search "" "flops<=$FLOPS" "size<=${SIZE}B")
+echo "joint pick: $JOINT_PICK"
+export_bundle joint "$JOINT_PICK"
+INT8_PICK=$(search int8_search "$OUT/int8_space.yaml" "flops<=$FLOPS" "size<=${SIZE}B")
+echo "8-bit pick: $INT8_PICK"
+export_bundle int8_only "$INT8_PICK"
+
+/usr/bin/python3 - "$OUT" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+print("| pick | arch | test acc. % | float32 acc. % | size KB | GBitOPs | MFLOPs | batch-1 ms (float32 ms) |")
+print("|---|---|---|---|---|---|---|---|")
+for name in ["float_fp32", "float_ptq_int8", "joint", "int8_only"]:
+    j = json.load(open(os.path.join(out, name, "subnet.json")))
+    q = j.get("quantization") or {}
+    lat = j.get("latency") or {}
+    fl = lat.get("float32_torchscript_ms")
+    print(f"| {name} | `{j['arch']}` | {j['test_accuracy']:.2f} | {q.get('float32_test_accuracy', j['test_accuracy']):.2f} | "
+          f"{j['size_bytes'] / 1e3:.1f} | {j['bitops'] / 1e9:.2f} | {j['flops'] / 1e6:.1f} | "
+          f"{lat.get('torchscript_ms', 0):.3f}" + (f" ({fl:.3f})" if fl else "") + " |")
+cpu = {}
+for line in open(os.path.join(out, "cpu.txt")):
+    p = line.split()
+    if len(p) == 4 and not p[0].startswith("Command"):
+        cpu[p[0]] = cpu.get(p[0], 0) + float(p[1]) + float(p[2])
+print("CPU minutes (user+sys): " + ", ".join(f"{k} {v / 60:.1f}" for k, v in cpu.items()))
+PY
