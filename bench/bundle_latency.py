@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Median latency of exported bundles in Python (python3-torch), side by side in one run.
+
+For each bundle directory: TorchScript subnet.pt at batch 1 and 64, for a quantized
+bundle under every quantized engine this torch has (the weights are re-packed at load).
+Bundles are measured in rounds, alternating, so that machine noise spreads over all.
+
+  /usr/bin/python3 bench/bundle_latency.py --threads 2 DIR [DIR ...]
+"""
+import argparse
+import json
+import os
+import statistics
+import time
+
+import torch
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("bundles", nargs="+")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=20, help="timed passes per round and batch size")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    cases = []
+    for d in args.bundles:
+        meta = json.load(open(os.path.join(d, "subnet.json")))
+        engines = [None]
+        if meta.get("quantization"):
+            engines = [e for e in ("onednn", "qnnpack") if e in torch.backends.quantized.supported_engines]
+        for engine in engines:
+            if engine:
+                torch.backends.quantized.engine = engine
+            module = torch.jit.load(os.path.join(d, "subnet.pt")).eval()
+            shape = meta["input"]
+            cases.append({"bundle": os.path.basename(d.rstrip("/")), "engine": engine or "float32", "module": module,
+                          "shape": (shape["channels"], shape["height"], shape["width"]), "times": {1: [], 64: []}})
+    with torch.no_grad():
+        for _ in range(args.rounds):
+            for case in cases:
+                if case["engine"] != "float32":
+                    torch.backends.quantized.engine = case["engine"]
+                for batch in (1, 64):
+                    x = torch.randn(batch, *case["shape"])
+                    for _ in range(3):
+                        case["module"](x)
+                    for _ in range(args.runs):
+                        t0 = time.perf_counter()
+                        case["module"](x)
+                        case["times"][batch].append((time.perf_counter() - t0) * 1e3)
+    print(f"| bundle | kernels | batch 1 ms | batch 64 ms | (median of {args.rounds} x {args.runs}, "
+          f"{args.threads} threads, torch {torch.__version__}) |")
+    print("|---|---|---|---|---|")
+    for case in cases:
+        print(f"| {case['bundle']} | {case['engine']} | {statistics.median(case['times'][1]):.3f} | "
+              f"{statistics.median(case['times'][64]):.2f} | |")
+
+
+if __name__ == "__main__":
+    main()
