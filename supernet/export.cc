@@ -192,17 +192,22 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
   if (check_indices.empty()) return absl::FailedPreconditionError("the export has no images to check the bundle on");
   BatchLoader check_loader(checks_on_test ? trained.data.test_set : trained.data.train_set, check_indices,
                            check_batch, AugmentOptions{}, /*shuffle=*/false, 0);
+  // The supernet path the bundle is checked against (fake-quantized with the static
+  // ranges when the bundle is quantized).
+  const auto supernet_path = [&](const torch::Tensor& images) {
+    ForwardContext ctx;
+    ctx.mode = BnMode::kEval;
+    ctx.stats = &stats;
+    if (quantized) ctx.quant = &quant;
+    return trained.net->Forward(images, arch, ctx);
+  };
   double path_diff = 0, fold_diff = 0, onnx_diff = 0, mean_diff_sum = 0;
   int64_t agree = 0, checked = 0;
   std::vector<int64_t> batch_sizes;
   for (int64_t b = 0; b < std::min<int64_t>(2, check_loader.batches_per_epoch()); ++b) {
     if (stop()) return cancelled_status;
     const Batch batch = check_loader.Get(0, b);
-    ForwardContext ctx;
-    ctx.mode = BnMode::kEval;
-    ctx.stats = &stats;
-    if (quantized) ctx.quant = &quant;  // The fake-quantized path with the static ranges.
-    const torch::Tensor expected = trained.net->Forward(batch.images, arch, ctx);
+    const torch::Tensor expected = supernet_path(batch.images);
     const double scale = Scale(expected);
     const torch::Tensor got = loaded.forward({batch.images}).toTensor();
     path_diff = std::max(path_diff, MaxDiff(expected, got) / scale);
@@ -256,11 +261,7 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
       correct += logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
       if (quantized) {
         float_correct += float_module.forward({batch.images}).toTensor().argmax(1).eq(batch.labels).sum().item<int64_t>();
-        ForwardContext ctx;
-        ctx.mode = BnMode::kEval;
-        ctx.stats = &stats;
-        ctx.quant = &quant;
-        const torch::Tensor expected = trained.net->Forward(batch.images, arch, ctx);
+        const torch::Tensor expected = supernet_path(batch.images);
         fake_quant_correct += expected.argmax(1).eq(batch.labels).sum().item<int64_t>();
         mean_diff_sum += (expected - logits).abs().mean().item<double>() / Scale(expected) * logits.size(0);
         agree += expected.argmax(1).eq(logits.argmax(1)).sum().item<int64_t>();
