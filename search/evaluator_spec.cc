@@ -4,12 +4,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
 namespace nas::search {
 namespace {
 
-const char* const kProxies[] = {"synflow", "naswot", "jacob_cov", "grad_norm", "snip"};
+// The names of supernet/zero_cost.h (this library stays free of LibTorch).
+const char* const kProxies[] = {"synflow", "naswot", "jacob_cov", "grad_norm", "snip", "swap", "meco", "zico"};
 
 absl::Status ParseZc(const std::string& body, const std::string& where, EvaluatorItem* item) {
   item->kind = EvaluatorItem::Kind::kZeroCost;
@@ -19,8 +21,8 @@ absl::Status ParseZc(const std::string& body, const std::string& where, Evaluato
   for (const char* p : kProxies) {
     if (item->proxy == p) return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      where, ": unknown zero-cost proxy '", item->proxy, "' (one of synflow, naswot, jacob_cov, grad_norm, snip)"));
+  return absl::InvalidArgumentError(absl::StrCat(where, ": unknown zero-cost proxy '", item->proxy, "' (one of ",
+                                                 absl::StrJoin(kProxies, ", "), ")"));
 }
 
 }  // namespace

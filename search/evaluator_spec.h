@@ -16,7 +16,7 @@ struct EvaluatorItem {
   enum class Kind { kSupernet, kSupernetLoss, kZeroCost, kFlops, kParams };
   Kind kind = Kind::kSupernet;
   std::string path;   // Checkpoint (supernet*), training config (zc; may be empty).
-  std::string proxy;  // zc: synflow | naswot | jacob_cov | grad_norm | snip.
+  std::string proxy;  // zc: synflow | naswot | jacob_cov | grad_norm | snip | swap | meco | zico.
   double weight = 1;
 };
 

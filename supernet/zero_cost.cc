@@ -16,7 +16,10 @@ constexpr struct {
                 {ZeroCostProxy::kNaswot, "naswot"},
                 {ZeroCostProxy::kJacobCov, "jacob_cov"},
                 {ZeroCostProxy::kGradNorm, "grad_norm"},
-                {ZeroCostProxy::kSnip, "snip"}};
+                {ZeroCostProxy::kSnip, "snip"},
+                {ZeroCostProxy::kSwap, "swap"},
+                {ZeroCostProxy::kMeco, "meco"},
+                {ZeroCostProxy::kZico, "zico"}};
 
 // Log of a non-negative sum; an all-zero sum (no gradient reaches the path) is the
 // lowest finite score rather than -inf.
@@ -30,6 +33,26 @@ std::vector<torch::Tensor> Gradients(const torch::Tensor& output, const std::vec
 }
 
 }  // namespace
+
+int64_t DistinctActivationPatterns(const std::vector<torch::Tensor>& codes) {
+  if (codes.empty()) return 0;
+  const int64_t n = codes[0].size(0);
+  const int64_t words = (n + 63) / 64;
+  // Each unit's pattern packed into `words` int64 bit fields: bit j of word w is image
+  // 64w + j (bit 63 lands on the sign bit, which keeps patterns distinct).
+  std::vector<torch::Tensor> packed_layers;
+  for (const torch::Tensor& layer : codes) {
+    const torch::Tensor units = layer.reshape({n, -1}).to(torch::kInt64).t();  // [units, n]
+    std::vector<torch::Tensor> packed;
+    for (int64_t w = 0; w < words; ++w) {
+      const int64_t first = 64 * w, count = std::min<int64_t>(64, n - first);
+      const torch::Tensor shifts = torch::arange(count, units.options());
+      packed.push_back(units.narrow(1, first, count).bitwise_left_shift(shifts).sum(1));
+    }
+    packed_layers.push_back(torch::stack(packed, 1));
+  }
+  return std::get<0>(torch::unique_dim(torch::cat(packed_layers, 0), 0, /*sorted=*/false)).size(0);
+}
 
 absl::StatusOr<ZeroCostProxy> ParseZeroCostProxy(const std::string& name) {
   for (const auto& p : kProxies) {
@@ -50,6 +73,12 @@ std::vector<std::string> ZeroCostProxyNames() {
   std::vector<std::string> names;
   for (const auto& p : kProxies) names.push_back(p.name);
   return names;
+}
+
+std::vector<ZeroCostProxy> AllZeroCostProxies() {
+  std::vector<ZeroCostProxy> all;
+  for (const auto& p : kProxies) all.push_back(p.proxy);
+  return all;
 }
 
 ZeroCostScorer::ZeroCostScorer(Supernet net, torch::Tensor images, torch::Tensor labels, torch::Device device)
@@ -82,6 +111,12 @@ absl::StatusOr<double> ZeroCostScorer::Score(ZeroCostProxy proxy, const Architec
         return LossGradient(arch, /*snip=*/false);
       case ZeroCostProxy::kSnip:
         return LossGradient(arch, /*snip=*/true);
+      case ZeroCostProxy::kSwap:
+        return Swap(arch);
+      case ZeroCostProxy::kMeco:
+        return Meco(arch);
+      case ZeroCostProxy::kZico:
+        return Zico(arch);
     }
   } catch (const c10::Error& e) {
     return absl::InternalError(
@@ -154,6 +189,65 @@ double ZeroCostScorer::LossGradient(const Architecture& arch, bool snip) const {
     total += snip ? (params[i] * grads[i]).abs().sum().item<double>() : grads[i].norm().item<double>();
   }
   return SafeLog(total);
+}
+
+double ZeroCostScorer::Swap(const Architecture& arch) const {
+  torch::NoGradGuard no_grad;
+  const int64_t n = images_.size(0);
+  std::vector<torch::Tensor> codes;
+  ForwardContext ctx{BnMode::kCalibrate};
+  ctx.on_relu = [&](const torch::Tensor& y) { codes.push_back(y.reshape({n, -1}).gt(0)); };
+  net_->Forward(images_, arch, ctx);
+  return static_cast<double>(DistinctActivationPatterns(codes));
+}
+
+double ZeroCostScorer::Meco(const Architecture& arch) const {
+  torch::NoGradGuard no_grad;
+  double total = 0;
+  ForwardContext ctx{BnMode::kCalibrate};
+  ctx.on_relu = [&](const torch::Tensor& y) {
+    if (y.dim() != 4 || y.size(1) < 2) return;
+    // Per image: the Pearson correlation of its channels over positions. Channels that
+    // are constant (dead units) have no correlation: 0, as in the original.
+    const torch::Tensor f = y.to(torch::kFloat64).flatten(2);  // [n, C, HW]
+    const torch::Tensor centred = f - f.mean(2, /*keepdim=*/true);
+    const torch::Tensor cov = centred.matmul(centred.transpose(1, 2));
+    const torch::Tensor sd = cov.diagonal(0, 1, 2).sqrt();
+    const torch::Tensor corr = (cov / (sd.unsqueeze(2) * sd.unsqueeze(1))).nan_to_num(0.0, 0.0, 0.0);
+    total += torch::linalg::eigvalsh(corr, "L").select(1, 0).mean().item<double>();
+  };
+  net_->Forward(images_, arch, ctx);
+  return total;
+}
+
+double ZeroCostScorer::Zico(const Architecture& arch) const {
+  const int64_t n = images_.size(0);
+  const int64_t part = n / kZicoParts;
+  if (part < 1) throw c10::Error("zico needs a batch of at least 2 images", "");
+  std::vector<torch::Tensor> weights;  // Convolution and linear weights of the path.
+  for (const torch::Tensor& p : net_->PathParameters(arch)) {
+    if (p.dim() >= 2) weights.push_back(p);
+  }
+  std::vector<std::vector<torch::Tensor>> grads(weights.size());
+  for (int k = 0; k < kZicoParts; ++k) {
+    ForwardContext ctx{BnMode::kCalibrate};
+    const torch::Tensor logits = net_->Forward(images_.narrow(0, k * part, part), arch, ctx);
+    const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, labels_.narrow(0, k * part, part));
+    const std::vector<torch::Tensor> g = Gradients(loss, weights);
+    for (size_t i = 0; i < weights.size(); ++i) {
+      if (g[i].defined()) grads[i].push_back(g[i].to(torch::kFloat64));
+    }
+  }
+  double total = 0;
+  for (const auto& per_part : grads) {
+    if (per_part.size() < 2) continue;
+    const torch::Tensor g = torch::stack(per_part);
+    const torch::Tensor sd = g.std(0, /*unbiased=*/false);
+    const torch::Tensor nonzero = sd.gt(0);
+    const double sum = (g.abs().mean(0).masked_select(nonzero) / sd.masked_select(nonzero)).sum().item<double>();
+    if (sum > 0) total += std::log(sum);
+  }
+  return total;
 }
 
 }  // namespace nas::supernet

@@ -20,12 +20,23 @@ enum class ZeroCostProxy {
   kJacobCov,  // −Σ log(λ+k) + 1/(λ+k) over the input-Jacobian correlation (NASWOT v1).
   kGradNorm,  // log Σ_θ ‖∂L/∂θ‖₂, cross-entropy on the batch.
   kSnip,      // log Σ|θ ⊙ ∂L/∂θ| (Lee et al. 2019).
+  kSwap,      // Distinct sample-wise ReLU patterns over the batch (SWAP, Peng et al. 2024).
+  kMeco,      // Σ over ReLU outputs of λ_min of the channel correlation (MeCo, Jiang et al. 2023).
+  kZico,      // Σ_layers log Σ mean|g|/std(g) of the loss gradient over batch parts (ZiCo, Li et al. 2023).
 };
 
-// "synflow", "naswot", "jacob_cov", "grad_norm", "snip".
+// "synflow", "naswot", "jacob_cov", "grad_norm", "snip", "swap", "meco", "zico".
 absl::StatusOr<ZeroCostProxy> ParseZeroCostProxy(const std::string& name);
 std::string ZeroCostProxyName(ZeroCostProxy proxy);
 std::vector<std::string> ZeroCostProxyNames();
+std::vector<ZeroCostProxy> AllZeroCostProxies();
+
+// SWAP's count: the number of distinct columns over all the [n, units] 0/1 matrices
+// (one per ReLU), a column being one unit's active/inactive pattern over the n images.
+int64_t DistinctActivationPatterns(const std::vector<torch::Tensor>& codes);
+
+// ZiCo splits the scorer's batch into this many equal parts (one gradient each).
+inline constexpr int kZicoParts = 2;
 
 // Scores architectures with the path weights of one untrained supernet. Thread-safe:
 // Score may run concurrently (gradients come from torch::autograd::grad, never from the
@@ -44,6 +55,9 @@ class ZeroCostScorer {
   double Naswot(const Architecture& arch) const;
   double JacobCov(const Architecture& arch) const;
   double LossGradient(const Architecture& arch, bool snip) const;
+  double Swap(const Architecture& arch) const;
+  double Meco(const Architecture& arch) const;
+  double Zico(const Architecture& arch) const;
 
   Supernet net_;
   Supernet synflow_net_;  // |weights| of net_ in float64.

@@ -2,6 +2,8 @@
 // thread safety and independence from .grad.
 #include "supernet/zero_cost.h"
 
+#include <map>
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -112,6 +114,93 @@ TEST(ZeroCostTest, GradNormAndSnipEqualABackwardPassOfTheStandAloneSubnet) {
   for (const torch::Tensor& p : f.net->parameters()) EXPECT_FALSE(p.grad().defined());
 }
 
+TEST(ZeroCostTest, SwapAndMecoOfTheSkipOnlyCellByHand) {
+  Fixture f = Make(5);
+  ZeroCostScorer scorer(f.net, f.images, f.labels, torch::kCPU);
+  auto arch = f.space->Parse(kSkipOnly);
+  ASSERT_TRUE(arch.ok());
+  // The only ReLU is the head's, after two BNs with batch statistics: per channel a
+  // positive multiple of (stem output - its batch mean), clipped at 0.
+  const torch::Tensor y = torch::conv2d(f.images, Param(f.net, "stem.conv0"), {}, 1, 1).to(torch::kFloat64);
+  const torch::Tensor z = torch::relu(y - y.mean({0, 2, 3}, /*keepdim=*/true));
+  // SWAP: the distinct patterns, over the 5 images, of the 2x4x4 units.
+  std::set<std::vector<bool>> patterns;
+  for (int64_t c = 0; c < 2; ++c) {
+    for (int64_t h = 0; h < 4; ++h) {
+      for (int64_t w = 0; w < 4; ++w) {
+        std::vector<bool> p;
+        for (int64_t i = 0; i < 5; ++i) p.push_back(z[i][c][h][w].item<double>() > 0);
+        patterns.insert(p);
+      }
+    }
+  }
+  ASSERT_GT(patterns.size(), 1u);
+  absl::StatusOr<double> swap = scorer.Score(ZeroCostProxy::kSwap, *arch);
+  ASSERT_TRUE(swap.ok()) << swap.status();
+  EXPECT_EQ(*swap, static_cast<double>(patterns.size()));
+  // MeCo: two channels, so each image's correlation matrix is [[1, r], [r, 1]] and its
+  // smallest eigenvalue 1 - |r|; the score is the mean over the images.
+  double meco = 0;
+  for (int64_t i = 0; i < 5; ++i) {
+    const torch::Tensor a = z[i][0].flatten() - z[i][0].mean(), b = z[i][1].flatten() - z[i][1].mean();
+    const double r = (a * b).sum().item<double>() / std::sqrt((a * a).sum().item<double>() * (b * b).sum().item<double>());
+    meco += (1 - std::abs(r)) / 5;
+  }
+  absl::StatusOr<double> meco_score = scorer.Score(ZeroCostProxy::kMeco, *arch);
+  ASSERT_TRUE(meco_score.ok()) << meco_score.status();
+  EXPECT_NEAR(*meco_score, meco, 1e-4);
+}
+
+TEST(ZeroCostTest, DistinctPatternsAcrossWordsAndLayers) {
+  // 130 images: three 64-bit words. Units 0 and 1 differ only at image 63 (the sign bit
+  // of the first word), units 2 and 3 only at image 129; unit 4 repeats unit 0, and the
+  // second layer repeats unit 1 and adds one new pattern.
+  torch::Tensor a = torch::zeros({130, 5}, torch::kBool);
+  a.index_put_({torch::indexing::Slice(0, 10), 0}, true);
+  a.index_put_({torch::indexing::Slice(0, 10), 1}, true);
+  a.index_put_({63, 1}, true);
+  a.index_put_({129, 3}, true);
+  a.index_put_({torch::indexing::Slice(0, 10), 4}, true);
+  torch::Tensor b = torch::zeros({130, 2}, torch::kBool);
+  b.index_put_({torch::indexing::Slice(), 0}, a.select(1, 1));
+  b.index_put_({100, 1}, true);
+  EXPECT_EQ(DistinctActivationPatterns({a}), 4);  // {0, 4}, {1}, {2}, {3}
+  EXPECT_EQ(DistinctActivationPatterns({a, b}), 5);
+  EXPECT_EQ(DistinctActivationPatterns({}), 0);
+}
+
+TEST(ZeroCostTest, ZicoEqualsBackwardPassesOfTheStandAloneSubnetOnTheBatchHalves) {
+  Fixture f = Make(8);
+  ZeroCostScorer scorer(f.net, f.images, f.labels, torch::kCPU);
+  auto arch = f.space->Parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|");
+  ASSERT_TRUE(arch.ok());
+  absl::StatusOr<Supernet> subnet = ExtractSubnet(*f.net, *arch, nullptr);
+  ASSERT_TRUE(subnet.ok()) << subnet.status();
+  std::map<std::string, std::vector<torch::Tensor>> grads;
+  ASSERT_EQ(kZicoParts, 2);
+  for (int k = 0; k < 2; ++k) {
+    for (auto& p : (*subnet)->parameters()) p.mutable_grad() = torch::Tensor();
+    ForwardContext ctx{BnMode::kCalibrate};
+    torch::nn::functional::cross_entropy((*subnet)->Forward(f.images.narrow(0, 4 * k, 4), *arch, ctx),
+                                         f.labels.narrow(0, 4 * k, 4))
+        .backward();
+    for (const auto& named : (*subnet)->named_parameters()) {
+      if (named.value().dim() >= 2) grads[named.key()].push_back(named.value().grad().to(torch::kFloat64).clone());
+    }
+  }
+  // Per weight tensor: log Σ over elements of mean|g| / std(g) (population std of the
+  // two halves' gradients, |g1 - g2| / 2), summed over tensors.
+  double zico = 0;
+  for (const auto& [name, g] : grads) {
+    const torch::Tensor mean_abs = (g[0].abs() + g[1].abs()) / 2, sd = (g[0] - g[1]).abs() / 2;
+    const torch::Tensor keep = sd.gt(0);
+    zico += std::log((mean_abs.masked_select(keep) / sd.masked_select(keep)).sum().item<double>());
+  }
+  absl::StatusOr<double> score = scorer.Score(ZeroCostProxy::kZico, *arch);
+  ASSERT_TRUE(score.ok()) << score.status();
+  EXPECT_NEAR(*score, zico, 1e-6);
+}
+
 TEST(ZeroCostTest, ConcurrentScoresEqualSerialOnesAndLeaveWeightsUnchanged) {
   Fixture f = Make(16);
   std::vector<torch::Tensor> before;
@@ -120,9 +209,7 @@ TEST(ZeroCostTest, ConcurrentScoresEqualSerialOnesAndLeaveWeightsUnchanged) {
   Rng rng(5);
   std::vector<Architecture> archs;
   for (int i = 0; i < 6; ++i) archs.push_back(f.space->Sample(rng));
-  const std::vector<ZeroCostProxy> proxies = {ZeroCostProxy::kSynflow, ZeroCostProxy::kNaswot,
-                                              ZeroCostProxy::kJacobCov, ZeroCostProxy::kGradNorm,
-                                              ZeroCostProxy::kSnip};
+  const std::vector<ZeroCostProxy> proxies = AllZeroCostProxies();
   std::vector<std::vector<double>> serial(archs.size()), parallel(archs.size());
   for (size_t i = 0; i < archs.size(); ++i) {
     for (ZeroCostProxy p : proxies) {
@@ -155,12 +242,17 @@ TEST(ZeroCostTest, EverySpaceTypeGetsFiniteScoresThatDifferBetweenPaths) {
     Supernet net = CreateSupernet(*space, {});
     ZeroCostScorer scorer(net, torch::randn({4, (*space)->input_channels(), size, size}),
                           torch::randint(0, (*space)->num_classes(), {4}, torch::kInt64), torch::kCPU);
-    for (ZeroCostProxy p : {ZeroCostProxy::kSynflow, ZeroCostProxy::kNaswot, ZeroCostProxy::kJacobCov,
-                            ZeroCostProxy::kGradNorm, ZeroCostProxy::kSnip}) {
+    for (ZeroCostProxy p : AllZeroCostProxies()) {
       absl::StatusOr<double> big = scorer.Score(p, (*space)->MaxFlops().arch);
       absl::StatusOr<double> small = scorer.Score(p, (*space)->MinFlops().arch);
       ASSERT_TRUE(big.ok() && small.ok()) << path << " " << ZeroCostProxyName(p);
       EXPECT_TRUE(std::isfinite(*big) && std::isfinite(*small)) << path << " " << ZeroCostProxyName(p);
+      if (p == ZeroCostProxy::kSwap) {
+        // 4 images allow only 2^4 patterns, which both paths' thousands of units reach.
+        EXPECT_EQ(*big, 16) << path;
+        EXPECT_EQ(*small, 16) << path;
+        continue;
+      }
       EXPECT_NE(*big, *small) << path << " " << ZeroCostProxyName(p);
     }
   }
