@@ -204,17 +204,18 @@ double ZeroCostScorer::Swap(const Architecture& arch) const {
 double ZeroCostScorer::Meco(const Architecture& arch) const {
   torch::NoGradGuard no_grad;
   double total = 0;
-  ForwardContext ctx{BnMode::kCalibrate};
+  ForwardContext ctx{BnMode::kCalibrate};  // Batch statistics over the whole batch.
   ctx.on_relu = [&](const torch::Tensor& y) {
     if (y.dim() != 4 || y.size(1) < 2) return;
-    // Per image: the Pearson correlation of its channels over positions. Channels that
-    // are constant (dead units) have no correlation: 0, as in the original.
-    const torch::Tensor f = y.to(torch::kFloat64).flatten(2);  // [n, C, HW]
-    const torch::Tensor centred = f - f.mean(2, /*keepdim=*/true);
-    const torch::Tensor cov = centred.matmul(centred.transpose(1, 2));
-    const torch::Tensor sd = cov.diagonal(0, 1, 2).sqrt();
-    const torch::Tensor corr = (cov / (sd.unsqueeze(2) * sd.unsqueeze(1))).nan_to_num(0.0, 0.0, 0.0);
-    total += torch::linalg::eigvalsh(corr, "L").select(1, 0).mean().item<double>();
+    // The first image's channels, correlated over positions (one image, as in the paper:
+    // a C x C eigenproblem per ReLU whatever the batch). Constant channels (dead units)
+    // have no correlation: 0, as in the original.
+    const torch::Tensor f = y[0].to(torch::kFloat64).flatten(1);  // [C, HW]
+    const torch::Tensor centred = f - f.mean(1, /*keepdim=*/true);
+    const torch::Tensor cov = centred.matmul(centred.t());
+    const torch::Tensor sd = cov.diagonal().sqrt();
+    const torch::Tensor corr = (cov / (sd.unsqueeze(1) * sd.unsqueeze(0))).nan_to_num(0.0, 0.0, 0.0);
+    total += torch::linalg::eigvalsh(corr, "L")[0].item<double>();
   };
   net_->Forward(images_, arch, ctx);
   return total;
