@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "search/algorithms.h"
 #include "search/distributed_evaluator.h"
@@ -130,13 +131,31 @@ struct LoadedEvaluator {
   std::string evaluator_spec;  // After the default combination was applied.
 };
 
+}  // namespace
+
+std::string CombineWithSupernet(const std::string& checkpoint, const std::string& combine) {
+  std::vector<std::string> items = absl::StrSplit(combine, '+');
+  bool placed = false;
+  for (std::string& item : items) {
+    const std::string name = item.substr(0, item.find('*'));
+    if (name == "supernet" || name == "supernet_loss") {
+      item = absl::StrCat(name, ":", checkpoint, item.substr(name.size()));
+      placed = true;
+    }
+  }
+  std::string joined = absl::StrJoin(items, "+");
+  return placed ? absl::StrCat("combo:", joined) : absl::StrCat("combo:supernet:", checkpoint, "+", joined);
+}
+
+namespace {
+
 absl::StatusOr<LoadedEvaluator> LoadEvaluator(const v1::SearchSpec& spec, const SearchJobEnv& env,
                                               ProgressSink& progress) {
   LoadedEvaluator loaded;
   std::string text = spec.evaluator();
   const std::string combine = spec.combine().empty() ? kDefaultCombination : spec.combine();
   if (absl::StartsWith(text, "supernet:") && combine != "none") {
-    text = absl::StrCat("combo:", text, "+", combine);
+    text = CombineWithSupernet(text.substr(9), combine);
     progress.Message(absl::StrCat("evaluator: ", text, " (combine none: the inherited accuracy alone)"));
   }
   loaded.evaluator_spec = text;

@@ -18,6 +18,12 @@ namespace nas::engine {
 // combination that ranked best per CPU-minute on NAS-Bench-201 (docs/benchmarks.md).
 inline constexpr char kDefaultCombination[] = "zc:naswot+zc:synflow+zc:jacob_cov+flops+ref=50";
 
+// The evaluator a `supernet:CHECKPOINT` search runs on when combined with `combine`
+// (combo: items joined by '+'): a bare `supernet` or `supernet_loss` item (optionally
+// `*WEIGHT`) takes the checkpoint; without one, the inherited accuracy is added in front
+// with weight 1. "combo:" + the items.
+std::string CombineWithSupernet(const std::string& checkpoint, const std::string& combine);
+
 // Where a search job runs; the spec says what it searches.
 struct SearchJobEnv {
   // Evaluation archive (SQLite): "" the default cache's, "none" no archive.

@@ -1,0 +1,35 @@
+// How a supernet:CHECKPOINT evaluator is combined with the label-free signals.
+#include "nas/engine/search_job.h"
+
+#include <gtest/gtest.h>
+
+#include "search/evaluator_spec.h"
+
+namespace nas::engine {
+namespace {
+
+TEST(CombineWithSupernetTest, BareSupernetItemsTakeTheCheckpoint) {
+  EXPECT_EQ(CombineWithSupernet("runs/a.nasckpt", "supernet_loss+zc:meco+flops*0.5+ref=50"),
+            "combo:supernet_loss:runs/a.nasckpt+zc:meco+flops*0.5+ref=50");
+  EXPECT_EQ(CombineWithSupernet("runs/a.nasckpt", "zc:synflow+supernet*2"),
+            "combo:zc:synflow+supernet:runs/a.nasckpt*2");
+  EXPECT_EQ(CombineWithSupernet("f", "supernet+supernet_loss*0.5"), "combo:supernet:f+supernet_loss:f*0.5");
+}
+
+TEST(CombineWithSupernetTest, WithoutOneTheInheritedAccuracyComesFirst) {
+  EXPECT_EQ(CombineWithSupernet("runs/a.nasckpt", "zc:naswot+flops"), "combo:supernet:runs/a.nasckpt+zc:naswot+flops");
+  // Only whole item names count.
+  EXPECT_EQ(CombineWithSupernet("c", "supernets+flops"), "combo:supernet:c+supernets+flops");
+}
+
+TEST(CombineWithSupernetTest, TheDefaultCombinationIsAValidSpecWithOneSupernetSignal) {
+  const std::string spec = CombineWithSupernet("CKPT.nasckpt", kDefaultCombination);
+  absl::StatusOr<search::EvaluatorSpec> parsed = search::ParseEvaluatorSpec(spec, "--evaluator");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  int supernet_items = 0;
+  for (const search::EvaluatorItem& item : parsed->items) supernet_items += item.path == "CKPT.nasckpt";
+  EXPECT_EQ(supernet_items, 1) << spec;
+}
+
+}  // namespace
+}  // namespace nas::engine
