@@ -9,7 +9,7 @@
 # Long: run it in the background; output is appended to RUNS/log.txt, finished steps are
 # skipped and an interrupted training resumes, so rerunning the command continues.
 #
-#   [SEEDS="0 1 2"] [STEPS=3500] [SAMPLER=flops_uniform] [EVALUATOR=...] [BUDGET=100] \
+#   [SEEDS="0 1 2"] [STEPS=12000] [SAMPLER=flops_uniform] [EVALUATOR=...] [BUDGET=100] \
 #   [EVAL_IMAGES=500] [CALIBRATION_BATCHES=2] [SIGNALS=1] \
 #   [FEWSHOT_STEPS=0] [FEWSHOT_GENE=0] [FEWSHOT_LR=] bash bench/nb201_budget.sh RUNS
 #
@@ -22,9 +22,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-runs/nb201_budget}
 SEEDS=${SEEDS:-0 1 2}
-STEPS=${STEPS:-3500}
+STEPS=${STEPS:-12000}
 SAMPLER=${SAMPLER:-flops_uniform}
-EVALUATOR=${EVALUATOR:-combo:supernet:CKPT+zc:naswot+zc:synflow+zc:jacob_cov+flops+ref=50}
+EVALUATOR=${EVALUATOR:-combo:supernet_loss:CKPT+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5+ref=50}
 BUDGET=${BUDGET:-100}
 EVAL_IMAGES=${EVAL_IMAGES:-500}
 CALIBRATION_BATCHES=${CALIBRATION_BATCHES:-2}
@@ -32,7 +32,7 @@ SIGNALS=${SIGNALS:-1}
 FEWSHOT_STEPS=${FEWSHOT_STEPS:-0}
 FEWSHOT_GENE=${FEWSHOT_GENE:-0}
 FEWSHOT_LR=${FEWSHOT_LR:-}
-COMBOS=${COMBOS:-supernet+flops;supernet+zc:naswot+zc:synflow+zc:jacob_cov;supernet+zc:naswot+zc:synflow+zc:jacob_cov+flops;supernet_loss+zc:naswot+zc:synflow+zc:jacob_cov+flops;supernet*2+zc:naswot+zc:synflow+zc:jacob_cov+flops;supernet*3+zc:naswot+zc:synflow+zc:jacob_cov+flops;supernet+zc:synflow+zc:jacob_cov;zc:naswot+zc:synflow+zc:jacob_cov+flops;zc:naswot+zc:synflow+zc:jacob_cov}
+COMBOS=${COMBOS:-supernet+zc:naswot+zc:synflow+zc:jacob_cov+flops;supernet_loss+zc:naswot+zc:synflow+zc:jacob_cov+flops;supernet+zc:meco+zc:jacob_cov+zc:synflow;supernet_loss+zc:meco+zc:jacob_cov+zc:synflow;supernet+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss+supernet+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss+flops;zc:meco+zc:jacob_cov+zc:synflow+flops*0.5}
 BOUNDS="50M 75M 99.87M"
 export NAS_SHARED_DATA="${NAS_SHARED_DATA:-$(cd .. && pwd)/shared/data}"
 export OMP_WAIT_POLICY=PASSIVE

@@ -82,7 +82,7 @@ grep -q '"paid_evaluations": 3' <<<"$out" || fail "supernet search paid: $out"
 # By default the supernet is combined with the label-free signals that ranked best.
 out=$($NAS search --evaluator "supernet:$T/run/checkpoint.nasckpt" --algorithm random --budget 2 --zc-batch 8 \
   --archive none --threads 1 --json 2>"$ERR") || fail "default supernet search failed: $(cat "$ERR")"
-grep -q '"evaluator": "combo:supernet\[supernet:.*zc:naswot' <<<"$out" || fail "default combination: $out"
+grep -q '"evaluator": "combo:supernet_loss\[supernet:.*zc:meco' <<<"$out" || fail "default combination: $out"
 $NAS search --evaluator "supernet:$T/run/checkpoint.nasckpt" --space configs/nb201.yaml >/dev/null 2>"$ERR"
 [ $? -eq 2 ] || fail "a space that differs from the checkpoint's should exit 2"
 grep -q "is not a restriction of the space the checkpoint was trained on, 'tiny': " "$ERR" \

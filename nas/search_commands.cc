@@ -145,8 +145,9 @@ void AddSearchCommand(Commands& commands) {
                          "checkpoint config's evaluation.max_images, 0 = all)");
   search_cmd->add_option("--combine", search->combine,
                          "supernet:CHECKPOINT evaluator: label-free signals it is combined with (combo: items "
-                         "joined by '+'; the score is then a weighted mean percentile, docs/search.md); 'none': "
-                         "the inherited accuracy alone")
+                         "joined by '+'; a bare 'supernet' or 'supernet_loss' item takes the checkpoint, else the "
+                         "inherited accuracy is added; the score is then a weighted mean percentile, "
+                         "docs/search.md); 'none': the inherited accuracy alone")
       ->capture_default_str();
   search_cmd->add_option("--zc-batch", search->zc_batch,
                          "zc:/combo: evaluators: training images per zero-cost proxy evaluation")

@@ -315,7 +315,7 @@ TEST_F(ServiceTest, TrainThenSearchTheSupernetThenEvaluateWithIt) {
   EXPECT_EQ(searched.state(), v1::Job::SUCCEEDED) << searched.error();
   EXPECT_THAT(searched.result_json(), HasSubstr("\"paid_evaluations\": 3"));
   // By default the supernet is combined with label-free signals; spec.combine is checked.
-  EXPECT_THAT(searched.result_json(), HasSubstr("\"evaluator\": \"combo:supernet["));
+  EXPECT_THAT(searched.result_json(), HasSubstr("\"evaluator\": \"combo:supernet_loss["));
   spec.set_combine("zc:fisher");
   grpc::Status bad = Search(spec, &job);
   EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);

@@ -15,8 +15,9 @@
 namespace nas::engine {
 
 // What `supernet:CHECKPOINT` is combined with unless the spec says otherwise: the
-// combination that ranked best per CPU-minute on NAS-Bench-201 (docs/benchmarks.md).
-inline constexpr char kDefaultCombination[] = "zc:naswot+zc:synflow+zc:jacob_cov+flops+ref=50";
+// combination that ranked best per CPU-minute on NAS-Bench-201 (docs/benchmarks.md): the
+// inherited validation loss, three zero-cost proxies and FLOPs at half weight.
+inline constexpr char kDefaultCombination[] = "supernet_loss+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5+ref=50";
 
 // The evaluator a `supernet:CHECKPOINT` search runs on when combined with `combine`
 // (combo: items joined by '+'): a bare `supernet` or `supernet_loss` item (optionally
