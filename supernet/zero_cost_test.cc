@@ -28,6 +28,9 @@ ops: [none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3]
 // mean -> linear, with no ReLU inside the cell.
 constexpr char kSkipOnly[] = "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|";
 
+// A cell with every kind of operation, for the proxies that need gradients.
+constexpr char kMixedCell[] = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|";
+
 struct Fixture {
   std::shared_ptr<const SearchSpace> space;
   Supernet net;
@@ -91,7 +94,7 @@ TEST(ZeroCostTest, NaswotOfTwoImagesByHand) {
 TEST(ZeroCostTest, GradNormAndSnipEqualABackwardPassOfTheStandAloneSubnet) {
   Fixture f = Make(8);
   ZeroCostScorer scorer(f.net, f.images, f.labels, torch::kCPU);
-  auto arch = f.space->Parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|");
+  auto arch = f.space->Parse(kMixedCell);
   ASSERT_TRUE(arch.ok());
   // The extracted subnet holds exactly the path's parameters; ordinary .backward() there.
   absl::StatusOr<Supernet> subnet = ExtractSubnet(*f.net, *arch, nullptr);
@@ -169,7 +172,7 @@ TEST(ZeroCostTest, DistinctPatternsAcrossWordsAndLayers) {
 TEST(ZeroCostTest, ZicoEqualsBackwardPassesOfTheStandAloneSubnetOnTheBatchHalves) {
   Fixture f = Make(8);
   ZeroCostScorer scorer(f.net, f.images, f.labels, torch::kCPU);
-  auto arch = f.space->Parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|");
+  auto arch = f.space->Parse(kMixedCell);
   ASSERT_TRUE(arch.ok());
   absl::StatusOr<Supernet> subnet = ExtractSubnet(*f.net, *arch, nullptr);
   ASSERT_TRUE(subnet.ok()) << subnet.status();
