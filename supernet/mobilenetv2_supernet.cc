@@ -37,7 +37,7 @@ class MobileNetV2NetworkImpl : public SupernetImpl {
       std::vector<int> slots(s_.choices().size(), -1);
       std::vector<ConvBnStack> candidates;
       for (size_t ci = 0; ci < s_.choices().size(); ++ci) {
-        if (only_.has_value() && only_->genes[l] != static_cast<int>(ci)) continue;
+        if (only_.has_value() && only_->genes[s_.GeneIndex(l, 0)] != static_cast<int>(ci)) continue;
         const MbChoice& choice = s_.choices()[ci];
         std::vector<ConvUnit> units;
         if (choice.identity) {
@@ -72,10 +72,12 @@ class MobileNetV2NetworkImpl : public SupernetImpl {
     torch::Tensor x = stem_->forward(PrepareInput(input), 0, ctx);
     for (int l = 0; l < static_cast<int>(candidates_.size()); ++l) {
       ctx.EnterLayer(absl::StrCat("layers[", l, "]"), s_.WeightBits(arch, l), s_.ActivationBits(arch, l));
-      const int slot = slots_[l][arch.genes[l]];
+      // The layer's choice gene (in a bit-width space its bit genes follow it).
+      const int choice = arch.genes[s_.GeneIndex(l, 0)];
+      const int slot = slots_[l][choice];
       if (slot < 0) continue;  // Identity with matching shapes.
       torch::Tensor y = candidates_[l][slot]->forward(x, 0, ctx);
-      const bool residual = !s_.choices()[arch.genes[l]].identity && s_.HasResidual(l);
+      const bool residual = !s_.choices()[choice].identity && s_.HasResidual(l);
       x = residual ? x + y : y;
     }
     ctx.EnterBlock("head");
@@ -86,7 +88,7 @@ class MobileNetV2NetworkImpl : public SupernetImpl {
   std::vector<PathPart> PathParts(const Architecture& arch) override {
     std::vector<PathPart> parts = {PathPart{stem_.get(), 0}};
     for (int l = 0; l < static_cast<int>(candidates_.size()); ++l) {
-      const int slot = slots_[l][arch.genes[l]];
+      const int slot = slots_[l][arch.genes[s_.GeneIndex(l, 0)]];
       if (slot >= 0) parts.push_back(PathPart{candidates_[l][slot].get(), 0});
     }
     parts.push_back(PathPart{head_.get(), 0});

@@ -41,8 +41,8 @@ std::shared_ptr<const SearchSpace> Load(const std::string& path) {
 // Small-input spaces that are cheap enough to run many paths of.
 const char* const kSmallSpaces[] = {"configs/spos_shufflenet_small.yaml",
                                     "configs/spos_shufflenet_fmnist.yaml",
-                                    "configs/mbv2_macro.yaml", "configs/nb201.yaml",
-                                    "n:tiny_channels", "q:tiny_mixed"};
+                                    "configs/mbv2_macro.yaml", "configs/mbv2_macro_mixed.yaml",
+                                    "configs/nb201.yaml", "n:tiny_channels", "q:tiny_mixed"};
 
 torch::Tensor Input(const SearchSpace& space, int64_t batch, uint64_t seed) {
   torch::manual_seed(seed);
