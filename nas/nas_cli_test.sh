@@ -255,6 +255,14 @@ grep -q '"integer_convolutions": [1-9]' <<<"$out" || fail "quantized export: $ou
 /usr/bin/python3 nas/python/check_bundle.py "$T/mixed_export" --threads 1 >"$T/pyq.json" 2>"$ERR" \
   || fail "python quantized bundle check: $(cat "$T/pyq.json" "$ERR")"
 grep -q '"quantized_engine"' "$T/pyq.json" || fail "python quantized bundle check: $(cat "$T/pyq.json")"
+# Integer latency table: fitted to end-to-end times of the integer-kernel modules.
+$NAS profile --space "$T/mixed_space.yaml" --out "$T/mixed_lut.json" --runs 2 --warmup 1 --rounds 1 --calibrate 0 \
+  --holdout 2 --threads 1 >"$T/mprofile.out" 2>"$ERR" || fail "mixed profile failed: $(cat "$ERR")"
+grep -q '"quantized_engine"' "$T/mixed_lut.json" || fail "mixed table has no fit: $(head -c 800 "$T/mixed_lut.json")"
+grep -q "held-out 2 subnets" "$T/mprofile.out" || fail "mixed profile output: $(cat "$T/mprofile.out")"
+out=$($NAS latency --table "$T/mixed_lut.json" --arch 'shuffle3x3:w4:a8,xception:w8:a8' --measure --runs 2 --json) \
+  || fail "mixed latency failed"
+grep -q '"measured_ms"' <<<"$out" || fail "mixed latency --measure: $out"
 # Post-training int8 of a float architecture; not for spaces without searched layers.
 out=$($NAS export --checkpoint "$T/run/checkpoint.nasckpt" --arch smallest --out "$T/ptq_export" --int8 \
   --verify-images 64 --threads 1 --json 2>"$ERR") || fail "--int8 export: $(cat "$ERR")"

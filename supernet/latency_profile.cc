@@ -5,12 +5,15 @@
 #include <ctime>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "supernet/file_util.h"
+#include "supernet/inference_graph.h"
 #include "supernet/layered_space.h"
+#include "supernet/quantized_graph.h"
 #include "supernet/random.h"
 
 namespace nas::supernet {
@@ -18,6 +21,8 @@ namespace {
 
 constexpr char kFormat[] = "nas-latency-lut/1";
 constexpr size_t kMaxChoicesPerBlock = 512;
+// Fitted (bit-width) tables: profiling networks per free value of the additive model.
+constexpr size_t kNetworksPerFreeValue = 3;
 
 std::string UtcNow() {
   const std::time_t now = std::time(nullptr);
@@ -78,6 +83,8 @@ std::vector<GroupGenes> GenesByGroup(const SearchSpace& space) {
 // the work queued so far.
 struct TimedNetwork {
   Supernet net;
+  // Bit-width spaces: the integer-kernel module (QuantizeGraph) that runs instead of net.
+  std::optional<torch::jit::Module> integer;
   Architecture arch;
   torch::Tensor input;
   torch::Tensor probe;  // A one-element tensor on the device, read back to synchronize.
@@ -86,6 +93,55 @@ struct TimedNetwork {
 
 void Synchronize(const TimedNetwork& t) {
   if (t.synchronize) (void)t.probe.add(0).cpu();
+}
+
+bool IsBitWidthSpace(const SearchSpace& space) {
+  const auto* layered = dynamic_cast<const LayeredSpace*>(&space);
+  return layered != nullptr && layered->HasPrecisionGenes();
+}
+
+// The deployable module of `arch` in a bit-width space, as nas export builds it: the
+// stand-alone subnet with BatchNorm statistics recalibrated on seeded random batches (so
+// activations keep a realistic scale instead of vanishing into slow denormal floats or
+// exact zeros, which would make times depend on the random weights), its float inference
+// graph with BatchNorm folded, converted by QuantizeGraph with static activation ranges
+// recorded on the same batches. The quantized engine must be selected.
+absl::StatusOr<torch::jit::Module> IntegerModule(SupernetImpl& supernet, const Architecture& arch) {
+  const SearchSpace& space = supernet.space();
+  const int64_t c = space.input_channels(), hw = space.input_size();
+  std::vector<torch::Tensor> batches;
+  torch::manual_seed(1);
+  for (int b = 0; b < 2; ++b) batches.push_back(torch::randn({16, c, hw, hw}));
+  BnStatistics stats;
+  QuantCalibration quant, float_trace;
+  float_trace.mode = QuantCalibration::Mode::kFloat;
+  absl::StatusOr<Supernet> net = absl::InternalError("not extracted");
+  try {
+    torch::NoGradGuard no_grad;
+    for (const torch::Tensor& x : batches) {
+      ForwardContext ctx{BnMode::kCalibrate, &stats};
+      supernet.Forward(x, arch, ctx);
+    }
+    net = ExtractSubnet(supernet, arch, &stats);
+    if (!net.ok()) return net.status();
+    (*net)->eval();
+    for (const torch::Tensor& x : batches) {
+      ForwardContext ctx;
+      ctx.mode = BnMode::kEval;
+      ctx.quant = &quant;
+      (*net)->Forward(x, arch, ctx);
+    }
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("calibrating ", space.Format(arch), ": ", e.what_without_backtrace()));
+  }
+  quant.mode = QuantCalibration::Mode::kApply;
+  absl::StatusOr<std::shared_ptr<torch::jit::Graph>> graph =
+      TraceInference(**net, arch, torch::zeros({2, c, hw, hw}), &float_trace);
+  if (!graph.ok()) return graph.status();
+  FoldBatchNorm(*graph);
+  absl::StatusOr<QuantizedModule> q = QuantizeGraph(*graph, quant);
+  if (!q.ok()) return q.status();
+  return q->module;
 }
 
 absl::StatusOr<TimedNetwork> PrepareNetwork(SupernetImpl& supernet, const Architecture& arch,
@@ -103,6 +159,15 @@ absl::StatusOr<TimedNetwork> PrepareNetwork(SupernetImpl& supernet, const Archit
                 .to(device);
   t.probe = torch::zeros({1}).to(device);
   t.synchronize = !device.is_cpu();
+  if (IsBitWidthSpace(space)) {
+    if (!device.is_cpu()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "space '", space.name(), "' has bit-width genes: its integer kernels run on the CPU, not ", device.str()));
+    }
+    absl::StatusOr<torch::jit::Module> module = IntegerModule(supernet, arch);
+    if (!module.ok()) return module.status();
+    t.integer = *std::move(module);
+  }
   return t;
 }
 
@@ -126,7 +191,7 @@ absl::Status TimeInterleaved(std::vector<TimedNetwork>& nets, int warmup, int ru
   auto pass = [&](TimedNetwork& t) {
     Synchronize(t);
     timer.Start();
-    torch::Tensor y = t.net->Forward(t.input, t.arch, ctx);
+    torch::Tensor y = t.integer ? t.integer->forward({t.input}).toTensor() : t.net->Forward(t.input, t.arch, ctx);
     Synchronize(t);
     timer.Finish();
   };
@@ -150,6 +215,220 @@ absl::Status TimeInterleaved(std::vector<TimedNetwork>& nets, int warmup, int ru
     if (progress) progress(b + 1, bursts);
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<AdditiveLatencyFit> FitAdditiveLatency(const std::vector<size_t>& combinations,
+                                                       const std::vector<std::vector<size_t>>& codes,
+                                                       const std::vector<double>& ms) {
+  if (codes.size() != ms.size() || ms.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("additive latency fit: ", codes.size(), " networks but ", ms.size(), " times"));
+  }
+  std::vector<size_t> offset(combinations.size());
+  size_t columns = 1, free_values = 1;  // Column 0: the fixed part.
+  for (size_t g = 0; g < combinations.size(); ++g) {
+    offset[g] = columns;
+    columns += combinations[g];
+    free_values += combinations[g] - 1;
+  }
+  if (ms.size() < free_values) {
+    return absl::InvalidArgumentError(absl::StrCat("additive latency fit: ", ms.size(), " networks for ",
+                                                   free_values, " free values"));
+  }
+  const int64_t n = static_cast<int64_t>(ms.size()), p = static_cast<int64_t>(columns);
+  torch::Tensor x = torch::zeros({n, p}, torch::kFloat64);
+  torch::Tensor y = torch::tensor(ms, torch::kFloat64);
+  std::vector<int64_t> seen(columns, 0);
+  auto xa = x.accessor<double, 2>();
+  for (int64_t i = 0; i < n; ++i) {
+    if (codes[i].size() != combinations.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("additive latency fit: network ", i, " has ", codes[i].size(),
+                                                     " blocks, expected ", combinations.size()));
+    }
+    xa[i][0] = 1;
+    for (size_t g = 0; g < combinations.size(); ++g) {
+      if (codes[i][g] >= combinations[g]) {
+        return absl::InvalidArgumentError(absl::StrCat("additive latency fit: network ", i, " block ", g,
+                                                       " has choice ", codes[i][g], " of ", combinations[g]));
+      }
+      xa[i][offset[g] + codes[i][g]] = 1;
+      ++seen[offset[g] + codes[i][g]];
+    }
+  }
+  for (size_t g = 0; g < combinations.size(); ++g) {
+    for (size_t c = 0; c < combinations[g]; ++c) {
+      if (seen[offset[g] + c] == 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("additive latency fit: block ", g, " choice ", c, " is in no measured network"));
+      }
+    }
+  }
+  // Each block's indicator columns sum to the fixed column, so the least-squares solutions
+  // form a family with the same predictions; a vanishing ridge on the choice terms picks
+  // one, and the shift below makes every block's smallest value 0.
+  torch::Tensor penalty = torch::full({p}, 1e-9 * static_cast<double>(n), torch::kFloat64);
+  penalty[0] = 0;
+  torch::Tensor beta = torch::linalg_solve(x.t().mm(x) + torch::diag(penalty), x.t().mv(y));
+  auto b = beta.accessor<double, 1>();
+  AdditiveLatencyFit fit;
+  fit.fixed_ms = b[0];
+  fit.group_ms.resize(combinations.size());
+  for (size_t g = 0; g < combinations.size(); ++g) {
+    double least = b[offset[g]];
+    for (size_t c = 0; c < combinations[g]; ++c) least = std::min(least, b[offset[g] + c]);
+    for (size_t c = 0; c < combinations[g]; ++c) fit.group_ms[g].push_back(b[offset[g] + c] - least);
+    fit.fixed_ms += least;
+  }
+  double ape = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    double predicted = fit.fixed_ms;
+    for (size_t g = 0; g < combinations.size(); ++g) predicted += fit.group_ms[g][codes[i][g]];
+    ape += std::abs(predicted - ms[i]) / std::max(ms[i], 1e-12);
+  }
+  fit.mape = 100.0 * ape / static_cast<double>(n);
+  return fit;
+}
+
+namespace {
+
+// The mixed-radix code of `group`'s genes in `arch` (the first gene varies fastest).
+size_t GroupCode(const SearchSpace& space, const GroupGenes& group, const Architecture& arch) {
+  size_t code = 0, radix = 1;
+  for (int gene : group.genes) {
+    code += static_cast<size_t>(arch.genes[gene]) * radix;
+    radix *= space.genes()[gene].options.size();
+  }
+  return code;
+}
+
+bool SamePrimitives(const std::vector<Primitive>& a, const std::vector<Primitive>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const Primitive &x = a[i], &y = b[i];
+    if (x.kind != y.kind || x.in_channels != y.in_channels || x.out_channels != y.out_channels ||
+        x.kernel_size != y.kernel_size || x.stride != y.stride || x.groups != y.groups ||
+        x.out_height != y.out_height || x.out_width != y.out_width || x.bias != y.bias || x.affine != y.affine ||
+        x.weight_bits != y.weight_bits || x.activation_bits != y.activation_bits) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// [group][choice code] -> class: choices of a block that build the same primitives (say an
+// identity layer at any bit-width) in every one of the first few profiling networks share
+// one class, and so one fitted value.
+std::vector<std::vector<size_t>> BlockClasses(const SearchSpace& space, const std::vector<GroupGenes>& groups,
+                                              const std::vector<Architecture>& archs) {
+  const size_t bases = std::min<size_t>(archs.size(), 8);
+  std::vector<std::vector<size_t>> class_of(groups.size());
+  for (size_t g = 0; g < groups.size(); ++g) {
+    // [code][base] -> the primitives of the blocks group g decides.
+    std::vector<std::vector<std::vector<Primitive>>> built(groups[g].combinations);
+    for (size_t code = 0; code < groups[g].combinations; ++code) {
+      for (size_t b = 0; b < bases; ++b) {
+        Architecture arch = archs[b];
+        SetGroupCombination(space, groups[g].genes, code, &arch);
+        std::vector<Primitive> prims;
+        for (const PlanBlock& block : space.BuildPlan(arch).blocks) {
+          if (block.group == static_cast<int>(g)) prims.insert(prims.end(), block.primitives.begin(), block.primitives.end());
+        }
+        built[code].push_back(std::move(prims));
+      }
+    }
+    std::vector<size_t> representative;  // Class -> its first code.
+    for (size_t code = 0; code < groups[g].combinations; ++code) {
+      size_t k = 0;
+      for (; k < representative.size(); ++k) {
+        bool same = true;
+        for (size_t b = 0; b < bases && same; ++b) same = SamePrimitives(built[code][b], built[representative[k]][b]);
+        if (same) break;
+      }
+      if (k == representative.size()) representative.push_back(code);
+      class_of[g].push_back(k);
+    }
+  }
+  return class_of;
+}
+
+// The table of an integer space: FitAdditiveLatency once per statistic on the profiling
+// networks' end-to-end times; each block's values on its entries, the fixed part on the
+// first fixed block of the skeleton (the others 0); `mape` gets each fit's in-sample MAPE.
+// An error when the fixed part of `used` (the statistic predictions use) is negative.
+absl::StatusOr<std::vector<LatencyEntry>> FittedEntries(const SearchSpace& space,
+                                                        const std::vector<GroupGenes>& groups,
+                                                        const std::vector<Architecture>& archs,
+                                                        std::vector<std::vector<double>>& network_ms, int runs,
+                                                        const std::string& used, nlohmann::json* mape) {
+  const std::vector<std::vector<size_t>> class_of = BlockClasses(space, groups, archs);
+  std::vector<size_t> combinations;
+  for (const std::vector<size_t>& c : class_of) combinations.push_back(*std::max_element(c.begin(), c.end()) + 1);
+  std::vector<std::vector<size_t>> codes;
+  for (const Architecture& arch : archs) {
+    std::vector<size_t> code(groups.size(), 0);
+    for (size_t g = 0; g < groups.size(); ++g) code[g] = class_of[g][GroupCode(space, groups[g], arch)];
+    codes.push_back(std::move(code));
+  }
+  std::vector<kernels::TimingStats> stats;
+  for (std::vector<double>& t : network_ms) stats.push_back(kernels::Summarize(std::move(t)));
+  const std::vector<std::string> statistics = {"median", "p10", "mean", "min"};
+  std::vector<AdditiveLatencyFit> fits;
+  for (const std::string& statistic : statistics) {
+    std::vector<double> ms;
+    for (const kernels::TimingStats& s : stats) ms.push_back(kernels::StatisticValue(s, statistic));
+    absl::StatusOr<AdditiveLatencyFit> fit = FitAdditiveLatency(combinations, codes, ms);
+    if (!fit.ok()) return fit.status();
+    if (!(fit->fixed_ms >= 0)) {
+      // Predictions use `used`; a noisier statistic's table (mean, with its outliers) is
+      // kept informative with its fixed part at 0.
+      if (statistic == used) {
+        return absl::InternalError(absl::StrCat(
+            "the end-to-end times of ", space.name(), " do not fit an additive table: the fitted fixed part (",
+            statistic, ") is ", fit->fixed_ms, " ms; profile with more --rounds or --runs"));
+      }
+      fit->fixed_ms = 0;
+    }
+    (*mape)[statistic] = fit->mape;
+    fits.push_back(*std::move(fit));
+  }
+  auto entry = [&](const std::string& block, const std::string& choice, int count,
+                   const std::function<double(const AdditiveLatencyFit&)>& value) {
+    LatencyEntry e{block, choice, {}};
+    e.stats.count = count;
+    e.stats.median_ms = value(fits[0]);
+    e.stats.p10_ms = value(fits[1]);
+    e.stats.mean_ms = value(fits[2]);
+    e.stats.min_ms = value(fits[3]);
+    e.stats.max_ms = std::max({e.stats.median_ms, e.stats.p10_ms, e.stats.mean_ms, e.stats.min_ms});
+    return e;
+  };
+  std::vector<LatencyEntry> entries;
+  std::vector<bool> placed(groups.size(), false);
+  bool fixed_placed = false;
+  Architecture arch = archs.front();
+  const int total = static_cast<int>(archs.size()) * runs;
+  for (const PlanBlock& block : space.BuildPlan(arch).blocks) {
+    if (block.group < 0) {
+      const bool first = !fixed_placed;
+      fixed_placed = true;
+      entries.push_back(entry(block.name, "", total, [&](const AdditiveLatencyFit& f) { return first ? f.fixed_ms : 0.0; }));
+      continue;
+    }
+    const size_t g = static_cast<size_t>(block.group);
+    const bool first = !placed[g];
+    placed[g] = true;
+    for (size_t code = 0; code < groups[g].combinations; ++code) {
+      SetGroupCombination(space, groups[g].genes, code, &arch);
+      const size_t k = class_of[g][code];
+      int count = 0;
+      for (const std::vector<size_t>& c : codes) count += c[g] == k ? runs : 0;
+      entries.push_back(entry(block.name, GroupChoice(space, arch, block.group), count,
+                              [&](const AdditiveLatencyFit& f) { return first ? f.group_ms[g][k] : 0.0; }));
+    }
+  }
+  return entries;
 }
 
 }  // namespace
@@ -215,6 +494,7 @@ nlohmann::json LatencyLutToJson(const LatencyLut& lut) {
                           {"cv_mape_table_sum", c.cv_mape_sum}};
   }
   if (!lut.validation.is_null()) json["validation"] = lut.validation;
+  if (!lut.fit.is_null()) json["fit"] = lut.fit;
   return json;
 }
 
@@ -316,6 +596,7 @@ absl::StatusOr<LatencyLut> LatencyLutFromJson(const nlohmann::json& json, const 
   }
 #undef NAS_READ
   if (json.contains("validation")) lut.validation = json["validation"];
+  if (json.contains("fit")) lut.fit = json["fit"];
   return lut;
 }
 
@@ -339,13 +620,7 @@ absl::StatusOr<LatencyLut> ProfileBlocks(SupernetImpl& supernet, const ProfileOp
                                          const std::vector<Architecture>& also_measure,
                                          std::vector<kernels::TimingStats>* measured) {
   const SearchSpace& space = supernet.space();
-  if (const auto* layered = dynamic_cast<const LayeredSpace*>(&space);
-      layered != nullptr && layered->HasPrecisionGenes()) {
-    return absl::UnimplementedError(absl::StrCat(
-        "space '", space.name(), "' has bit-width genes: its latency must be measured on integer "
-        "kernels, which are not implemented yet (the float modules with fake quantization are "
-        "slower than float, not faster)"));
-  }
+  const bool integer = IsBitWidthSpace(space);
   if (options.batch_sizes.empty() || options.batch_sizes[0] != 1) {
     return absl::InvalidArgumentError("batch sizes: the first must be 1");
   }
@@ -373,12 +648,23 @@ absl::StatusOr<LatencyLut> ProfileBlocks(SupernetImpl& supernet, const ProfileOp
     }
     networks_per_round = std::max(networks_per_round, groups[g].combinations);
   }
+  // Integer modules are one graph: their blocks cannot be timed one by one, so the table is
+  // fitted to end-to-end times (FitAdditiveLatency), on at least kNetworksPerFreeValue
+  // networks per free value (counting every choice; choices building the same block then
+  // share one).
+  int rounds = options.rounds;
+  if (integer) {
+    size_t unknowns = 1;
+    for (const GroupGenes& g : groups) unknowns += g.combinations - 1;
+    rounds = std::max<int>(rounds, static_cast<int>((kNetworksPerFreeValue * unknowns + networks_per_round - 1) /
+                                                    networks_per_round));
+  }
 
   // The profiling architectures: in each round, each group's choices in a random order,
   // cycled up to the round's length, so every choice of every block appears.
   Rng rng(options.seed);
   std::vector<Architecture> archs;
-  for (int r = 0; r < options.rounds; ++r) {
+  for (int r = 0; r < rounds; ++r) {
     std::vector<std::vector<size_t>> orders(groups.size());
     for (size_t g = 0; g < groups.size(); ++g) {
       orders[g].resize(groups[g].combinations);
@@ -401,9 +687,18 @@ absl::StatusOr<LatencyLut> ProfileBlocks(SupernetImpl& supernet, const ProfileOp
   std::map<std::string, int> block_group;
   for (const PlanBlock& b : space.BuildPlan(archs.front()).blocks) block_group[b.name] = b.group;
 
+  std::string engine;
+  if (integer) {
+    absl::StatusOr<std::string> selected = SelectQuantizedEngine("");
+    if (!selected.ok()) return selected.status();
+    engine = *selected;
+  }
   // [batch index][(block, choice)] -> samples.
   std::vector<std::map<std::pair<std::string, std::string>, std::vector<double>>> samples(
       options.batch_sizes.size());
+  // Integer spaces: [batch index][profiling network] -> end-to-end times.
+  std::vector<std::vector<std::vector<double>>> network_ms(options.batch_sizes.size(),
+                                                           std::vector<std::vector<double>>(archs.size()));
   for (size_t bi = 0; bi < options.batch_sizes.size(); ++bi) {
     // At batch 1 the architectures to measure end to end join the session: every
     // network takes turns with the others, so the table and the end-to-end figures are
@@ -423,6 +718,10 @@ absl::StatusOr<LatencyLut> ProfileBlocks(SupernetImpl& supernet, const ProfileOp
         totals[n - archs.size()].push_back(timer.total_ms());
         return;
       }
+      if (integer) {
+        network_ms[bi][n].push_back(timer.total_ms());
+        return;
+      }
       for (const auto& [block, ms] : timer.intervals()) {
         auto it = block_group.find(block);
         const int group = it == block_group.end() ? -1 : it->second;
@@ -435,7 +734,7 @@ absl::StatusOr<LatencyLut> ProfileBlocks(SupernetImpl& supernet, const ProfileOp
                                              static_cast<int>(options.batch_sizes.size()) * total);
     };
     if (absl::Status s = TimeInterleaved(nets, options.warmup, options.runs, options.threads,
-                                         /*block_timing=*/true, on_pass, progress, options.should_stop);
+                                         /*block_timing=*/!integer, on_pass, progress, options.should_stop);
         !s.ok()) {
       return s;
     }
@@ -456,12 +755,25 @@ absl::StatusOr<LatencyLut> ProfileBlocks(SupernetImpl& supernet, const ProfileOp
   lut.threads = options.threads;
   lut.warmup = options.warmup;
   lut.runs = options.runs;
-  lut.rounds = options.rounds;
+  lut.rounds = rounds;
   lut.seed = options.seed;
   lut.created = UtcNow();
+  if (integer) {
+    lut.fit = {{"method", "additive least squares on end-to-end times of integer-kernel modules"},
+               {"quantized_engine", engine},
+               {"networks", archs.size()}};
+  }
   for (size_t bi = 0; bi < options.batch_sizes.size(); ++bi) {
     LatencyBatchTable table;
     table.batch_size = options.batch_sizes[bi];
+    if (integer) {
+      nlohmann::json mape;
+      absl::StatusOr<std::vector<LatencyEntry>> entries =
+          FittedEntries(space, groups, archs, network_ms[bi], options.runs, options.statistic, &mape);
+      lut.fit["in_sample_mape_percent"][std::to_string(table.batch_size)] = mape;
+      if (!entries.ok()) return entries.status();
+      table.entries = *std::move(entries);
+    }
     for (auto& [key, values] : samples[bi]) {
       table.entries.push_back(LatencyEntry{key.first, key.second, kernels::Summarize(values)});
     }
@@ -474,6 +786,9 @@ absl::StatusOr<std::vector<kernels::TimingStats>> MeasureSubnetLatencies(
     SupernetImpl& supernet, const std::vector<Architecture>& archs, const MeasureOptions& options) {
   if (options.runs < 1 || options.warmup < 0 || options.threads < 1 || options.batch_size < 1) {
     return absl::InvalidArgumentError("runs, threads and batch size must be >= 1 and warmup >= 0");
+  }
+  if (IsBitWidthSpace(supernet.space())) {
+    if (absl::StatusOr<std::string> engine = SelectQuantizedEngine(""); !engine.ok()) return engine.status();
   }
   std::vector<TimedNetwork> nets;
   for (const Architecture& arch : archs) {

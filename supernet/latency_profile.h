@@ -67,6 +67,9 @@ struct LatencyLut {
   bool has_correction = false;
   LatencyCorrection correction;
   nlohmann::json validation;  // Held-out check written by `nas profile --holdout` (or null).
+  // How a fitted table (bit-width spaces: FitAdditiveLatency) was made, or null for a
+  // table of timed blocks.
+  nlohmann::json fit;
 
   // The table of `batch_size`, or null.
   const LatencyBatchTable* Table(int64_t batch_size) const;
@@ -86,6 +89,22 @@ void SetGroupCombination(const SearchSpace& space, const std::vector<int>& genes
 
 // The options of the genes of cost group `group` in `arch`, joined by ':'.
 std::string GroupChoice(const SearchSpace& space, const Architecture& arch, int group);
+
+// An additive latency model fitted to end-to-end times of networks:
+// ms[n] ~ fixed_ms + sum over blocks g of group_ms[g][codes[n][g]], by least squares. The
+// values of a block are only determined up to a shift into fixed_ms; each block's are
+// shifted so its smallest is 0.
+struct AdditiveLatencyFit {
+  double fixed_ms = 0;
+  std::vector<std::vector<double>> group_ms;  // [block][choice code]
+  double mape = 0;  // In-sample mean absolute percentage error of the fit, in %.
+};
+// `combinations[g]`: the number of choices of block g; `codes[n][g]`: network n's choice
+// of block g. Errors when a choice appears in no network or the networks are fewer than
+// the free values (1 + sum of (combinations - 1)).
+absl::StatusOr<AdditiveLatencyFit> FitAdditiveLatency(const std::vector<size_t>& combinations,
+                                                       const std::vector<std::vector<size_t>>& codes,
+                                                       const std::vector<double>& ms);
 
 struct ProfileOptions {
   std::vector<int64_t> batch_sizes = {1};  // The first must be 1.
@@ -112,6 +131,14 @@ struct ProfileOptions {
 // containing them. Blocks whose genes have more than 512 combinations (nb201's shared
 // cell) cannot be tabulated: InvalidArgument.
 //
+// Spaces with bit-width genes are timed as they deploy: each network is converted to its
+// integer-kernel module (QuantizeGraph, the engine SelectQuantizedEngine("") picks), which
+// is one graph whose blocks cannot be timed apart. Their table is fitted instead
+// (FitAdditiveLatency per statistic) to the end-to-end times of the networks, with rounds
+// raised until there are at least twice as many networks as free values; the fixed part
+// is stored on the first fixed block (stem), the other fixed blocks 0, and lut.fit
+// describes the fit. Integer kernels run on the CPU only.
+//
 // `also_measure` architectures are timed end to end in the same batch-1 session,
 // interleaved with the profiling networks (same passes), and their statistics stored in
 // `measured`: the table and the measurements it is corrected and checked against then
@@ -133,7 +160,7 @@ struct MeasureOptions {
 // End-to-end latencies of the stand-alone networks of `archs` extracted from `supernet`:
 // `runs` timed forward passes each after `warmup`, inference mode, fixed thread count,
 // the networks interleaved in short bursts as in ProfileBlocks. All networks are held
-// at once.
+// at once. In bit-width spaces, the networks' integer-kernel modules (as ProfileBlocks).
 absl::StatusOr<std::vector<kernels::TimingStats>> MeasureSubnetLatencies(
     SupernetImpl& supernet, const std::vector<Architecture>& archs, const MeasureOptions& options);
 // The same for one architecture.
