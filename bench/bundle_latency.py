@@ -5,7 +5,7 @@ For each bundle directory: TorchScript subnet.pt at batch 1 and 64, for a quanti
 bundle under every quantized engine this torch has (the weights are re-packed at load).
 Bundles are measured in rounds, alternating, so that machine noise spreads over all.
 
-  /usr/bin/python3 bench/bundle_latency.py --threads 2 DIR [DIR ...]
+  /usr/bin/python3 bench/bundle_latency.py --threads 2 [--json OUT.json] DIR [DIR ...]
 """
 import argparse
 import json
@@ -22,6 +22,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--runs", type=int, default=20, help="timed passes per round and batch size")
+    parser.add_argument("--json", help="also write the medians to this JSON file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cases = []
@@ -56,6 +57,12 @@ def main():
     for case in cases:
         print(f"| {case['bundle']} | {case['engine']} | {statistics.median(case['times'][1]):.3f} | "
               f"{statistics.median(case['times'][64]):.2f} | |")
+    if args.json:
+        rows = [{"bundle": c["bundle"], "engine": c["engine"], "batch1_median_ms": statistics.median(c["times"][1]),
+                 "batch64_median_ms": statistics.median(c["times"][64])} for c in cases]
+        with open(args.json + ".tmp", "w") as f:
+            json.dump({"threads": args.threads, "torch": torch.__version__, "rows": rows}, f, indent=1)
+        os.replace(args.json + ".tmp", args.json)
 
 
 if __name__ == "__main__":

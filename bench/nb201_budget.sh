@@ -10,7 +10,7 @@
 # skipped and an interrupted training resumes, so rerunning the command continues.
 #
 #   [SEEDS="0 1 2"] [STEPS=12000] [SAMPLER=flops_uniform] [EVALUATOR=...] [BUDGET=100] \
-#   [EVAL_IMAGES=500] [CALIBRATION_BATCHES=2] [SIGNALS=1] \
+#   [EVAL_IMAGES=500] [CALIBRATION_BATCHES=2] [SIGNALS=1] [REFERENCE=100] \
 #   [FEWSHOT_STEPS=0] [FEWSHOT_GENE=0] [FEWSHOT_LR=] bash bench/nb201_budget.sh RUNS
 #
 # EVALUATOR is a combo: spec in which CKPT stands for the run's checkpoint; STEPS=0 trains
@@ -24,7 +24,8 @@ RUNS=${1:-runs/nb201_budget}
 SEEDS=${SEEDS:-0 1 2}
 STEPS=${STEPS:-12000}
 SAMPLER=${SAMPLER:-flops_uniform}
-EVALUATOR=${EVALUATOR:-combo:supernet_loss:CKPT+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5+ref=50}
+REFERENCE=${REFERENCE:-100}
+EVALUATOR=${EVALUATOR:-combo:supernet_loss:CKPT*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5+ref=$REFERENCE}
 BUDGET=${BUDGET:-100}
 EVAL_IMAGES=${EVAL_IMAGES:-500}
 CALIBRATION_BATCHES=${CALIBRATION_BATCHES:-2}
@@ -32,7 +33,7 @@ SIGNALS=${SIGNALS:-1}
 FEWSHOT_STEPS=${FEWSHOT_STEPS:-0}
 FEWSHOT_GENE=${FEWSHOT_GENE:-0}
 FEWSHOT_LR=${FEWSHOT_LR:-}
-COMBOS=${COMBOS:-supernet+zc:naswot+zc:synflow+zc:jacob_cov+flops;supernet_loss+zc:naswot+zc:synflow+zc:jacob_cov+flops;supernet+zc:meco+zc:jacob_cov+zc:synflow;supernet_loss+zc:meco+zc:jacob_cov+zc:synflow;supernet+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss+supernet+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss+flops;zc:meco+zc:jacob_cov+zc:synflow+flops*0.5}
+COMBOS=${COMBOS:-supernet_loss+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*1.5+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.25;supernet_loss*3+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+supernet+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss+flops;zc:meco+zc:jacob_cov+zc:synflow+flops*0.5}
 BOUNDS="50M 75M 99.87M"
 export NAS_SHARED_DATA="${NAS_SHARED_DATA:-$(cd .. && pwd)/shared/data}"
 export OMP_WAIT_POLICY=PASSIVE
@@ -85,7 +86,7 @@ for seed in $SEEDS; do
   done
   if [ "$SIGNALS" = 1 ] && [ "$STEPS" -gt 0 ] && [ ! -f "$run/signals/signals.json" ]; then
     "${TIME[@]}" bazel-bin/bench/nb201_signals --checkpoint "$ckpt" --out "$run/signals" --workers 1 \
-      --eval-images "$EVAL_IMAGES" --calibration-batches "$CALIBRATION_BATCHES" --zc-seed "$seed" --reference 50 \
+      --eval-images "$EVAL_IMAGES" --calibration-batches "$CALIBRATION_BATCHES" --zc-seed "$seed" --reference "$REFERENCE" \
       --combos "$COMBOS"
   fi
 done

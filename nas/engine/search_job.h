@@ -16,8 +16,10 @@ namespace nas::engine {
 
 // What `supernet:CHECKPOINT` is combined with unless the spec says otherwise: the
 // combination that ranked best per CPU-minute on NAS-Bench-201 (docs/benchmarks.md): the
-// inherited validation loss, three zero-cost proxies and FLOPs at half weight.
-inline constexpr char kDefaultCombination[] = "supernet_loss+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5+ref=50";
+// inherited validation loss at double weight, three zero-cost proxies and FLOPs at half
+// weight, as percentiles among 100 random architectures.
+inline constexpr char kDefaultCombination[] =
+    "supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5+ref=100";
 
 // The evaluator a `supernet:CHECKPOINT` search runs on when combined with `combine`
 // (combo: items joined by '+'): a bare `supernet` or `supernet_loss` item (optionally
