@@ -4,7 +4,7 @@
 #      the same session as the profiling networks: the table's held-out MAPE);
 #   2. a checkpoint to export from (CKPT, or TRAIN_STEPS steps of TRAIN_CONFIG: the weights
 #      set the scales, not the speed, of the integer kernels);
-#   3. the largest architecture and RANDOM seeded random ones exported as TorchScript
+#   3. the largest architecture and RANDOM_ARCHS seeded random ones exported as TorchScript
 #      bundles (integer kernels where a layer has at most 8 bits);
 #   4. each one's batch-1 latency predicted by the table, measured by `nas latency
 #      --measure` (C++), by the export itself (the saved bundle reloaded in C++) and in
@@ -13,7 +13,7 @@
 #
 #   NAS_SHARED_DATA=../shared/data bash bench/int8_latency.sh [OUT_DIR]
 # Environment: SPACE, TRAIN_CONFIG, CKPT, TRAIN_STEPS (default 20), HOLDOUT (30),
-# RANDOM (4), THREADS (1).
+# RANDOM_ARCHS (4), THREADS (1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/int8_latency}
@@ -21,7 +21,7 @@ SPACE=${SPACE:-configs/mbv2_macro_mixed.yaml}
 TRAIN_CONFIG=${TRAIN_CONFIG:-configs/train_cifar10_mbv2_mixed.yaml}
 TRAIN_STEPS=${TRAIN_STEPS:-20}
 HOLDOUT=${HOLDOUT:-30}
-RANDOM_ARCHS=${RANDOM:-4}
+RANDOM_ARCHS=${RANDOM_ARCHS:-4}
 THREADS=${THREADS:-1}
 NAS=bazel-bin/nas/nas
 bazel build //nas:nas
