@@ -152,6 +152,20 @@ absl::Status RunProfile(const ProfileCommandOptions& options, std::ostream& out,
                          options.device_name, options.statistic);
   out << absl::StrFormat("  predicted latency over the space: %.3f ms (%s) to %.3f ms\n", range->min_ms,
                          (**space).Format(range->argmin), range->max_ms);
+  if (!result.fit.is_null()) {
+    const nlohmann::json& fit = result.fit;
+    out << absl::StrFormat("  integer kernels (%s): the table is fitted to %d networks' end-to-end times",
+                           fit.value("quantized_engine", "?"), fit.value("networks", 0));
+    if (fit.contains("in_sample_mape_percent") && fit["in_sample_mape_percent"].contains("1") &&
+        fit["in_sample_mape_percent"]["1"].contains(options.statistic)) {
+      out << absl::StrFormat(", in-sample MAPE %.2f %%", fit["in_sample_mape_percent"]["1"][options.statistic].get<double>());
+    }
+    out << "\n";
+    if (fit.contains("fixed_part_set_to_0_ms")) {
+      out << "  warning: a fitted fixed part came out negative (timing noise larger than it) and was set to 0; "
+             "predictions are biased up: profile with more --runs on a quieter machine\n";
+    }
+  }
   if (result.has_correction) {
     out << absl::StrFormat(
         "  correction fitted on %d measured subnets: cross-validated MAPE %.2f %% (table sum alone %.2f %%)\n",

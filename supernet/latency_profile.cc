@@ -82,7 +82,7 @@ std::vector<GroupGenes> GenesByGroup(const SearchSpace& space) {
 // Runs `fn` with every forward pass timed; on an asynchronous device each mark waits for
 // the work queued so far.
 struct TimedNetwork {
-  Supernet net;
+  Supernet net;  // Null in bit-width spaces, which time `integer` instead.
   // Bit-width spaces: the integer-kernel module (QuantizeGraph) that runs instead of net.
   std::optional<torch::jit::Module> integer;
   Architecture arch;
@@ -102,10 +102,10 @@ bool IsBitWidthSpace(const SearchSpace& space) {
 
 // The deployable module of `arch` in a bit-width space, as nas export builds it: the
 // stand-alone subnet with BatchNorm statistics recalibrated on seeded random batches (so
-// activations keep a realistic scale instead of vanishing into slow denormal floats or
-// exact zeros, which would make times depend on the random weights), its float inference
-// graph with BatchNorm folded, converted by QuantizeGraph with static activation ranges
-// recorded on the same batches. The quantized engine must be selected.
+// activations, and the integer grids calibrated on them, have the scale of a trained
+// network's), its float inference graph with BatchNorm folded, converted by QuantizeGraph
+// with static activation ranges recorded on the same batches. The quantized engine must
+// be selected.
 absl::StatusOr<torch::jit::Module> IntegerModule(SupernetImpl& supernet, const Architecture& arch) {
   const SearchSpace& space = supernet.space();
   const int64_t c = space.input_channels(), hw = space.input_size();
@@ -146,19 +146,8 @@ absl::StatusOr<torch::jit::Module> IntegerModule(SupernetImpl& supernet, const A
 
 absl::StatusOr<TimedNetwork> PrepareNetwork(SupernetImpl& supernet, const Architecture& arch,
                                             int64_t batch_size, const torch::Device& device) {
-  absl::StatusOr<Supernet> net = ExtractSubnet(supernet, arch, nullptr);
-  if (!net.ok()) return net.status();
-  (*net)->to(device);
-  (*net)->eval();
   const SearchSpace& space = supernet.space();
   TimedNetwork t;
-  t.net = *net;
-  t.arch = arch;
-  torch::manual_seed(0);
-  t.input = torch::randn({batch_size, space.input_channels(), space.input_size(), space.input_size()})
-                .to(device);
-  t.probe = torch::zeros({1}).to(device);
-  t.synchronize = !device.is_cpu();
   if (IsBitWidthSpace(space)) {
     if (!device.is_cpu()) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -167,7 +156,19 @@ absl::StatusOr<TimedNetwork> PrepareNetwork(SupernetImpl& supernet, const Archit
     absl::StatusOr<torch::jit::Module> module = IntegerModule(supernet, arch);
     if (!module.ok()) return module.status();
     t.integer = *std::move(module);
+  } else {
+    absl::StatusOr<Supernet> net = ExtractSubnet(supernet, arch, nullptr);
+    if (!net.ok()) return net.status();
+    (*net)->to(device);
+    (*net)->eval();
+    t.net = *net;
   }
+  t.arch = arch;
+  torch::manual_seed(0);
+  t.input = torch::randn({batch_size, space.input_channels(), space.input_size(), space.input_size()})
+                .to(device);
+  t.probe = torch::zeros({1}).to(device);
+  t.synchronize = !device.is_cpu();
   return t;
 }
 
@@ -355,13 +356,13 @@ std::vector<std::vector<size_t>> BlockClasses(const SearchSpace& space, const st
 
 // The table of an integer space: FitAdditiveLatency once per statistic on the profiling
 // networks' end-to-end times; each block's values on its entries, the fixed part on the
-// first fixed block of the skeleton (the others 0); `mape` gets each fit's in-sample MAPE.
-// An error when the fixed part of `used` (the statistic predictions use) is negative.
+// first fixed block of the skeleton (the others 0). `report` gets each fit's in-sample
+// MAPE and any negative fixed part, which is set to 0.
 absl::StatusOr<std::vector<LatencyEntry>> FittedEntries(const SearchSpace& space,
                                                         const std::vector<GroupGenes>& groups,
                                                         const std::vector<Architecture>& archs,
                                                         std::vector<std::vector<double>>& network_ms, int runs,
-                                                        const std::string& used, nlohmann::json* mape) {
+                                                        nlohmann::json* report) {
   const std::vector<std::vector<size_t>> class_of = BlockClasses(space, groups, archs);
   std::vector<size_t> combinations;
   for (const std::vector<size_t>& c : class_of) combinations.push_back(*std::max_element(c.begin(), c.end()) + 1);
@@ -381,16 +382,12 @@ absl::StatusOr<std::vector<LatencyEntry>> FittedEntries(const SearchSpace& space
     absl::StatusOr<AdditiveLatencyFit> fit = FitAdditiveLatency(combinations, codes, ms);
     if (!fit.ok()) return fit.status();
     if (!(fit->fixed_ms >= 0)) {
-      // Predictions use `used`; a noisier statistic's table (mean, with its outliers) is
-      // kept informative with its fixed part at 0.
-      if (statistic == used) {
-        return absl::InternalError(absl::StrCat(
-            "the end-to-end times of ", space.name(), " do not fit an additive table: the fitted fixed part (",
-            statistic, ") is ", fit->fixed_ms, " ms; profile with more --rounds or --runs"));
-      }
+      // Noise larger than the fixed part (few passes on a busy machine): a table entry
+      // cannot be negative, so the fixed part is set to 0 and the change recorded.
+      (*report)["fixed_part_set_to_0_ms"][statistic] = fit->fixed_ms;
       fit->fixed_ms = 0;
     }
-    (*mape)[statistic] = fit->mape;
+    (*report)["in_sample_mape_percent"][statistic] = fit->mape;
     fits.push_back(*std::move(fit));
   }
   auto entry = [&](const std::string& block, const std::string& choice, int count,
@@ -767,10 +764,10 @@ absl::StatusOr<LatencyLut> ProfileBlocks(SupernetImpl& supernet, const ProfileOp
     LatencyBatchTable table;
     table.batch_size = options.batch_sizes[bi];
     if (integer) {
-      nlohmann::json mape;
+      nlohmann::json report;
       absl::StatusOr<std::vector<LatencyEntry>> entries =
-          FittedEntries(space, groups, archs, network_ms[bi], options.runs, options.statistic, &mape);
-      lut.fit["in_sample_mape_percent"][std::to_string(table.batch_size)] = mape;
+          FittedEntries(space, groups, archs, network_ms[bi], options.runs, &report);
+      for (auto& [key, value] : report.items()) lut.fit[key][std::to_string(table.batch_size)] = value;
       if (!entries.ok()) return entries.status();
       table.entries = *std::move(entries);
     }
