@@ -260,8 +260,9 @@ void AddLatencyCommands(Commands& commands) {
   auto profile = std::make_shared<ProfileCommandOptions>();
   CLI::App* profile_cmd = commands.app().add_subcommand(
       "profile", "Measure a latency lookup table of a search space on this machine: every block's choices "
-                 "timed inside real subnets, plus a correction fitted on end-to-end subnet latencies "
-                 "(docs/latency.md)");
+                 "timed inside real subnets, plus a correction fitted on end-to-end subnet latencies; "
+                 "spaces with bit-width genes are timed on their integer kernels and the table is fitted "
+                 "to end-to-end times (docs/latency.md)");
   profile_cmd->add_option("--space", profile->space, "Search space YAML file")->required();
   profile_cmd->add_option("--out", profile->out, "Lookup table to write (JSON)")->required();
   profile_cmd->add_flag("--force", profile->force, "Replace an existing --out");
@@ -277,7 +278,9 @@ void AddLatencyCommands(Commands& commands) {
                           "Timed passes of every network (profiling, calibration and held-out subnets, "
                           "all interleaved)")
       ->capture_default_str();
-  profile_cmd->add_option("--rounds", profile->rounds, "Networks each block choice is timed in")
+  profile_cmd->add_option("--rounds", profile->rounds,
+                          "Networks each block choice is timed in (bit-width spaces: raised to at least 3 "
+                          "networks per table value)")
       ->capture_default_str();
   profile_cmd->add_option("--threads", profile->threads, "Intra-op threads, fixed while measuring")
       ->capture_default_str();
