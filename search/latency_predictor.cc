@@ -50,12 +50,7 @@ absl::StatusOr<std::unique_ptr<LutLatencyModel>> LutLatencyModel::Load(
 }
 
 size_t LutLatencyModel::GroupCode(const supernet::Architecture& arch, int group) const {
-  size_t code = 0, radix = 1;
-  for (int g : group_genes_[group]) {
-    code += static_cast<size_t>(arch.genes[g]) * radix;
-    radix *= space_.genes()[g].options.size();
-  }
-  return code;
+  return supernet::GroupCombination(space_, group_genes_[group], arch);
 }
 
 absl::Status LutLatencyModel::BuildTables() {

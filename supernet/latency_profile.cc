@@ -294,16 +294,6 @@ absl::StatusOr<AdditiveLatencyFit> FitAdditiveLatency(const std::vector<size_t>&
 
 namespace {
 
-// The mixed-radix code of `group`'s genes in `arch` (the first gene varies fastest).
-size_t GroupCode(const SearchSpace& space, const GroupGenes& group, const Architecture& arch) {
-  size_t code = 0, radix = 1;
-  for (int gene : group.genes) {
-    code += static_cast<size_t>(arch.genes[gene]) * radix;
-    radix *= space.genes()[gene].options.size();
-  }
-  return code;
-}
-
 bool SamePrimitives(const std::vector<Primitive>& a, const std::vector<Primitive>& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -369,7 +359,7 @@ absl::StatusOr<std::vector<LatencyEntry>> FittedEntries(const SearchSpace& space
   std::vector<std::vector<size_t>> codes;
   for (const Architecture& arch : archs) {
     std::vector<size_t> code(groups.size(), 0);
-    for (size_t g = 0; g < groups.size(); ++g) code[g] = class_of[g][GroupCode(space, groups[g], arch)];
+    for (size_t g = 0; g < groups.size(); ++g) code[g] = class_of[g][GroupCombination(space, groups[g].genes, arch)];
     codes.push_back(std::move(code));
   }
   std::vector<kernels::TimingStats> stats;
@@ -444,6 +434,15 @@ void SetGroupCombination(const SearchSpace& space, const std::vector<int>& genes
     arch->genes[g] = static_cast<int>(code % n);
     code /= n;
   }
+}
+
+size_t GroupCombination(const SearchSpace& space, const std::vector<int>& genes, const Architecture& arch) {
+  size_t code = 0, radix = 1;
+  for (int g : genes) {
+    code += static_cast<size_t>(arch.genes[g]) * radix;
+    radix *= space.genes()[g].options.size();
+  }
+  return code;
 }
 
 std::string GroupChoice(const SearchSpace& space, const Architecture& arch, int group) {

@@ -87,6 +87,10 @@ absl::StatusOr<LatencyLut> LoadLatencyLut(const std::string& path);
 void SetGroupCombination(const SearchSpace& space, const std::vector<int>& genes, size_t code,
                          Architecture* arch);
 
+// The mixed-radix combination code of genes `genes` in `arch` (the first gene varies
+// fastest): the inverse of SetGroupCombination.
+size_t GroupCombination(const SearchSpace& space, const std::vector<int>& genes, const Architecture& arch);
+
 // The options of the genes of cost group `group` in `arch`, joined by ':'.
 std::string GroupChoice(const SearchSpace& space, const Architecture& arch, int group);
 
