@@ -3,7 +3,11 @@
 
 For each bundle directory: TorchScript subnet.pt at batch 1 and 64, for a quantized
 bundle under every quantized engine this torch has (the weights are re-packed at load).
-Bundles are measured in rounds, alternating, so that machine noise spreads over all.
+Bundles are measured in rounds, alternating, so that machine noise spreads over all. Each
+batch size has its own loaded module, first run at that size: LibTorch's oneDNN quantized
+convolutions keep a ready kernel only for the first input shape a module sees (other shapes
+measured 1.15-1.35x slower, bench/bundle_timing.cc). One untimed round comes first: glibc
+maps and unmaps large buffers until its threshold has grown, page-faulting every pass.
 
   /usr/bin/python3 bench/bundle_latency.py --threads 2 [--json OUT.json] DIR [DIR ...]
 """
@@ -34,23 +38,25 @@ def main():
         for engine in engines:
             if engine:
                 torch.backends.quantized.engine = engine
-            module = torch.jit.load(os.path.join(d, "subnet.pt")).eval()
+            modules = {b: torch.jit.load(os.path.join(d, "subnet.pt")).eval() for b in (1, 64)}
             shape = meta["input"]
-            cases.append({"bundle": os.path.basename(d.rstrip("/")), "engine": engine or "float32", "module": module,
+            cases.append({"bundle": os.path.basename(d.rstrip("/")), "engine": engine or "float32", "modules": modules,
                           "shape": (shape["channels"], shape["height"], shape["width"]), "times": {1: [], 64: []}})
     with torch.no_grad():
-        for _ in range(args.rounds):
+        for round_index in range(args.rounds + 1):
             for case in cases:
                 if case["engine"] != "float32":
                     torch.backends.quantized.engine = case["engine"]
                 for batch in (1, 64):
                     x = torch.randn(batch, *case["shape"])
+                    module = case["modules"][batch]
                     for _ in range(3):
-                        case["module"](x)
+                        module(x)
                     for _ in range(args.runs):
                         t0 = time.perf_counter()
-                        case["module"](x)
-                        case["times"][batch].append((time.perf_counter() - t0) * 1e3)
+                        module(x)
+                        if round_index > 0:
+                            case["times"][batch].append((time.perf_counter() - t0) * 1e3)
     print(f"| bundle | kernels | batch 1 ms | batch 64 ms | (median of {args.rounds} x {args.runs}, "
           f"{args.threads} threads, torch {torch.__version__}) |")
     print("|---|---|---|---|---|")

@@ -294,7 +294,18 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
   if (options.latency_runs > 0) {
     const torch::Tensor one = torch::zeros({1, c, hw, hw});
     latency = {{"batch", 1}, {"threads", torch::get_num_threads()}, {"statistic", "median"}};
-    latency["torchscript_ms"] = MedianMilliseconds(options.latency_runs, [&] { loaded.forward({one}); });
+    // Timed on the bundle loaded afresh, batch 1 its first input: LibTorch's oneDNN
+    // quantized convolutions keep a ready kernel only for the first input shape a loaded
+    // module sees, so `loaded`, checked at batch 64 first, runs batch 1 1.15-1.35x slower
+    // (bench/bundle_timing.cc; docs/deployment.md).
+    torch::jit::Module timed;
+    try {
+      timed = torch::jit::load(staging + "/subnet.pt");
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat(staging, "/subnet.pt: reloading failed: ", e.what()));
+    }
+    timed.eval();
+    latency["torchscript_ms"] = MedianMilliseconds(options.latency_runs, [&] { timed.forward({one}); });
     if (onnx) latency["onnx_opencv_ms"] = MedianMilliseconds(options.latency_runs, [&] { (void)onnx->Run(one); });
     if (quantized) {
       latency["float32_torchscript_ms"] =
