@@ -6,7 +6,11 @@
 #      ranges calibrated), and exported in float32;
 #   3. the joint pick: the full mixed-precision space under the same FLOPs bound and at
 #      most the model size of (2);
-#   4. the joint pick restricted to 8-bit layers (integer kernels everywhere).
+#   4. the joint pick restricted to 8-bit layers (integer kernels everywhere);
+#   5. with FT_STEPS > 0: the float pick fine-tuned in float for FT_STEPS steps
+#      (configs/finetune_cifar10.yaml) and then quantized after training (--int8): the
+#      post-training int8 of a float-trained network; and the joint pick fine-tuned
+#      quantization-aware (its fixed path fake-quantized) for the same steps.
 # Every pick is exported (integer kernels where its layers are 8 bits or less) and scored
 # on all 10,000 test images; the bundles report size, BitOPs and batch-1 latency. CPU time
 # (user + sys) of each step is appended to OUT/cpu.txt. Resumable: finished steps are kept.
@@ -14,7 +18,8 @@
 #   NAS_SHARED_DATA=../shared/data bash bench/mixed_precision.sh [OUT_DIR]
 # Environment: CKPT (default: train it into OUT/train), FLOPS (default 50M), BUDGET
 # (architectures per search, default 40), EVAL_IMAGES (validation images per
-# architecture in the searches, default 2000), THREADS (default 2).
+# architecture in the searches, default 2000), THREADS (default 2), FT_STEPS (fine-tuning
+# steps of batch 128 per pick, default 0: none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/mixed_precision}
@@ -22,6 +27,7 @@ FLOPS=${FLOPS:-50M}
 BUDGET=${BUDGET:-40}
 EVAL_IMAGES=${EVAL_IMAGES:-2000}
 THREADS=${THREADS:-2}
+FT_STEPS=${FT_STEPS:-0}
 NAS=bazel-bin/nas/nas
 [ -x "$NAS" ] || bazel build //nas:nas
 mkdir -p "$OUT"
@@ -70,12 +76,31 @@ INT8_PICK=$(search int8_search "$OUT/int8_space.yaml" "flops<=$FLOPS" "size<=${S
 echo "8-bit pick: $INT8_PICK"
 export_bundle int8_only "$INT8_PICK"
 
-/usr/bin/python3 - "$OUT" <<'PY'
+names="float_fp32 float_ptq_int8 joint int8_only"
+if [ "$FT_STEPS" -gt 0 ]; then
+  finetune() {  # NAME ARCH
+    if [ ! -f "$OUT/$1/bundle/subnet.json" ]; then
+      resume=(); [ -f "$OUT/$1/checkpoint.nasckpt" ] && resume=(--resume)
+      timed "finetune_$1" "$NAS" finetune --checkpoint "$CKPT" --arch "$2" --config configs/finetune_cifar10.yaml \
+        --steps "$FT_STEPS" --out "$OUT/$1" --threads "$THREADS" "${resume[@]}" > "$OUT/$1.txt"
+    fi
+  }
+  finetune ft_float "$FLOAT_PICK"
+  if [ ! -f "$OUT/ft_float_ptq_int8/subnet.json" ]; then
+    timed export_ft_float_ptq_int8 "$NAS" export --checkpoint "$OUT/ft_float/checkpoint.nasckpt" --arch "$FLOAT_PICK" \
+      --int8 --out "$OUT/ft_float_ptq_int8" --verify-images 10000 --format torchscript --threads "$THREADS" \
+      > "$OUT/ft_float_ptq_int8.txt"
+  fi
+  finetune ft_joint "$JOINT_PICK"
+  names="$names ft_float/bundle ft_float_ptq_int8 ft_joint/bundle"
+fi
+
+/usr/bin/python3 - "$OUT" $names <<'PY'
 import json, os, sys
 out = sys.argv[1]
 print("| pick | arch | test acc. % | float32 acc. % | size KB | GBitOPs | MFLOPs | batch-1 ms (float32 ms) |")
 print("|---|---|---|---|---|---|---|---|")
-for name in ["float_fp32", "float_ptq_int8", "joint", "int8_only"]:
+for name in sys.argv[2:]:
     j = json.load(open(os.path.join(out, name, "subnet.json")))
     q = j.get("quantization") or {}
     lat = j.get("latency") or {}

@@ -255,6 +255,13 @@ grep -q '"integer_convolutions": [1-9]' <<<"$out" || fail "quantized export: $ou
 /usr/bin/python3 nas/python/check_bundle.py "$T/mixed_export" --threads 1 >"$T/pyq.json" 2>"$ERR" \
   || fail "python quantized bundle check: $(cat "$T/pyq.json" "$ERR")"
 grep -q '"quantized_engine"' "$T/pyq.json" || fail "python quantized bundle check: $(cat "$T/pyq.json")"
+# Quantization-aware fine-tuning of a bit-width architecture: its bundle has integer kernels.
+out=$($NAS finetune --checkpoint "$T/mixed_run/checkpoint.nasckpt" --arch 'shuffle3x3:w4:a8,xception:w8:a8' \
+  --config "$T/ft.yaml" --steps 2 --out "$T/mixed_ft" --threads 1 --verify-images 64 2>"$ERR") \
+  || fail "mixed finetune failed: $(cat "$ERR")"
+grep -q "fine-tuned .* for 2 steps: test accuracy" <<<"$out" || fail "mixed finetune output: $out"
+grep -q '"integer_convolutions": [1-9]' "$T/mixed_ft/bundle/subnet.json" \
+  || fail "mixed finetune bundle: $(head -c 1500 "$T/mixed_ft/bundle/subnet.json")"
 # Integer latency table: fitted to end-to-end times of the integer-kernel modules.
 $NAS profile --space "$T/mixed_space.yaml" --out "$T/mixed_lut.json" --runs 2 --warmup 1 --rounds 1 --calibrate 0 \
   --holdout 2 --threads 1 >"$T/mprofile.out" 2>"$ERR" || fail "mixed profile failed: $(cat "$ERR")"

@@ -482,6 +482,22 @@ absl::StatusOr<SearchResult> RunSearch(const MetricModel& metrics, const Accurac
   result.y_objective = options.objectives.front();
   result.x_objective = SecondObjective(options);
   result.front = ParetoFront(result.history, result.y_objective, result.x_objective);
+  std::vector<Objective> axes(options.objectives.begin() + std::min<size_t>(2, options.objectives.size()),
+                              options.objectives.end());
+  for (const Constraint& c : options.constraints) axes.push_back(Objective{c.metric, false});
+  for (const auto& [device, ms] : result.history.front().latency_ms) {
+    const bool everywhere = std::all_of(result.history.begin(), result.history.end(),
+                                        [&](const Evaluation& e) { return e.latency_ms.count(device) > 0; });
+    if (everywhere) axes.push_back(Objective{"latency@" + device, false});
+  }
+  for (const Objective& a : axes) {
+    const auto same = [&](const Objective& b) { return b.metric == a.metric; };
+    if (same(result.y_objective) || same(result.x_objective) ||
+        std::any_of(result.more_axes.begin(), result.more_axes.end(), same)) {
+      continue;
+    }
+    result.more_axes.push_back(a);
+  }
   return std::move(book.result());
 }
 

@@ -98,6 +98,10 @@ struct SearchResult {
   Objective y_objective, x_objective;
   // Pareto front of everything evaluated over those two objectives: history indices.
   std::vector<int> front;
+  // Further cost axes the plot draws against the first objective, each with its own
+  // front: objectives past the second, constrained metrics and the latency devices every
+  // evaluation has (e.g. model size and int8 latency of a bit-width search); none twice.
+  std::vector<Objective> more_axes;
   // nsga2: after each generation, the hypervolume of the front of everything evaluated
   // so far, in normalized losses (see FrontHypervolume).
   std::vector<double> hypervolume;

@@ -436,6 +436,22 @@ TEST(LatencyTest, LatencyTableConstrainsAndDrivesASearch) {
   }
   EXPECT_EQ(r->x_objective.metric, "flops");
   EXPECT_NE(PlotSearchSvg(*r, "latency").find("latency@npu (ms)"), std::string::npos);
+  // The constrained metric gets its own plot and front below the first; the objective's
+  // own device does not (it is the y axis), nor does flops again.
+  ASSERT_EQ(r->more_axes.size(), 1u);
+  EXPECT_EQ(r->more_axes[0].metric, "latency@cpu");
+  {
+    const std::string svg = PlotSearchSvg(*r, "latency");
+    size_t panels = 0, circles = 0, front = 0;
+    for (size_t pos = 0; (pos = svg.find("<g transform", pos)) != std::string::npos; ++pos) ++panels;
+    for (size_t pos = 0; (pos = svg.find("<circle", pos)) != std::string::npos; ++pos) ++circles;
+    for (size_t pos = 0; (pos = svg.find("class=\"front\"", pos)) != std::string::npos; ++pos) ++front;
+    EXPECT_EQ(panels, 2u);
+    EXPECT_NE(svg.find("latency@npu (ms) against latency@cpu (ms)"), std::string::npos);
+    const size_t cpu_front = ParetoFront(r->history, r->y_objective, r->more_axes[0]).size();
+    EXPECT_EQ(front, r->front.size() + cpu_front);
+    EXPECT_EQ(circles, 2 * r->history.size() + front);
+  }
 
   // Impossible, unknown and unavailable latency bounds are immediate errors.
   o.constraints = {*ParseConstraint(absl::StrCat("latency@cpu<=", range.min / 2))};

@@ -35,9 +35,8 @@ std::string AxisLabel(const std::string& metric) {
   return metric + " (ms)";
 }
 
-}  // namespace
-
-std::string ScatterSvg(const ScatterPlot& plot) {
+// One plot's elements, drawn `top` pixels down the document.
+std::string ScatterPanel(const ScatterPlot& plot, double top) {
   double x_min = INFINITY, x_max = -INFINITY, y_min = INFINITY, y_max = -INFINITY;
   for (const auto& [x, y] : plot.points) {
     if (std::isnan(x) || std::isnan(y)) continue;
@@ -52,10 +51,7 @@ std::string ScatterSvg(const ScatterPlot& plot) {
   const auto px = [&](double x) { return kLeft + (x - x_min) / (x_max - x_min) * (kWidth - kLeft - kRight); };
   const auto py = [&](double y) { return kHeight - kBottom - (y - y_min) / (y_max - y_min) * (kHeight - kTop - kBottom); };
 
-  std::string svg = absl::StrFormat(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-      "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-      kWidth, kHeight);
+  std::string svg = absl::StrFormat("<g transform=\"translate(0 %.0f)\">\n", top);
   absl::StrAppendFormat(&svg, "<text x=\"%.0f\" y=\"22\" font-size=\"15\">%s</text>\n", kLeft, Escape(plot.title));
   // Axes with five ticks each.
   absl::StrAppendFormat(&svg, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", kLeft,
@@ -94,24 +90,43 @@ std::string ScatterSvg(const ScatterPlot& plot) {
     absl::StrAppendFormat(&svg, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#c0392b\">%s (%d)</text>\n", kWidth - 190,
                           kTop + 10, Escape(plot.line_label), line.size());
   }
-  absl::StrAppendFormat(&svg, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#7a9cc6\">%s (%d)</text>\n</svg>\n",
+  absl::StrAppendFormat(&svg, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#7a9cc6\">%s (%d)</text>\n</g>\n",
                         kWidth - 190, kTop + 26, Escape(plot.points_label), plot.points.size());
   return svg;
 }
 
+// Plots stacked top to bottom in one document.
+std::string StackedSvg(const std::vector<ScatterPlot>& plots) {
+  std::string svg = absl::StrFormat(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+      "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+      kWidth, kHeight * plots.size());
+  for (size_t i = 0; i < plots.size(); ++i) absl::StrAppend(&svg, ScatterPanel(plots[i], kHeight * i));
+  absl::StrAppend(&svg, "</svg>\n");
+  return svg;
+}
+
+}  // namespace
+
+std::string ScatterSvg(const ScatterPlot& plot) { return StackedSvg({plot}); }
+
 std::string PlotSearchSvg(const SearchResult& result, const std::string& title) {
-  const std::string xm = result.x_objective.metric, ym = result.y_objective.metric;
-  ScatterPlot plot;
-  plot.title = title;
-  plot.x_label = AxisLabel(xm);
-  plot.y_label = AxisLabel(ym);
-  plot.points_label = "evaluated";
-  plot.line_label = "Pareto front";
-  for (const Evaluation& e : result.history) plot.points.emplace_back(AxisValue(e, xm), AxisValue(e, ym));
-  for (int i : result.front) {
-    plot.line.emplace_back(AxisValue(result.history[i], xm), AxisValue(result.history[i], ym));
-  }
-  return ScatterSvg(plot);
+  const std::string ym = result.y_objective.metric;
+  std::vector<ScatterPlot> plots;
+  const auto add = [&](const Objective& x, const std::vector<int>& front) {
+    ScatterPlot plot;
+    plot.title = plots.empty() ? title : absl::StrCat(AxisLabel(ym), " against ", AxisLabel(x.metric));
+    plot.x_label = AxisLabel(x.metric);
+    plot.y_label = AxisLabel(ym);
+    plot.points_label = "evaluated";
+    plot.line_label = "Pareto front";
+    for (const Evaluation& e : result.history) plot.points.emplace_back(AxisValue(e, x.metric), AxisValue(e, ym));
+    for (int i : front) plot.line.emplace_back(AxisValue(result.history[i], x.metric), AxisValue(result.history[i], ym));
+    plots.push_back(std::move(plot));
+  };
+  add(result.x_objective, result.front);
+  for (const Objective& x : result.more_axes) add(x, ParetoFront(result.history, result.y_objective, x));
+  return StackedSvg(plots);
 }
 
 }  // namespace nas::search

@@ -24,7 +24,9 @@ std::string ScatterSvg(const ScatterPlot& plot);
 // Renders every evaluated architecture as a point (x: the result's second objective, e.g.
 // MFLOPs or latency; y: its first, e.g. accuracy %) with the
 // Pareto front drawn as a line of highlighted points, as a standalone SVG document
-// that a browser opens. Hand-written: a few lines of SVG need no library.
+// that a browser opens; below it one such plot per axis in `result.more_axes` (e.g.
+// model size and int8 latency), each with its own front. Hand-written: a few lines of
+// SVG need no library.
 std::string PlotSearchSvg(const SearchResult& result, const std::string& title);
 
 }  // namespace nas::search
