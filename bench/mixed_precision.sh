@@ -10,7 +10,11 @@
 #   5. with FT_STEPS > 0: the float pick fine-tuned in float for FT_STEPS steps
 #      (configs/finetune_cifar10.yaml) and then quantized after training (--int8): the
 #      post-training int8 of a float-trained network; and the joint pick fine-tuned
-#      quantization-aware (its fixed path fake-quantized) for the same steps.
+#      quantization-aware (its fixed path fake-quantized) for the same steps;
+#   6. with LUT (an integer latency table of the space, bench/int8_latency.sh): the joint
+#      pick at equal latency, i.e. under the same FLOPs bound and at most the table's
+#      latency of the int8 PTQ pick (its searched layers at w8:a8); both picks then timed
+#      side by side by `nas latency --measure` (OUT/latency_pair.json).
 # Every pick is exported (integer kernels where its layers are 8 bits or less) and scored
 # on all 10,000 test images; the bundles report size, BitOPs and batch-1 latency. CPU time
 # (user + sys) of each step is appended to OUT/cpu.txt. Resumable: finished steps are kept.
@@ -19,7 +23,7 @@
 # Environment: CKPT (default: train it into OUT/train), FLOPS (default 50M), BUDGET
 # (architectures per search, default 40), EVAL_IMAGES (validation images per
 # architecture in the searches, default 2000), THREADS (default 2), FT_STEPS (fine-tuning
-# steps of batch 128 per pick, default 0: none).
+# steps of batch 128 per pick, default 0: none), LUT (default none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/mixed_precision}
@@ -28,6 +32,7 @@ BUDGET=${BUDGET:-40}
 EVAL_IMAGES=${EVAL_IMAGES:-2000}
 THREADS=${THREADS:-2}
 FT_STEPS=${FT_STEPS:-0}
+LUT=${LUT:-}
 NAS=bazel-bin/nas/nas
 [ -x "$NAS" ] || bazel build //nas:nas
 mkdir -p "$OUT"
@@ -49,6 +54,7 @@ search() {  # NAME SPACE CONSTRAINT...
   local cons=(); for c in "$@"; do cons+=(--constraint "$c"); done
   if [ ! -f "$OUT/$name/result.json" ]; then
     space_arg=(); [ -n "$space" ] && space_arg=(--space "$space")
+    [ -n "$LUT" ] && space_arg+=(--latency "lut:$LUT")
     timed "search_$name" "$NAS" search --evaluator "supernet:$CKPT" "${space_arg[@]}" "${cons[@]}" --combine none \
       --eval-images "$EVAL_IMAGES" --algorithm evolution --budget "$BUDGET" --population 20 --parents 5 --archive none --threads "$THREADS" \
       --out "$OUT/$name" > "$OUT/$name.txt"
@@ -93,6 +99,21 @@ if [ "$FT_STEPS" -gt 0 ]; then
   fi
   finetune ft_joint "$JOINT_PICK"
   names="$names ft_float/bundle ft_float_ptq_int8 ft_joint/bundle"
+fi
+
+if [ -n "$LUT" ]; then
+  # The PTQ pick as the table sees it: every searched layer at w8:a8 (identity layers too:
+  # the table merges their bit-widths, they run no convolution).
+  PTQ_ARCH=$(sed 's/:w32:a32/:w8:a8/g' <<<"$FLOAT_PICK")
+  PTQ_MS=$("$NAS" latency --table "$LUT" --arch "$PTQ_ARCH" --json | \
+    /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)[0]['predicted_ms'])")
+  echo "table latency of the int8 PTQ pick: $PTQ_MS ms"
+  LAT_PICK=$(search joint_latency_search "" "flops<=$FLOPS" "latency@cpu<=${PTQ_MS}ms")
+  echo "joint pick at equal latency: $LAT_PICK"
+  export_bundle joint_latency "$LAT_PICK"
+  [ -f "$OUT/latency_pair.json" ] || "$NAS" latency --table "$LUT" --arch "$PTQ_ARCH" --arch "$LAT_PICK" \
+    --arch "$JOINT_PICK" --measure --runs 100 --json > "$OUT/latency_pair.json"
+  names="$names joint_latency"
 fi
 
 /usr/bin/python3 - "$OUT" $names <<'PY'

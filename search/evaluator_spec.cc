@@ -11,7 +11,7 @@ namespace nas::search {
 namespace {
 
 // The names of supernet/zero_cost.h (this library stays free of LibTorch).
-const char* const kProxies[] = {"synflow", "naswot", "jacob_cov", "grad_norm", "snip", "swap", "meco", "zico"};
+const char* const kProxies[] = {"synflow", "naswot", "jacob_cov", "grad_norm", "snip", "swap", "meco", "meco_all", "zico"};
 
 absl::Status ParseZc(const std::string& body, const std::string& where, EvaluatorItem* item) {
   item->kind = EvaluatorItem::Kind::kZeroCost;

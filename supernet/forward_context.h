@@ -109,6 +109,10 @@ struct ForwardContext {
   // When set, called with the output of every ReLU (and ReLU6) of the pass, in order
   // (the NASWOT activation codes are read this way).
   std::function<void(const torch::Tensor&)> on_relu;
+  // When set, called with the output of every module of the pass, in order: each
+  // convolution, BatchNorm, ReLU (and ReLU6), pooling operation, NAS-Bench-201 cell node
+  // and reduction block (MeCo's all-module variant reads them this way).
+  std::function<void(const torch::Tensor&)> on_output;
 
   // Bit-widths of the current part's weights and convolution inputs (32: float); the
   // convolutions fake-quantize to them (kernels/fake_quant.h).
@@ -139,6 +143,7 @@ struct ForwardContext {
 inline torch::Tensor Relu(const torch::Tensor& x, ForwardContext& ctx) {
   torch::Tensor y = torch::relu(x);
   if (ctx.on_relu) ctx.on_relu(y);
+  if (ctx.on_output) ctx.on_output(y);
   return y;
 }
 

@@ -116,11 +116,15 @@ torch::Tensor ConvBnStackImpl::forward(torch::Tensor x, int width_index, Forward
     if (quant_mode != QuantMode::kFloat) w = kernels::FakeQuantizeWeight(w, ctx.weight_bits);
     x = unit.depthwise ? kernels::DepthwiseConv2d(x, w, unit.stride)
                        : torch::conv2d(x, w, {}, unit.stride, unit.kernel_size / 2);
+    if (ctx.on_output) ctx.on_output(x);
     if (ctx.trace != nullptr) {
       Trace(ctx, "conv", x.size(1) * x.size(2) * x.size(3) * w.size(1) * w.size(2) * w.size(3),
             w.numel());
     }
-    if (unit.batch_norm) x = norms_[width_index][u]->forward(x, ctx);
+    if (unit.batch_norm) {
+      x = norms_[width_index][u]->forward(x, ctx);
+      if (ctx.on_output) ctx.on_output(x);
+    }
     if (ctx.quant != nullptr && quant_mode == QuantMode::kRecord) {
       ctx.quant->Record(conv_index, ctx.weight_bits, ctx.activation_bits, conv_input, x);
     }
@@ -128,6 +132,7 @@ torch::Tensor ConvBnStackImpl::forward(torch::Tensor x, int width_index, Forward
     if (unit.activation == Activation::kRelu6) {
       x = torch::hardtanh(x, 0.0, 6.0);
       if (ctx.on_relu) ctx.on_relu(x);
+      if (ctx.on_output) ctx.on_output(x);
     }
   }
   return x;

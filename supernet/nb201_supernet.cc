@@ -90,6 +90,7 @@ class Nb201NetworkImpl : public SupernetImpl {
         torch::Tensor y = r.conv_b->forward(r.conv_a->forward(x, 0, ctx), 0, ctx);
         torch::Tensor shortcut = r.shortcut->forward(torch::avg_pool2d(x, 2, 2), 0, ctx);
         x = shortcut + y;
+        if (ctx.on_output) ctx.on_output(x);
       }
       for (int i = 0; i < s_.cells_per_stage(); ++i, ++cell) {
         ctx.EnterBlock(absl::StrCat("cells[", cell, "]"));
@@ -97,7 +98,9 @@ class Nb201NetworkImpl : public SupernetImpl {
       }
     }
     ctx.EnterBlock("head");
-    x = Relu(last_norm_->forward(x, ctx), ctx).mean({2, 3});
+    x = last_norm_->forward(x, ctx);
+    if (ctx.on_output) ctx.on_output(x);
+    x = Relu(x, ctx).mean({2, 3});
     return classifier_->forward(x, ctx);
   }
 
@@ -140,6 +143,7 @@ class Nb201NetworkImpl : public SupernetImpl {
         case Nb201Op::kAvgPool3x3:
           y = torch::avg_pool2d(nodes[from], 3, 1, 1, /*ceil_mode=*/false,
                                 /*count_include_pad=*/false);
+          if (ctx.on_output) ctx.on_output(y);
           break;
         case Nb201Op::kConv1x1:
         case Nb201Op::kConv3x3:
@@ -150,6 +154,7 @@ class Nb201NetworkImpl : public SupernetImpl {
       // A node that all its edges leave as `none` is zero.
       if (e == 0 || e == 2 || e == 5) {
         if (!nodes[to].defined()) nodes[to] = torch::zeros_like(input);
+        if (ctx.on_output) ctx.on_output(nodes[to]);  // The node is complete.
       }
     }
     return nodes[Nb201Space::kNumNodes - 1];

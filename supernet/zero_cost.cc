@@ -19,6 +19,7 @@ constexpr struct {
                 {ZeroCostProxy::kSnip, "snip"},
                 {ZeroCostProxy::kSwap, "swap"},
                 {ZeroCostProxy::kMeco, "meco"},
+                {ZeroCostProxy::kMecoAll, "meco_all"},
                 {ZeroCostProxy::kZico, "zico"}};
 
 // Log of a non-negative sum; an all-zero sum (no gradient reaches the path) is the
@@ -114,7 +115,9 @@ absl::StatusOr<double> ZeroCostScorer::Score(ZeroCostProxy proxy, const Architec
       case ZeroCostProxy::kSwap:
         return Swap(arch);
       case ZeroCostProxy::kMeco:
-        return Meco(arch);
+        return Meco(arch, false);
+      case ZeroCostProxy::kMecoAll:
+        return Meco(arch, true);
       case ZeroCostProxy::kZico:
         return Zico(arch);
     }
@@ -201,11 +204,11 @@ double ZeroCostScorer::Swap(const Architecture& arch) const {
   return static_cast<double>(DistinctActivationPatterns(codes));
 }
 
-double ZeroCostScorer::Meco(const Architecture& arch) const {
+double ZeroCostScorer::Meco(const Architecture& arch, bool all_modules) const {
   torch::NoGradGuard no_grad;
   double total = 0;
   ForwardContext ctx{BnMode::kCalibrate};  // Batch statistics over the whole batch.
-  ctx.on_relu = [&](const torch::Tensor& y) {
+  (all_modules ? ctx.on_output : ctx.on_relu) = [&](const torch::Tensor& y) {
     if (y.dim() != 4 || y.size(1) < 2) return;
     // The first image's channels, correlated over positions (one image, as in the paper:
     // a C x C eigenproblem per ReLU whatever the batch). Constant channels (dead units)

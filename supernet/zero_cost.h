@@ -22,10 +22,11 @@ enum class ZeroCostProxy {
   kSnip,      // log Σ|θ ⊙ ∂L/∂θ| (Lee et al. 2019).
   kSwap,      // Distinct sample-wise ReLU patterns over the batch (SWAP, Peng et al. 2024).
   kMeco,      // Σ over ReLU outputs of λ_min of the channel correlation (MeCo, Jiang et al. 2023).
+  kMecoAll,   // The same Σ over every module's output (ForwardContext::on_output), as MeCo's own code hooks.
   kZico,      // Σ_layers log Σ mean|g|/std(g) of the loss gradient over batch parts (ZiCo, Li et al. 2023).
 };
 
-// "synflow", "naswot", "jacob_cov", "grad_norm", "snip", "swap", "meco", "zico".
+// "synflow", "naswot", "jacob_cov", "grad_norm", "snip", "swap", "meco", "meco_all", "zico".
 absl::StatusOr<ZeroCostProxy> ParseZeroCostProxy(const std::string& name);
 std::string ZeroCostProxyName(ZeroCostProxy proxy);
 std::vector<std::string> ZeroCostProxyNames();
@@ -56,7 +57,7 @@ class ZeroCostScorer {
   double JacobCov(const Architecture& arch) const;
   double LossGradient(const Architecture& arch, bool snip) const;
   double Swap(const Architecture& arch) const;
-  double Meco(const Architecture& arch) const;
+  double Meco(const Architecture& arch, bool all_modules) const;
   double Zico(const Architecture& arch) const;
 
   Supernet net_;

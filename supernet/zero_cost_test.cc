@@ -149,6 +149,17 @@ TEST(ZeroCostTest, SwapAndMecoOfTheSkipOnlyCellByHand) {
   absl::StatusOr<double> meco_score = scorer.Score(ZeroCostProxy::kMeco, *arch);
   ASSERT_TRUE(meco_score.ok()) << meco_score.status();
   EXPECT_NEAR(*meco_score, meco, 1e-4);
+  // MeCo over every module's output: the stem convolution, the stem BN, node 3 (the skip
+  // of node 0) and the last BN are each the stem convolution's output up to a positive
+  // scale and shift per channel, which leaves |r| unchanged; nodes 1 and 2 are zero
+  // (λ_min 0); then the head's ReLU as above.
+  const torch::Tensor c0 = y[0][0].flatten() - y[0][0].mean(), c1 = y[0][1].flatten() - y[0][1].mean();
+  const double ry =
+      (c0 * c1).sum().item<double>() / std::sqrt((c0 * c0).sum().item<double>() * (c1 * c1).sum().item<double>());
+  absl::StatusOr<double> meco_all = scorer.Score(ZeroCostProxy::kMecoAll, *arch);
+  ASSERT_TRUE(meco_all.ok()) << meco_all.status();
+  EXPECT_NEAR(*meco_all, 4 * (1 - std::abs(ry)) + meco, 1e-4);
+  EXPECT_GT(std::abs(*meco_all - *meco_score), 0.01);  // The two variants differ here.
 }
 
 TEST(ZeroCostTest, DistinctPatternsAcrossWordsAndLayers) {
