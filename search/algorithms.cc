@@ -485,6 +485,11 @@ absl::StatusOr<SearchResult> RunSearch(const MetricModel& metrics, const Accurac
   std::vector<Objective> axes(options.objectives.begin() + std::min<size_t>(2, options.objectives.size()),
                               options.objectives.end());
   for (const Constraint& c : options.constraints) axes.push_back(Objective{c.metric, false});
+  // Model size, when some evaluated architecture has a layer below 32 bits.
+  if (std::any_of(result.history.begin(), result.history.end(),
+                  [](const Evaluation& e) { return e.cost.size_bytes != 4 * e.cost.params; })) {
+    axes.push_back(Objective{"size", false});
+  }
   for (const auto& [device, ms] : result.history.front().latency_ms) {
     const bool everywhere = std::all_of(result.history.begin(), result.history.end(),
                                         [&](const Evaluation& e) { return e.latency_ms.count(device) > 0; });

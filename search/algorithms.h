@@ -99,7 +99,8 @@ struct SearchResult {
   // Pareto front of everything evaluated over those two objectives: history indices.
   std::vector<int> front;
   // Further cost axes the plot draws against the first objective, each with its own
-  // front: objectives past the second, constrained metrics and the latency devices every
+  // front: objectives past the second, constrained metrics, model size when some
+  // evaluated architecture has a layer below 32 bits, and the latency devices every
   // evaluation has (e.g. model size and int8 latency of a bit-width search); none twice.
   std::vector<Objective> more_axes;
   // nsga2: after each generation, the hypervolume of the front of everything evaluated

@@ -136,6 +136,40 @@ precision: {weight_bits: [4, 8, 32], activation_bits: [8, 32]}
   auto too_small = CheckReachable(metrics, {*ParseConstraint("size<=1800")});
   EXPECT_THAT(std::string(too_small.message()), HasSubstr("the smallest size in space 'tiny_mixed' is 1.864KB"));
   EXPECT_TRUE(CheckReachable(metrics, {*ParseConstraint("size<=1864"), *ParseConstraint("bitops<=1T")}).ok());
+
+  // A cost-only search of this space (params its objective) plots against flops, then
+  // against the constrained BitOPs and against model size (layers below 32 bits).
+  SearchOptions o;
+  o.algorithm = "random";
+  o.budget = 20;
+  o.objectives = {*ParseObjective("params")};
+  o.constraints = {*ParseConstraint("bitops<=1T")};
+  auto r = RunSearch(metrics, nullptr, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->more_axes.size(), 2u);
+  EXPECT_EQ(r->more_axes[0].metric, "bitops");
+  EXPECT_EQ(r->more_axes[1].metric, "size");
+  const std::string svg = PlotSearchSvg(*r, "mixed");
+  EXPECT_NE(svg.find("parameters (M) against model size (KB)"), std::string::npos);
+  // Restricted to 32-bit layers, sizes are 4 bytes per parameter: no size plot.
+  auto float_space = supernet::ParseSearchSpace(R"(name: tiny_float
+type: mobilenetv2_macro
+input: {size: 8, channels: 3}
+num_classes: 10
+stem: {channels: 4, kernel_size: 3, stride: 1}
+stages:
+  - {layers: 2, channels: 8, stride: 2}
+head: {channels: 16}
+choices:
+  - identity
+  - {kernel_size: 3, expand_ratio: 2}
+)", "float.yaml");
+  ASSERT_TRUE(float_space.ok()) << float_space.status();
+  MetricModel float_metrics(**float_space);
+  o.constraints.clear();
+  r = RunSearch(float_metrics, nullptr, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->more_axes.empty());
 }
 
 TEST(ConstraintTest, MergesRepeatsToTheTightestBoundPerMetricAndDirection) {
