@@ -113,7 +113,7 @@ TEST(ConstraintTest, ParsesBitOpsAndSizeWithTheirUnits) {
 }
 
 TEST(ConstraintTest, SizeAndBitOpsOfAMixedPrecisionSpaceAreReachableExactly) {
-  auto space = supernet::ParseSearchSpace(R"(name: tiny_mixed
+  const std::string mixed_yaml = R"(name: tiny_mixed
 type: mobilenetv2_macro
 input: {size: 8, channels: 3}
 num_classes: 10
@@ -125,7 +125,8 @@ choices:
   - identity
   - {kernel_size: 3, expand_ratio: 2}
 precision: {weight_bits: [4, 8, 32], activation_bits: [8, 32]}
-)", "mixed.yaml");
+)";
+  auto space = supernet::ParseSearchSpace(mixed_yaml, "mixed.yaml");
   ASSERT_TRUE(space.ok()) << space.status();
   MetricModel metrics(**space);
   auto size = metrics.Range("size");
@@ -152,18 +153,8 @@ precision: {weight_bits: [4, 8, 32], activation_bits: [8, 32]}
   const std::string svg = PlotSearchSvg(*r, "mixed");
   EXPECT_NE(svg.find("parameters (M) against model size (KB)"), std::string::npos);
   // Restricted to 32-bit layers, sizes are 4 bytes per parameter: no size plot.
-  auto float_space = supernet::ParseSearchSpace(R"(name: tiny_float
-type: mobilenetv2_macro
-input: {size: 8, channels: 3}
-num_classes: 10
-stem: {channels: 4, kernel_size: 3, stride: 1}
-stages:
-  - {layers: 2, channels: 8, stride: 2}
-head: {channels: 16}
-choices:
-  - identity
-  - {kernel_size: 3, expand_ratio: 2}
-)", "float.yaml");
+  const std::string float_yaml = mixed_yaml.substr(0, mixed_yaml.find("precision:"));
+  auto float_space = supernet::ParseSearchSpace(float_yaml, "float.yaml");
   ASSERT_TRUE(float_space.ok()) << float_space.status();
   MetricModel float_metrics(**float_space);
   o.constraints.clear();

@@ -172,13 +172,18 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
 
   // Reload what was written and check it on real validation images: against the supernet
   // path, against the network before folding, at several batch sizes, and in OpenCV.
-  torch::jit::Module loaded;
-  try {
-    loaded = torch::jit::load(staging + "/subnet.pt");
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat(staging, "/subnet.pt: reloading failed: ", e.what()));
-  }
-  loaded.eval();
+  const auto reload = [&]() -> absl::StatusOr<torch::jit::Module> {
+    try {
+      torch::jit::Module m = torch::jit::load(staging + "/subnet.pt");
+      m.eval();
+      return m;
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat(staging, "/subnet.pt: reloading failed: ", e.what()));
+    }
+  };
+  absl::StatusOr<torch::jit::Module> reloaded = reload();
+  if (!reloaded.ok()) return reloaded.status();
+  torch::jit::Module loaded = *std::move(reloaded);
   torch::NoGradGuard no_grad;
   const int64_t check_batch = 64;
   // Validation images; the first test images when a config holds none out.
@@ -296,15 +301,11 @@ absl::StatusOr<nlohmann::json> ExportSubnet(const TrainedSupernet& trained, cons
     latency = {{"batch", 1}, {"threads", torch::get_num_threads()}, {"statistic", "median"}};
     // Timed on the bundle loaded afresh, batch 1 its first input: LibTorch's oneDNN
     // quantized convolutions keep a ready kernel only for the first input shape a loaded
-    // module sees, so `loaded`, checked at batch 64 first, runs batch 1 1.15-1.35x slower
+    // module sees, so `loaded`, checked at batch 64 first, runs batch 1 1.1-1.4x slower
     // (bench/bundle_timing.cc; docs/deployment.md).
-    torch::jit::Module timed;
-    try {
-      timed = torch::jit::load(staging + "/subnet.pt");
-    } catch (const std::exception& e) {
-      return absl::InternalError(absl::StrCat(staging, "/subnet.pt: reloading failed: ", e.what()));
-    }
-    timed.eval();
+    absl::StatusOr<torch::jit::Module> fresh = reload();
+    if (!fresh.ok()) return fresh.status();
+    torch::jit::Module timed = *std::move(fresh);
     latency["torchscript_ms"] = MedianMilliseconds(options.latency_runs, [&] { timed.forward({one}); });
     if (onnx) latency["onnx_opencv_ms"] = MedianMilliseconds(options.latency_runs, [&] { (void)onnx->Run(one); });
     if (quantized) {
