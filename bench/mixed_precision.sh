@@ -14,7 +14,9 @@
 #   6. with LUT (an integer latency table of the space, bench/int8_latency.sh): the joint
 #      pick at equal latency, i.e. under the same FLOPs bound and at most the table's
 #      latency of the int8 PTQ pick (its searched layers at w8:a8); both picks then timed
-#      side by side by `nas latency --measure` (OUT/latency_pair.json).
+#      side by side by `nas latency --measure` (OUT/latency_pair.json); with RERANK > 0
+#      also that search with its RERANK best re-evaluated on the whole validation split
+#      (--rerank-top), and the same started from the PTQ architecture (--initial-arch).
 # Every pick is exported (integer kernels where its layers are 8 bits or less) and scored
 # on all 10,000 test images; the bundles report size, BitOPs and batch-1 latency. CPU time
 # (user + sys) of each step is appended to OUT/cpu.txt. Resumable: finished steps are kept.
@@ -23,7 +25,7 @@
 # Environment: CKPT (default: train it into OUT/train), FLOPS (default 50M), BUDGET
 # (architectures per search, default 40), EVAL_IMAGES (validation images per
 # architecture in the searches, default 2000), THREADS (default 2), FT_STEPS (fine-tuning
-# steps of batch 128 per pick, default 0: none), LUT (default none).
+# steps of batch 128 per pick, default 0: none), LUT (default none), RERANK (default 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/mixed_precision}
@@ -33,6 +35,7 @@ EVAL_IMAGES=${EVAL_IMAGES:-2000}
 THREADS=${THREADS:-2}
 FT_STEPS=${FT_STEPS:-0}
 LUT=${LUT:-}
+RERANK=${RERANK:-0}
 NAS=bazel-bin/nas/nas
 [ -x "$NAS" ] || bazel build //nas:nas
 mkdir -p "$OUT"
@@ -49,9 +52,11 @@ sed 's/^  weight_bits: .*/  weight_bits: [8]/; s/^  activation_bits: .*/  activa
   configs/mbv2_macro_mixed.yaml > "$OUT/int8_space.yaml"
 grep -q "weight_bits: \[32\]" "$OUT/float_space.yaml" || { echo "float_space.yaml: no precision list" >&2; exit 1; }
 
-search() {  # NAME SPACE CONSTRAINT...
+search() {  # NAME SPACE CONSTRAINT... [-- MORE_SEARCH_FLAGS...]
   local name=$1 space=$2; shift 2
-  local cons=(); for c in "$@"; do cons+=(--constraint "$c"); done
+  local cons=(); while [ $# -gt 0 ] && [ "$1" != "--" ]; do cons+=(--constraint "$1"); shift; done
+  [ $# -gt 0 ] && shift
+  cons+=("$@")
   if [ ! -f "$OUT/$name/result.json" ]; then
     space_arg=(); [ -n "$space" ] && space_arg=(--space "$space")
     [ -n "$LUT" ] && space_arg+=(--latency "lut:$LUT")
@@ -114,6 +119,20 @@ if [ -n "$LUT" ]; then
   [ -f "$OUT/latency_pair.json" ] || "$NAS" latency --table "$LUT" --arch "$PTQ_ARCH" --arch "$LAT_PICK" \
     --arch "$JOINT_PICK" --measure --runs 100 --json > "$OUT/latency_pair.json"
   names="$names joint_latency"
+  if [ "$RERANK" -gt 0 ]; then
+    # Levers against the winner's curse at equal latency: the same search with its RERANK
+    # best re-evaluated on the whole validation split, and that search started from the
+    # PTQ architecture (--initial-arch).
+    RR_PICK=$(search joint_latency_rerank "" "flops<=$FLOPS" "latency@cpu<=${PTQ_MS}ms" -- \
+      --rerank-top "$RERANK" --rerank-images 0)
+    echo "joint pick at equal latency, re-ranked: $RR_PICK"
+    export_bundle joint_latency_rerank "$RR_PICK"
+    SEEDED_PICK=$(search joint_latency_seeded "" "flops<=$FLOPS" "latency@cpu<=${PTQ_MS}ms" -- \
+      --rerank-top "$RERANK" --rerank-images 0 --initial-arch "$PTQ_ARCH")
+    echo "joint pick at equal latency, from the PTQ architecture, re-ranked: $SEEDED_PICK"
+    export_bundle joint_latency_seeded "$SEEDED_PICK"
+    names="$names joint_latency_rerank joint_latency_seeded"
+  fi
 fi
 
 /usr/bin/python3 - "$OUT" $names <<'PY'

@@ -79,6 +79,31 @@ out=$($NAS search --evaluator "supernet:$T/run/checkpoint.nasckpt" --combine non
   --archive none --threads 1 --json 2>"$ERR") || fail "supernet search failed: $(cat "$ERR")"
 grep -q '"evaluator": "supernet:' <<<"$out" || fail "supernet search: $out"
 grep -q '"paid_evaluations": 3' <<<"$out" || fail "supernet search paid: $out"
+# Started from a given architecture, and the 2 best re-evaluated on the whole validation
+# split: the first evaluation is the given one, and the best is one of the re-ranked.
+arch=$(/usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['history'][2]['arch'])" <<<"$out")
+out=$($NAS search --evaluator "supernet:$T/run/checkpoint.nasckpt" --combine none --algorithm random --budget 3 \
+  --initial-arch "$arch" --rerank-top 2 --rerank-images 0 --archive none --threads 1 --json 2>"$ERR") \
+  || fail "re-ranked search failed: $(cat "$ERR")"
+echo "$out" >"$T/rerank.json"
+/usr/bin/python3 - "$arch" "$T/rerank.json" <<'PY' || fail "re-ranked search: $out"
+import json, sys
+r = json.load(open(sys.argv[2]))
+assert r["history"][0]["arch"] == sys.argv[1], "the initial architecture was not evaluated first"
+assert r["rerank_top"] == 2 and ":spread0" in r["rerank_evaluator"], r["rerank_evaluator"]
+reranked = [e for e in r["history"] if "rerank_accuracy" in e]
+assert len(reranked) == 2, reranked
+assert r["best"]["rerank_accuracy"] == max(e["rerank_accuracy"] for e in reranked)
+PY
+$NAS search --evaluator "supernet:$T/run/checkpoint.nasckpt" --combine none --budget 3 --initial-arch "$arch" \
+  --initial-arch "$arch" --archive none >/dev/null 2>"$ERR"
+[ $? -eq 2 ] || fail "a repeated --initial-arch should exit 2"
+grep -q "initial_archs\[1\] (.*): given twice" "$ERR" || fail "repeated initial arch: $(cat "$ERR")"
+$NAS search --space configs/nb201.yaml --evaluator "table:$SHARED/nb201_test_acc_200ep.csv" --rerank-top 3 \
+  >/dev/null 2>"$ERR"
+[ $? -eq 2 ] || fail "--rerank-top with a table should exit 2"
+grep -q "rerank_top: the table evaluator has nothing to evaluate on more images" "$ERR" \
+  || fail "rerank with a table: $(cat "$ERR")"
 # By default the supernet is combined with the label-free signals that ranked best.
 out=$($NAS search --evaluator "supernet:$T/run/checkpoint.nasckpt" --algorithm random --budget 2 --zc-batch 8 \
   --archive none --threads 1 --json 2>"$ERR") || fail "default supernet search failed: $(cat "$ERR")"

@@ -126,6 +126,19 @@ absl::Status RequestValidator::ValidateSearch(v1::SearchSpec* spec) const {
   if (spec->has_calibration_batches() && (spec->calibration_batches() < 0 || spec->calibration_batches() > 10000)) {
     return Invalid(absl::StrCat("spec.calibration_batches: must be in [0, 10000], got ", spec->calibration_batches()));
   }
+  if (spec->initial_archs_size() > limits_.max_initial_archs) {
+    return absl::ResourceExhaustedError(absl::StrCat("spec.initial_archs: ", spec->initial_archs_size(),
+                                                     " entries; at most ", limits_.max_initial_archs));
+  }
+  for (const std::string& a : spec->initial_archs()) {
+    if (absl::Status s = CheckFieldSize(a, "spec.initial_archs"); !s.ok()) return s;
+  }
+  if (spec->rerank_top() < 0 || spec->rerank_top() > 1000) {
+    return Invalid(absl::StrCat("spec.rerank_top: must be in [0, 1000], got ", spec->rerank_top()));
+  }
+  if (spec->rerank_images() < 0) {
+    return Invalid(absl::StrCat("spec.rerank_images: must be at least 0, got ", spec->rerank_images()));
+  }
   if (spec->has_eval_images() && spec->eval_images() < 0) {
     return Invalid(absl::StrCat("spec.eval_images: must be at least 0, got ", spec->eval_images()));
   }

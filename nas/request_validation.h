@@ -23,6 +23,7 @@ namespace nas::service {
 struct RequestLimits {
   int64_t max_budget = 100'000;       // spec.budget of a search.
   int max_constraints = 64;           // spec.constraints entries (repeats are merged anyway).
+  int max_initial_archs = 256;        // spec.initial_archs entries.
   int max_objectives = 8;
   int64_t max_batch_size = 4096;      // spec.batch_size of a training job.
   size_t max_request_id_bytes = 128;  // request_id.

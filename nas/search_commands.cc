@@ -39,6 +39,9 @@ v1::SearchSpec ToSearchSpec(const SearchCommandOptions& o) {
   spec.set_zc_batch(o.zc_batch);
   spec.set_zc_seed(o.zc_seed);
   spec.set_zc_repeats(o.zc_repeats);
+  for (const std::string& a : o.initial_archs) spec.add_initial_archs(a);
+  spec.set_rerank_top(o.rerank_top);
+  spec.set_rerank_images(o.rerank_images);
   return spec;
 }
 
@@ -159,6 +162,17 @@ void AddSearchCommand(Commands& commands) {
   search_cmd->add_option("--zc-repeats", search->zc_repeats,
                          "zc:/combo: evaluators: independent draws of untrained weights and images (seeds "
                          "zc-seed, zc-seed+1, ...) each proxy is averaged over, 1-16")
+      ->capture_default_str();
+  search_cmd->add_option("--initial-arch", search->initial_archs,
+                         "An architecture string evaluated first, in the first generation (e.g. a known network "
+                         "to improve on; it must meet the constraints and counts towards the budget; repeatable)");
+  search_cmd->add_option("--rerank-top", search->rerank_top,
+                         "supernet:/combo: evaluators: after the search, evaluate the K best again on "
+                         "--rerank-images validation images and return the best by that second evaluation "
+                         "(against picks whose small-sample estimate was lucky); 0: off")
+      ->capture_default_str();
+  search_cmd->add_option("--rerank-images", search->rerank_images,
+                         "Validation images per re-ranking evaluation (0: the whole validation split)")
       ->capture_default_str();
   search_cmd->add_option("--threads", search->threads, "Intra-op threads (default: one per core)");
   search_cmd->add_option("--out", search->out,

@@ -47,6 +47,9 @@ struct SearchCommandOptions {
   // zc: and combo: evaluators: independent draws (initialisation and batch, seeds
   // zc_seed, zc_seed + 1, ...) each proxy is averaged over.
   int zc_repeats = 1;
+  std::vector<std::string> initial_archs;
+  int rerank_top = 0;
+  int64_t rerank_images = 0;
   int threads = 0;  // Intra-op threads (0: one per core).
   std::string out;  // When set, result.json and plot.svg are written here.
   bool json = false;

@@ -134,10 +134,12 @@ bool Feasible(const MetricModel& metrics, const SearchOptions& o, const Architec
   return Violation(metrics, a, o.constraints) == 0;
 }
 
-// Evaluates `size` feasible random architectures as generation 0.
+// Evaluates the initial architectures and `size` feasible random ones as generation 0.
 absl::Status EvaluateRandomStart(const MetricModel& metrics, const SearchOptions& o,
                                  Book& book, int64_t size, Rng& rng) {
   std::vector<Architecture> first;
+  for (const Architecture& a : o.initial_archs) AddNew(book, first, a);
+  size = std::max<int64_t>(size, static_cast<int64_t>(first.size()));
   if (absl::Status s = FillRandom(metrics, o, book, first, std::min<int64_t>(size, book.remaining()), rng);
       !s.ok()) {
     return s;
@@ -160,6 +162,9 @@ absl::Status RandomSearch(const MetricModel& metrics, const SearchOptions& o, Bo
   int64_t generation = 0;
   while (book.remaining() > 0) {
     std::vector<Architecture> batch;
+    if (generation == 0) {
+      for (const Architecture& a : o.initial_archs) AddNew(book, batch, a);
+    }
     if (absl::Status s = FillRandom(metrics, o, book, batch, std::min<int64_t>(book.remaining(), 64), rng);
         !s.ok()) {
       return s;
@@ -373,6 +378,53 @@ absl::Status PredictorGuided(const MetricModel& metrics, const SearchOptions& o,
   return absl::OkStatus();
 }
 
+// Re-evaluates the rerank_top best of the history with the rerank evaluator (archived
+// under its id) and makes the best of those the result's best.
+absl::Status Rerank(const supernet::SearchSpace& space, const SearchOptions& o, SearchResult& result) {
+  const Objective& primary = o.objectives.front();
+  std::vector<size_t> order(result.history.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return Score(result.history[a], primary) > Score(result.history[b], primary);
+  });
+  order.resize(std::min<size_t>(order.size(), static_cast<size_t>(o.rerank_top)));
+  const AccuracyEvaluator& evaluator = *o.rerank_evaluator;
+  std::vector<size_t> to_pay;
+  for (size_t i : order) {
+    Evaluation& e = result.history[i];
+    if (o.archive != nullptr) {
+      absl::StatusOr<std::optional<double>> hit = o.archive->Lookup(evaluator.id(), space.name(), space.Format(e.arch));
+      if (!hit.ok()) return hit.status();
+      if (hit->has_value()) {
+        e.rerank_accuracy = **hit;
+        continue;
+      }
+    }
+    to_pay.push_back(i);
+  }
+  std::vector<Architecture> paying;
+  for (size_t i : to_pay) paying.push_back(result.history[i].arch);
+  std::vector<double> accuracies, seconds;
+  if (!paying.empty()) {
+    if (absl::Status s = evaluator.AccuracyBatch(space, paying, &accuracies, &seconds); !s.ok()) return s;
+  }
+  std::vector<EvaluationArchive::Record> records;
+  for (size_t k = 0; k < to_pay.size(); ++k) {
+    Evaluation& e = result.history[to_pay[k]];
+    e.rerank_accuracy = accuracies[k];
+    records.push_back({evaluator.id(), space.name(), space.Format(e.arch), accuracies[k], seconds[k]});
+  }
+  if (o.archive != nullptr && o.archive_writes && !records.empty()) {
+    if (absl::Status s = o.archive->Insert(records); !s.ok()) return s;
+  }
+  size_t best = order.front();
+  for (size_t i : order) {
+    if (result.history[i].rerank_accuracy > result.history[best].rerank_accuracy) best = i;
+  }
+  result.best = result.history[best];
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 double Evaluation::Value(const std::string& metric) const {
@@ -441,6 +493,35 @@ absl::Status ValidateSearch(const MetricModel& metrics, const AccuracyEvaluator*
     }
   }
   if (absl::Status s = CheckReachable(metrics, options.constraints); !s.ok()) return s;
+  const supernet::SearchSpace& space = metrics.space();
+  for (size_t i = 0; i < options.initial_archs.size(); ++i) {
+    const Architecture& a = options.initial_archs[i];
+    const std::string field = absl::StrCat("initial_archs[", i, "] (", space.Format(a), ")");
+    if (static_cast<int64_t>(i) >= options.budget) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": more initial architectures (",
+                                                     options.initial_archs.size(), ") than the budget (",
+                                                     options.budget, ")"));
+    }
+    if (std::find(options.initial_archs.begin(), options.initial_archs.begin() + i, a) !=
+        options.initial_archs.begin() + i) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": given twice"));
+    }
+    if (Violation(metrics, a, MergeConstraints(options.constraints)) > 0) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": violates the constraints"));
+    }
+  }
+  if (options.rerank_top < 0 || options.rerank_top > 10000) {
+    return absl::InvalidArgumentError(absl::StrCat("rerank_top: must be in [0, 10000], got ", options.rerank_top));
+  }
+  if (options.rerank_top > 0) {
+    if (evaluator == nullptr || options.rerank_evaluator == nullptr) {
+      return absl::InvalidArgumentError("rerank_top: needs an accuracy evaluator that can be re-run more precisely");
+    }
+    if (options.objectives.front().metric != "accuracy" || !options.objectives.front().maximize) {
+      return absl::InvalidArgumentError(absl::StrCat("rerank_top: re-ranks by accuracy, but the first objective is ",
+                                                     options.objectives.front().ToString()));
+    }
+  }
   if (absl::Status s = CheckAlgorithmName(options.algorithm, "algorithm"); !s.ok()) return s;
   if (options.algorithm == "predictor") {
     if (absl::Status s = CheckPredictorName(options.predictor, "predictor"); !s.ok()) return s;
@@ -479,6 +560,9 @@ absl::StatusOr<SearchResult> RunSearch(const MetricModel& metrics, const Accurac
     return absl::FailedPreconditionError("no feasible architecture could be evaluated");
   }
   SearchResult& result = book.result();
+  if (options.rerank_top > 0 && !result.stopped) {
+    if (absl::Status s = Rerank(metrics.space(), options, result); !s.ok()) return s;
+  }
   result.y_objective = options.objectives.front();
   result.x_objective = SecondObjective(options);
   result.front = ParetoFront(result.history, result.y_objective, result.x_objective);

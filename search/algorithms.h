@@ -1,6 +1,7 @@
 #ifndef NAS_SEARCH_ALGORITHMS_H_
 #define NAS_SEARCH_ALGORITHMS_H_
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -72,6 +73,15 @@ struct SearchOptions {
   // False: look up in the archive but never insert (ranks other than 0 of a distributed
   // search, which all see the same archive while rank 0 writes it).
   bool archive_writes = true;
+  // Evaluated first, in generation 0 (before the random start; they count towards the
+  // budget). Each must be feasible and distinct.
+  std::vector<supernet::Architecture> initial_archs;
+  // After the search: the `rerank_top` best evaluations by the first objective (which
+  // must be accuracy, maximized) are evaluated again by `rerank_evaluator` (the same signal
+  // measured more precisely, e.g. on more validation images; archived under its own id),
+  // and `best` becomes the best of them by that second value. 0: no re-ranking.
+  int rerank_top = 0;
+  const AccuracyEvaluator* rerank_evaluator = nullptr;
 };
 
 struct Evaluation {
@@ -82,6 +92,7 @@ struct Evaluation {
   int64_t generation = 0;
   double seconds = 0;         // Time the accuracy evaluation took (0 when archived).
   bool from_archive = false;  // The accuracy came from the archive, not paid for now.
+  double rerank_accuracy = NAN;  // SearchOptions::rerank_evaluator's value, when re-ranked.
 
   // accuracy, flops, params or latency@DEVICE; NaN when unknown.
   double Value(const std::string& metric) const;

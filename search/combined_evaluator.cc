@@ -57,6 +57,20 @@ absl::StatusOr<std::unique_ptr<CombinedEvaluator>> CombinedEvaluator::Create(
   return e;
 }
 
+absl::StatusOr<std::unique_ptr<CombinedEvaluator>> CombinedEvaluator::WithComponents(
+    std::vector<ScoreComponent> components, std::string id) const {
+  if (components.size() != components_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("a refined combination needs ", components_.size(),
+                                                   " components, got ", components.size()));
+  }
+  std::unique_ptr<CombinedEvaluator> e(new CombinedEvaluator());
+  e->space_ = space_;
+  e->components_ = std::move(components);
+  e->reference_ = reference_;
+  e->id_ = std::move(id);
+  return e;
+}
+
 double CombinedEvaluator::Percentile(const std::vector<double>& ref, double value) {
   const size_t n = ref.size();
   if (n == 0) return 0.5;

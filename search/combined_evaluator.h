@@ -41,6 +41,12 @@ class CombinedEvaluator : public AccuracyEvaluator {
   // Combines raw scores (as RawScores returns them) into the evaluator's value.
   double Combine(const std::vector<double>& raw) const;
   const std::vector<ScoreComponent>& components() const { return components_; }
+  // The same combination with `components` (one per component, in order) in place of
+  // these, percentiles still taken among this evaluator's reference scores: the same
+  // signals measured more precisely (e.g. a supernet's accuracy on more validation
+  // images) keep the scale of the search's values.
+  absl::StatusOr<std::unique_ptr<CombinedEvaluator>> WithComponents(std::vector<ScoreComponent> components,
+                                                                    std::string id) const;
 
   // The percentile (in (0, 1)) of `value` among sorted `reference`: the mid-rank of its
   // position, linearly interpolated between neighbouring reference values; beyond the

@@ -1,6 +1,7 @@
 // Label-free combinations (reference-sample percentiles) and the zc:/combo: spec parser.
 #include "search/combined_evaluator.h"
 
+#include <atomic>
 #include <cmath>
 
 #include <gtest/gtest.h>
@@ -73,6 +74,35 @@ TEST(CombinedEvaluatorTest, WeightedMeanPercentileOfTheComponents) {
     const supernet::Architecture a = space->Sample(rng);
     EXPECT_EQ(*(*e)->Accuracy(a), *(*again)->Accuracy(a));
   }
+}
+
+TEST(CombinedEvaluatorTest, RefinedComponentsKeepTheReferenceScores) {
+  auto space = Nb201();
+  std::atomic<int> calls{0};
+  ScoreComponent flops{"flops", 1, [space, &calls](const supernet::Architecture& a) -> absl::StatusOr<double> {
+                         ++calls;
+                         return static_cast<double>(space->Cost(a).flops);
+                       }};
+  auto e = CombinedEvaluator::Create(space, {flops}, 20, 3, "test");
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(calls.load(), 20);
+  // The same signal "measured more precisely": here shifted by one FLOP, which moves a
+  // value between reference scores but keeps the scale: percentiles among the same 20.
+  ScoreComponent shifted{"flops", 1, [space](const supernet::Architecture& a) -> absl::StatusOr<double> {
+                           return static_cast<double>(space->Cost(a).flops) + 1;
+                         }};
+  auto refined = (*e)->WithComponents({shifted}, "test-refined");
+  ASSERT_TRUE(refined.ok()) << refined.status();
+  EXPECT_EQ(calls.load(), 20);  // No reference sample scored again.
+  EXPECT_EQ((*refined)->id(), "test-refined");
+  Rng rng(4);
+  for (int i = 0; i < 10; ++i) {
+    const supernet::Architecture a = space->Sample(rng);
+    const double flops_a = static_cast<double>(space->Cost(a).flops);
+    EXPECT_DOUBLE_EQ(*(*refined)->Accuracy(a), (*e)->Combine({flops_a + 1})) << i;
+    EXPECT_GE(*(*refined)->Accuracy(a), *(*e)->Accuracy(a)) << i;
+  }
+  EXPECT_FALSE((*e)->WithComponents({shifted, shifted}, "x").ok());
 }
 
 TEST(CombinedEvaluatorTest, ComponentErrorsNameTheComponent) {

@@ -384,6 +384,116 @@ TEST_F(SearchTest, ArchiveMakesARepeatedSearchFree) {
   EXPECT_FALSE(EvaluationArchive::Open(dir + "/garbage.sqlite").ok());
 }
 
+TEST_F(SearchTest, InitialArchitecturesAreEvaluatedFirstAndCount) {
+  const supernet::Architecture best_cell =
+      *space().Parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|");
+  const supernet::Architecture small_cell =
+      *space().Parse("|skip_connect~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|skip_connect~2|");
+  for (const std::string algorithm : {"random", "evolution", "aging", "nsga2", "predictor"}) {
+    SearchOptions o;
+    o.make_surrogate = TorchSurrogates();
+    o.algorithm = algorithm;
+    o.budget = 30;
+    o.population = 10;
+    o.candidates = 500;
+    o.seed = 5;
+    o.initial_archs = {small_cell, best_cell};
+    auto r = RunSearch(space(), *evaluator_, o);
+    ASSERT_TRUE(r.ok()) << algorithm << ": " << r.status();
+    ASSERT_EQ(r->history.size(), 30u) << algorithm;
+    EXPECT_EQ(r->history[0].arch, small_cell) << algorithm;
+    EXPECT_EQ(r->history[1].arch, best_cell) << algorithm;
+    EXPECT_EQ(r->history[1].generation, 0) << algorithm;
+    EXPECT_EQ(r->history[1].accuracy, *evaluator_->Accuracy(best_cell));
+    EXPECT_GE(r->best.accuracy, r->history[1].accuracy) << algorithm;
+    std::set<supernet::Architecture> distinct;
+    for (const auto& e : r->history) distinct.insert(e.arch);
+    EXPECT_EQ(distinct.size(), r->history.size()) << algorithm << ": an initial architecture was paid twice";
+  }
+  SearchOptions o;
+  o.budget = 1;
+  o.initial_archs = {small_cell, best_cell};
+  EXPECT_THAT(std::string(RunSearch(space(), *evaluator_, o).status().message()),
+              HasSubstr("initial_archs[1] (|nor_conv_3x3~0|"));
+  o.budget = 10;
+  o.initial_archs = {best_cell, best_cell};
+  EXPECT_THAT(std::string(RunSearch(space(), *evaluator_, o).status().message()),
+              HasSubstr("initial_archs[1] (|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|"
+                        "nor_conv_3x3~1|nor_conv_3x3~2|): given twice"));
+  o.initial_archs = {small_cell, best_cell};
+  o.constraints = {*ParseConstraint("flops<=50M")};
+  auto infeasible = RunSearch(space(), *evaluator_, o);
+  EXPECT_EQ(infeasible.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(infeasible.status().message()), HasSubstr("initial_archs[1]"));
+  EXPECT_THAT(std::string(infeasible.status().message()), HasSubstr("violates the constraints"));
+}
+
+// The table's accuracy plus a fixed pseudo-random error of up to +-4 points per
+// architecture: a small-sample estimate.
+class NoisyEvaluator : public AccuracyEvaluator {
+ public:
+  explicit NoisyEvaluator(const AccuracyEvaluator& inner) : inner_(inner) {}
+  std::string id() const override { return "noisy:" + inner_.id(); }
+  absl::StatusOr<double> Accuracy(const supernet::Architecture& arch) const override {
+    absl::StatusOr<double> a = inner_.Accuracy(arch);
+    if (!a.ok()) return a;
+    const size_t h = supernet::ArchitectureHash()(arch) * 0x9e3779b97f4a7c15ULL;
+    return *a + 8.0 * (static_cast<double>(h >> 11) / static_cast<double>(1ULL << 53) - 0.5);
+  }
+
+ private:
+  const AccuracyEvaluator& inner_;
+};
+
+TEST_F(SearchTest, RerankingPicksTheBestOfTheTopByThePreciseEvaluator) {
+  const NoisyEvaluator noisy(*evaluator_);
+  CountingEvaluator precise(*evaluator_);
+  const std::string dir = nas::testing::FreshTempDir("rerank");
+  auto archive = EvaluationArchive::Open(dir + "/archive.sqlite");
+  ASSERT_TRUE(archive.ok()) << archive.status();
+  SearchOptions o;
+  o.make_surrogate = TorchSurrogates();
+  o.budget = 60;
+  o.population = 20;
+  o.seed = 2;
+  o.archive = archive->get();
+  auto plain = RunSearch(MetricModel(space()), &noisy, o);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  o.rerank_top = 5;
+  o.rerank_evaluator = &precise;
+  auto reranked = RunSearch(MetricModel(space()), &noisy, o);
+  ASSERT_TRUE(reranked.ok()) << reranked.status();
+  EXPECT_EQ(reranked->paid, 0);  // The search itself came from the archive; only re-ranking paid.
+  EXPECT_EQ(precise.calls.load(), 5);
+  // The top 5 by the noisy value, re-evaluated; the best is the most accurate of them.
+  std::vector<Evaluation> ranked = reranked->history;
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [](const Evaluation& a, const Evaluation& b) { return a.accuracy > b.accuracy; });
+  double best_true = -1;
+  for (size_t i = 0; i < ranked.size(); ++i) {
+    EXPECT_EQ(std::isnan(ranked[i].rerank_accuracy), i >= 5) << i;
+    if (i < 5) {
+      EXPECT_EQ(ranked[i].rerank_accuracy, *evaluator_->Accuracy(ranked[i].arch));
+      best_true = std::max(best_true, ranked[i].rerank_accuracy);
+    }
+  }
+  EXPECT_EQ(plain->best.arch, ranked[0].arch);
+  EXPECT_EQ(reranked->best.rerank_accuracy, best_true);
+  EXPECT_GE(*evaluator_->Accuracy(reranked->best.arch), *evaluator_->Accuracy(plain->best.arch));
+  // A repeat takes the re-ranking from the archive too.
+  auto again = RunSearch(MetricModel(space()), &noisy, o);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(precise.calls.load(), 5);
+  EXPECT_EQ(again->best.arch, reranked->best.arch);
+
+  o.objectives = {*ParseObjective("flops")};
+  EXPECT_THAT(std::string(RunSearch(MetricModel(space()), &noisy, o).status().message()),
+              HasSubstr("rerank_top: re-ranks by accuracy, but the first objective is"));
+  o.objectives = {*ParseObjective("accuracy")};
+  o.rerank_evaluator = nullptr;
+  EXPECT_EQ(RunSearch(MetricModel(space()), &noisy, o).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(SearchTest, InterruptedSearchResumedEqualsUninterrupted) {
   for (const std::string algorithm : {"evolution", "aging", "nsga2", "predictor"}) {
     const std::string dir = nas::testing::FreshTempDir("resume_" + algorithm);

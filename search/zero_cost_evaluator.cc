@@ -122,7 +122,8 @@ absl::StatusOr<LoadedEvaluator> LoadModelEvaluator(const std::string& spec_text,
     return absl::OkStatus();
   };
   // Supernets by checkpoint (loaded once each), then zero-cost scorers by config.
-  std::map<std::string, std::shared_ptr<SupernetEvaluator>> supernets;
+  using Supernets = std::map<std::string, std::shared_ptr<SupernetEvaluator>>;
+  Supernets supernets, rerank_supernets;  // The latter on rerank_images.
   std::map<std::string, std::shared_ptr<const ZeroCostEnsemble>> scorers;
   std::string default_config;  // The first checkpoint's, for zc items without one.
   for (const EvaluatorItem& item : spec->items) {
@@ -137,6 +138,16 @@ absl::StatusOr<LoadedEvaluator> LoadModelEvaluator(const std::string& spec_text,
     if (absl::Status s = same_space((*loaded)->trained().config.space, item.path); !s.ok()) return s;
     if (default_config.empty()) default_config = item.path;
     supernets[item.path] = std::shared_ptr<SupernetEvaluator>(std::move(*loaded));
+    if (options.rerank_images >= 0) {
+      eo.max_images = options.rerank_images;
+      auto precise = SupernetEvaluator::Load(item.path, device, eo);
+      if (!precise.ok()) return absl::Status(precise.status().code(), absl::StrCat(field, ": ", precise.status().message()));
+      rerank_supernets[item.path] = std::shared_ptr<SupernetEvaluator>(std::move(*precise));
+    }
+  }
+  if (options.rerank_images >= 0 && (supernets.empty() || !spec->combo)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rerank_top: the evaluator has no supernet item to evaluate on more images (", spec_text, ")"));
   }
   for (const EvaluatorItem& item : spec->items) {
     if (item.kind != EvaluatorItem::Kind::kZeroCost) continue;
@@ -171,65 +182,78 @@ absl::StatusOr<LoadedEvaluator> LoadModelEvaluator(const std::string& spec_text,
                                                         absl::StrCat("zc:", item.proxy, ":", out.space->name(), zc_suffix));
     return out;
   }
-  // A combination: one component per item.
-  std::map<std::string, std::shared_ptr<SupernetMemo>> memos;
-  std::vector<ScoreComponent> components;
-  std::string id = "combo:";
-  for (const EvaluatorItem& item : spec->items) {
-    ScoreComponent c;
-    c.weight = item.weight;
-    switch (item.kind) {
-      case EvaluatorItem::Kind::kSupernet:
-      case EvaluatorItem::Kind::kSupernetLoss: {
-        std::shared_ptr<SupernetEvaluator> sn = supernets.at(item.path);
-        const bool loss = item.kind == EvaluatorItem::Kind::kSupernetLoss;
-        c.name = loss ? "supernet_loss" : "supernet";
-        absl::StrAppend(&id, c.name, "[", sn->id(), "]");
-        // supernet and supernet_loss of one checkpoint share one evaluation per architecture.
-        std::shared_ptr<SupernetMemo> memo = memos[item.path];
-        if (memo == nullptr) memo = memos[item.path] = std::make_shared<SupernetMemo>();
-        c.score = [sn, memo, loss](const supernet::Architecture& a) -> absl::StatusOr<double> {
-          absl::StatusOr<supernet::EvalResult> r = memo->Evaluate(*sn, a);
-          if (!r.ok()) return r.status();
-          return loss ? -r->loss : 100.0 * r->accuracy;
-        };
-        break;
+  // A combination: one component per item, scored with `nets`; `id` its identity.
+  std::string id;
+  const auto make_components = [&](const Supernets& nets) -> absl::StatusOr<std::vector<ScoreComponent>> {
+    std::map<std::string, std::shared_ptr<SupernetMemo>> memos;
+    std::vector<ScoreComponent> components;
+    id = "combo:";
+    for (const EvaluatorItem& item : spec->items) {
+      ScoreComponent c;
+      c.weight = item.weight;
+      switch (item.kind) {
+        case EvaluatorItem::Kind::kSupernet:
+        case EvaluatorItem::Kind::kSupernetLoss: {
+          std::shared_ptr<SupernetEvaluator> sn = nets.at(item.path);
+          const bool loss = item.kind == EvaluatorItem::Kind::kSupernetLoss;
+          c.name = loss ? "supernet_loss" : "supernet";
+          absl::StrAppend(&id, c.name, "[", sn->id(), "]");
+          // supernet and supernet_loss of one checkpoint share one evaluation per architecture.
+          std::shared_ptr<SupernetMemo> memo = memos[item.path];
+          if (memo == nullptr) memo = memos[item.path] = std::make_shared<SupernetMemo>();
+          c.score = [sn, memo, loss](const supernet::Architecture& a) -> absl::StatusOr<double> {
+            absl::StatusOr<supernet::EvalResult> r = memo->Evaluate(*sn, a);
+            if (!r.ok()) return r.status();
+            return loss ? -r->loss : 100.0 * r->accuracy;
+          };
+          break;
+        }
+        case EvaluatorItem::Kind::kZeroCost: {
+          absl::StatusOr<supernet::ZeroCostProxy> proxy = supernet::ParseZeroCostProxy(item.proxy);
+          if (!proxy.ok()) return proxy.status();
+          std::shared_ptr<const ZeroCostEnsemble> scorer = scorers.at(item.path.empty() ? default_config : item.path);
+          c.name = "zc:" + item.proxy;
+          absl::StrAppend(&id, c.name, zc_suffix);
+          const supernet::ZeroCostProxy p = *proxy;
+          c.score = [scorer, p](const supernet::Architecture& a) { return scorer->Score(p, a); };
+          break;
+        }
+        case EvaluatorItem::Kind::kFlops:
+        case EvaluatorItem::Kind::kParams: {
+          const bool flops = item.kind == EvaluatorItem::Kind::kFlops;
+          c.name = flops ? "flops" : "params";
+          absl::StrAppend(&id, c.name);
+          std::shared_ptr<const supernet::SearchSpace> space = out.space;
+          c.score = [space, flops](const supernet::Architecture& a) -> absl::StatusOr<double> {
+            const supernet::CostSummary cost = space->Cost(a);
+            return static_cast<double>(flops ? cost.flops : cost.params);
+          };
+          break;
+        }
       }
-      case EvaluatorItem::Kind::kZeroCost: {
-        absl::StatusOr<supernet::ZeroCostProxy> proxy = supernet::ParseZeroCostProxy(item.proxy);
-        if (!proxy.ok()) return proxy.status();
-        std::shared_ptr<const ZeroCostEnsemble> scorer = scorers.at(item.path.empty() ? default_config : item.path);
-        c.name = "zc:" + item.proxy;
-        absl::StrAppend(&id, c.name, zc_suffix);
-        const supernet::ZeroCostProxy p = *proxy;
-        c.score = [scorer, p](const supernet::Architecture& a) { return scorer->Score(p, a); };
-        break;
-      }
-      case EvaluatorItem::Kind::kFlops:
-      case EvaluatorItem::Kind::kParams: {
-        const bool flops = item.kind == EvaluatorItem::Kind::kFlops;
-        c.name = flops ? "flops" : "params";
-        absl::StrAppend(&id, c.name);
-        std::shared_ptr<const supernet::SearchSpace> space = out.space;
-        c.score = [space, flops](const supernet::Architecture& a) -> absl::StatusOr<double> {
-          const supernet::CostSummary cost = space->Cost(a);
-          return static_cast<double>(flops ? cost.flops : cost.params);
-        };
-        break;
-      }
+      if (item.weight != 1) absl::StrAppendFormat(&id, "*%g", item.weight);
+      id += "+";
+      components.push_back(std::move(c));
     }
-    if (item.weight != 1) absl::StrAppendFormat(&id, "*%g", item.weight);
-    id += "+";
-    components.push_back(std::move(c));
-  }
-  // ":tails": percentiles past the reference range keep their order (CombinedEvaluator).
-  absl::StrAppendFormat(&id, "ref%d:s%d:tails", spec->reference, options.reference_seed);
+    // ":tails": percentiles past the reference range keep their order (CombinedEvaluator).
+    absl::StrAppendFormat(&id, "ref%d:s%d:tails", spec->reference, options.reference_seed);
+    return components;
+  };
+  absl::StatusOr<std::vector<ScoreComponent>> components = make_components(supernets);
+  if (!components.ok()) return components.status();
   const auto started = std::chrono::steady_clock::now();
   log << "scoring the combination's reference sample (" << spec->reference << " random architectures)...\n";
-  auto combined = CombinedEvaluator::Create(out.space, std::move(components), spec->reference, options.reference_seed, id);
+  auto combined = CombinedEvaluator::Create(out.space, *std::move(components), spec->reference, options.reference_seed, id);
   if (!combined.ok()) return absl::Status(combined.status().code(), absl::StrCat(field, ": ", combined.status().message()));
   log << absl::StrFormat("reference sample scored in %.1f s\n",
                          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  if (options.rerank_images >= 0) {
+    absl::StatusOr<std::vector<ScoreComponent>> precise = make_components(rerank_supernets);
+    if (!precise.ok()) return precise.status();
+    auto rerank = (*combined)->WithComponents(*std::move(precise), id);
+    if (!rerank.ok()) return rerank.status();
+    out.rerank = *std::move(rerank);
+  }
   out.evaluator = *std::move(combined);
   return out;
 }

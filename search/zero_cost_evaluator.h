@@ -67,11 +67,16 @@ struct ModelEvaluatorOptions {
   int64_t eval_images = -1;
   ZeroCostOptions zero_cost;
   uint64_t reference_seed = 0;  // combo: the reference sample.
+  // >= 0: also build LoadedEvaluator::rerank, the combination with its supernet items
+  // scored on this many validation images (0: all), percentiles among the same reference
+  // scores. Needs a combo: with a supernet item.
+  int64_t rerank_images = -1;
 };
 
 struct LoadedEvaluator {
   std::shared_ptr<const supernet::SearchSpace> space;
   std::unique_ptr<AccuracyEvaluator> evaluator;
+  std::unique_ptr<AccuracyEvaluator> rerank;  // With ModelEvaluatorOptions::rerank_images.
 };
 
 // Builds the evaluator of a `zc:` or `combo:` spec (evaluator_spec.h). Every item must

@@ -49,6 +49,7 @@ std::string DescribeBundle(const v1::ExportSubnetResponse& r) {
 std::string DescribeEvaluation(const v1::Evaluation& e, const std::string& primary_metric) {
   std::string s = absl::StrFormat("%.3f MFLOPs, %.4f M params", e.flops() / 1e6, e.params() / 1e6);
   if (e.has_accuracy()) s = absl::StrFormat("%.2f %% at %s", e.accuracy(), s);
+  if (e.has_rerank_accuracy()) s = absl::StrFormat("%.2f %% re-ranked (%s)", e.rerank_accuracy(), s);
   // Devices in name order, as the map of the search core gives them.
   std::map<std::string, double> latency(e.latency_ms().begin(), e.latency_ms().end());
   for (const auto& [device, ms] : latency) absl::StrAppendFormat(&s, ", %.4g ms on %s", ms, device);

@@ -77,6 +77,10 @@ v1::Evaluation ToProto(const supernet::SearchSpace& space, const search::Evaluat
     p.set_from_archive(e.from_archive);
   }
   for (const auto& [device, ms] : e.latency_ms) (*p.mutable_latency_ms())[device] = ms;
+  if (!std::isnan(e.rerank_accuracy)) {
+    p.set_has_rerank_accuracy(true);
+    p.set_rerank_accuracy(e.rerank_accuracy);
+  }
   return p;
 }
 
@@ -93,6 +97,7 @@ nlohmann::json EvaluationJson(const supernet::SearchSpace& space, const search::
     j["from_archive"] = e.from_archive;
   }
   if (!e.latency_ms.empty()) j["latency_ms"] = e.latency_ms;
+  if (!std::isnan(e.rerank_accuracy)) j["rerank_accuracy"] = e.rerank_accuracy;
   return j;
 }
 
@@ -128,6 +133,8 @@ absl::Status Field(const absl::Status& s, const char* field) {
 struct LoadedEvaluator {
   std::shared_ptr<const supernet::SearchSpace> space;
   std::unique_ptr<search::AccuracyEvaluator> evaluator;  // Null for "cost".
+  // The same signal on spec.rerank_images validation images (when spec.rerank_top > 0).
+  std::unique_ptr<search::AccuracyEvaluator> rerank;
   std::string evaluator_spec;  // After the default combination was applied.
 };
 
@@ -159,6 +166,7 @@ absl::StatusOr<LoadedEvaluator> LoadEvaluator(const v1::SearchSpec& spec, const 
     progress.Message(absl::StrCat("evaluator: ", text, " (combine none: the inherited accuracy alone)"));
   }
   loaded.evaluator_spec = text;
+  const bool rerank = spec.rerank_top() > 0;
   if (absl::StartsWith(text, "supernet:")) {
     search::SupernetEvaluator::Options eo;
     if (spec.has_calibration_batches()) eo.calibration_batches = spec.calibration_batches();
@@ -168,10 +176,17 @@ absl::StatusOr<LoadedEvaluator> LoadEvaluator(const v1::SearchSpec& spec, const 
     if (!supernet.ok()) return Field(supernet.status(), "evaluator");
     loaded.space = (*supernet)->trained().config.space;
     loaded.evaluator = *std::move(supernet);
+    if (rerank) {
+      eo.max_images = spec.rerank_images();
+      auto precise = search::SupernetEvaluator::Load(text.substr(9), env.device, eo);
+      if (!precise.ok()) return Field(precise.status(), "evaluator");
+      loaded.rerank = *std::move(precise);
+    }
   } else if (search::IsModelEvaluatorSpec(text)) {
     search::ModelEvaluatorOptions mo;
     if (spec.has_calibration_batches()) mo.calibration_batches = spec.calibration_batches();
     if (spec.has_eval_images()) mo.eval_images = spec.eval_images();
+    if (rerank) mo.rerank_images = spec.rerank_images();
     mo.zero_cost.batch_size = spec.zc_batch() > 0 ? spec.zc_batch() : 64;
     mo.zero_cost.seed = spec.zc_seed();
     mo.zero_cost.repeats = spec.zc_repeats() > 0 ? spec.zc_repeats() : 1;
@@ -184,6 +199,7 @@ absl::StatusOr<LoadedEvaluator> LoadEvaluator(const v1::SearchSpec& spec, const 
     if (!model.ok()) return model.status();
     loaded.space = model->space;
     loaded.evaluator = std::move(model->evaluator);
+    loaded.rerank = std::move(model->rerank);
   } else {
     if (spec.space().empty()) {
       return absl::InvalidArgumentError("space: required unless the evaluator is supernet:, zc: or combo:");
@@ -199,6 +215,11 @@ absl::StatusOr<LoadedEvaluator> LoadEvaluator(const v1::SearchSpec& spec, const 
       return absl::InvalidArgumentError(absl::StrCat(
           "evaluator: '", text,
           "' is not one of table:PATH[:COLUMN], supernet:CHECKPOINT, zc:PROXY:CONFIG, combo:ITEMS, cost"));
+    }
+    if (rerank) {
+      return absl::InvalidArgumentError(absl::StrCat("rerank_top: the ", text.substr(0, text.find(':')),
+                                                     " evaluator has nothing to evaluate on more images; "
+                                                     "re-ranking needs a supernet: or combo: evaluator"));
     }
   }
   // An evaluator that brings its own space: the spec's space, when given, must be it.
@@ -227,6 +248,11 @@ absl::StatusOr<LoadedEvaluator> LoadEvaluator(const v1::SearchSpec& spec, const 
       }
       progress.Message(absl::StrCat("searching '", (*given)->name(), "', a restriction of '", loaded.space->name(),
                                     "', with the evaluator over '", loaded.space->name(), "'"));
+      if (loaded.rerank != nullptr) {
+        auto sub_rerank = search::SubspaceEvaluator::Create(*given, loaded.space, std::move(loaded.rerank));
+        if (!sub_rerank.ok()) return sub_rerank.status();
+        loaded.rerank = *std::move(sub_rerank);
+      }
       loaded.space = *given;
       loaded.evaluator = *std::move(sub);
     }
@@ -260,6 +286,10 @@ absl::StatusOr<v1::SearchResult> RunSearchJob(const v1::SearchSpec& spec, const 
     distributed_evaluator = std::make_unique<search::DistributedEvaluator>(evaluator, dist);
   }
   search::AccuracyEvaluator* used_evaluator = distributed_evaluator ? distributed_evaluator.get() : evaluator;
+  std::unique_ptr<search::AccuracyEvaluator> distributed_rerank;
+  if (dist != nullptr && loaded->rerank != nullptr) {
+    distributed_rerank = std::make_unique<search::DistributedEvaluator>(loaded->rerank.get(), dist);
+  }
 
   search::SearchOptions o;
   if (!spec.algorithm().empty()) o.algorithm = spec.algorithm();
@@ -293,6 +323,13 @@ absl::StatusOr<v1::SearchResult> RunSearchJob(const v1::SearchSpec& spec, const 
     if (!c.ok()) return c.status();
     o.constraints.push_back(*c);
   }
+  for (int i = 0; i < spec.initial_archs_size(); ++i) {
+    absl::StatusOr<supernet::Architecture> a = space.Parse(spec.initial_archs(i));
+    if (!a.ok()) return Field(a.status(), absl::StrCat("initial_archs[", i, "]").c_str());
+    o.initial_archs.push_back(*std::move(a));
+  }
+  o.rerank_top = spec.rerank_top();
+  o.rerank_evaluator = distributed_rerank ? distributed_rerank.get() : loaded->rerank.get();
   if (absl::Status s = search::ValidateSearch(metrics, used_evaluator, o); !s.ok()) return s;
   std::unique_ptr<search::EvaluationArchive> archive;
   if (evaluator != nullptr && env.archive != "none") {
@@ -351,6 +388,10 @@ absl::StatusOr<v1::SearchResult> RunSearchJob(const v1::SearchSpec& spec, const 
   }
   for (double hv : result->hypervolume) typed.add_hypervolume_per_generation(hv);
   if (latency) typed.set_latency_model(latency->id());
+  if (o.rerank_top > 0) {
+    typed.set_rerank_top(o.rerank_top);
+    typed.set_rerank_evaluator(loaded->rerank->id());
+  }
   if (archive) typed.set_archive(archive->path());
   if (dist != nullptr) typed.set_world_size(dist->world_size());
 
@@ -375,6 +416,10 @@ absl::StatusOr<v1::SearchResult> RunSearchJob(const v1::SearchSpec& spec, const 
                       {"pareto_front_objectives", {result->y_objective.ToString(), result->x_objective.ToString()}},
                       {"pareto_front", front}};
   if (latency) j["latency_model"] = latency->id();
+  if (o.rerank_top > 0) {
+    j["rerank_top"] = o.rerank_top;
+    j["rerank_evaluator"] = loaded->rerank->id();
+  }
   if (archive) j["archive"] = archive->path();
   if (!result->hypervolume.empty()) j["hypervolume_per_generation"] = result->hypervolume;
   if (dist != nullptr) j["world_size"] = dist->world_size();
