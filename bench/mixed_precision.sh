@@ -123,11 +123,11 @@ if [ -n "$LUT" ]; then
     # Levers against the winner's curse at equal latency: the same search with its RERANK
     # best re-evaluated on the whole validation split, and that search started from the
     # PTQ architecture (--initial-arch).
-    RR_PICK=$(search joint_latency_rerank "" "flops<=$FLOPS" "latency@cpu<=${PTQ_MS}ms" -- \
+    RR_PICK=$(search joint_latency_rerank_search "" "flops<=$FLOPS" "latency@cpu<=${PTQ_MS}ms" -- \
       --rerank-top "$RERANK" --rerank-images 0)
     echo "joint pick at equal latency, re-ranked: $RR_PICK"
     export_bundle joint_latency_rerank "$RR_PICK"
-    SEEDED_PICK=$(search joint_latency_seeded "" "flops<=$FLOPS" "latency@cpu<=${PTQ_MS}ms" -- \
+    SEEDED_PICK=$(search joint_latency_seeded_search "" "flops<=$FLOPS" "latency@cpu<=${PTQ_MS}ms" -- \
       --rerank-top "$RERANK" --rerank-images 0 --initial-arch "$PTQ_ARCH")
     echo "joint pick at equal latency, from the PTQ architecture, re-ranked: $SEEDED_PICK"
     export_bundle joint_latency_seeded "$SEEDED_PICK"

@@ -18,6 +18,12 @@
 # trained supernet on gene FEWSHOT_GENE into a few-shot supernet (`nas fewshot`, that many
 # steps per sub-supernet, learning rate FEWSHOT_LR or the config's); CKPT then stands for
 # it and its CPU time counts as training.
+# SHRINK_AT > 0 shrinks the space during training (search-space shrinking): train
+# SHRINK_AT steps, score SHRINK_ARCHS random cells with the supernet's own validation loss,
+# drop the SHRINK_DROP operations whose cells rank worst on average (bench/shrink_ops.py),
+# then train STEPS - SHRINK_AT more steps from those weights with the sampler excluding
+# them (sampler.exclude, nas train --init-from); the searches then run over the shrunk
+# space (--space). All of it counts as training CPU time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-runs/nb201_budget}
@@ -33,6 +39,9 @@ SIGNALS=${SIGNALS:-1}
 FEWSHOT_STEPS=${FEWSHOT_STEPS:-0}
 FEWSHOT_GENE=${FEWSHOT_GENE:-0}
 FEWSHOT_LR=${FEWSHOT_LR:-}
+SHRINK_AT=${SHRINK_AT:-0}
+SHRINK_DROP=${SHRINK_DROP:-2}
+SHRINK_ARCHS=${SHRINK_ARCHS:-100}
 COMBOS=${COMBOS:-supernet_loss+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*1.5+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.25;supernet_loss*3+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+supernet+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss+flops;zc:meco+zc:jacob_cov+zc:synflow+flops*0.5}
 BOUNDS="50M 75M 99.87M"
 export NAS_SHARED_DATA="${NAS_SHARED_DATA:-$(cd .. && pwd)/shared/data}"
@@ -52,7 +61,43 @@ for seed in $SEEDS; do
   cfg="$RUNS/cfg/s$seed.yaml"
   sed -e "s|^space: .*|space: $(readlink -f configs/nb201_proxy.yaml)|" -e "s|^sampler: .*|sampler: {kind: $SAMPLER}|" \
       -e "s|^  seed: .*|  seed: $seed|" configs/train_cifar10_nb201.yaml > "$cfg"
-  if [ "$STEPS" -gt 0 ]; then
+  space_arg=()
+  if [ "$STEPS" -gt 0 ] && [ "$SHRINK_AT" -gt 0 ]; then
+    phase1="$run/phase1/checkpoint.nasckpt"
+    if [ ! -f "$run/phase1/summary.json" ] || ! grep -q '"finished": true' "$run/phase1/summary.json"; then
+      resume=""
+      [ -f "$phase1" ] && resume="--resume"
+      "${TIME[@]}" -a -o "$run/train.time" $NAS train --config "$cfg" --out "$run/phase1" --steps "$SHRINK_AT" \
+        --threads 1 $resume
+    fi
+    if [ ! -f "$run/shrink.txt" ]; then
+      rm -rf "$run/shrink_score"
+      "${TIME[@]}" -a -o "$run/train.time" $NAS search --evaluator "supernet:$phase1" --combine "supernet_loss+ref=2" \
+        --algorithm random --budget "$SHRINK_ARCHS" --seed "$seed" --eval-images "$EVAL_IMAGES" \
+        --calibration-batches "$CALIBRATION_BATCHES" --threads 1 --archive none --out "$run/shrink_score" >/dev/null
+      /usr/bin/python3 bench/shrink_ops.py "$run/shrink_score/result.json" "$SHRINK_DROP" > "$run/shrink.tmp"
+      mv "$run/shrink.tmp" "$run/shrink.txt"
+    fi
+    dropped=$(tail -1 "$run/shrink.txt")
+    echo "seed $seed: shrinking drops $dropped"
+    sed -e "s|^sampler: .*|sampler: {kind: $SAMPLER, exclude: [$dropped]}|" "$cfg" > "$RUNS/cfg/s$seed.shrunk.yaml"
+    /usr/bin/python3 - "$dropped" configs/nb201_proxy.yaml "$run/shrunk_space.yaml" <<'PY'
+import re, sys
+dropped = [d.strip() for d in sys.argv[1].split(",")]
+text = open(sys.argv[2]).read()
+ops = re.search(r"^ops: \[(.*)\]$", text, re.M)
+kept = [o.strip() for o in ops.group(1).split(",") if o.strip() not in dropped]
+text = text.replace(ops.group(0), "ops: [" + ", ".join(kept) + "]").replace("name: nb201_proxy", "name: nb201_proxy_shrunk")
+open(sys.argv[3], "w").write(text)
+PY
+    space_arg=(--space "$run/shrunk_space.yaml")
+    if [ ! -f "$run/supernet/summary.json" ] || ! grep -q '"finished": true' "$run/supernet/summary.json"; then
+      init=(--init-from "$phase1")
+      [ -f "$ckpt" ] && init=(--resume)
+      "${TIME[@]}" -a -o "$run/train.time" $NAS train --config "$RUNS/cfg/s$seed.shrunk.yaml" --out "$run/supernet" \
+        --steps $((STEPS - SHRINK_AT)) --threads 1 "${init[@]}"
+    fi
+  elif [ "$STEPS" -gt 0 ]; then
     if [ ! -f "$run/supernet/summary.json" ] || ! grep -q '"finished": true' "$run/supernet/summary.json"; then
       resume=""
       [ -f "$ckpt" ] && resume="--resume"
@@ -75,7 +120,7 @@ for seed in $SEEDS; do
     if [ ! -f "$out/result.json" ]; then
       proxy_bound=$(bazel-bin/bench/nb201_pick --full-bound "$bound" --print-proxy-bound)
       rm -f "$out.time"
-      "${TIME[@]}" -a -o "$out.time" $NAS search --evaluator "$evaluator" --constraint "flops<=$proxy_bound" \
+      "${TIME[@]}" -a -o "$out.time" $NAS search --evaluator "$evaluator" "${space_arg[@]}" --constraint "flops<=$proxy_bound" \
         --algorithm evolution --budget "$BUDGET" --population 20 --parents 5 --seed "$seed" --zc-seed "$seed" \
         --eval-images "$EVAL_IMAGES" --calibration-batches "$CALIBRATION_BATCHES" --threads 1 \
         --archive "$run/archive.sqlite" --out "$out"

@@ -108,6 +108,7 @@ absl::Status RunTrain(const TrainCommandOptions& options, std::ostream& out, std
   job.out_dir = options.out.empty() ? absl::StrCat("runs/", std::filesystem::path(options.config).stem().string())
                                     : options.out;
   job.resume = options.resume;
+  job.init_from = options.init_from;
   job.stop_after = options.stop_after;
   job.micro_batches = options.micro_batches;
   job.distributed = joined->dist.get();
@@ -416,6 +417,9 @@ void AddTrainCommands(Commands& commands) {
                         "Output directory for checkpoint, metrics.jsonl, summary.json "
                         "(default: runs/<config name>)");
   train_cmd->add_flag("--resume", train->resume, "Continue from the checkpoint in --out");
+  train_cmd->add_option("--init-from", train->init_from,
+                        "Start a fresh run from the weights of this checkpoint (same search space; e.g. to go on "
+                        "training a supernet on a shrunk space, sampler.exclude); the optimizer starts anew");
   train_cmd->add_option("--threads", train->threads, "Intra-op threads (default: one per core)");
   train_cmd->add_option("--steps", train->steps, "Override the number of training steps");
   train_cmd->add_option("--batch-size", train->batch_size, "Override training.batch_size");
@@ -496,6 +500,9 @@ void AddTrainCommands(Commands& commands) {
       return absl::InvalidArgumentError(
           "--out and --resume: not used with --server (the server keeps each job in its data directory and "
           "resumes unfinished jobs itself; see `nas jobs`)");
+    }
+    if (!train->init_from.empty()) {
+      return absl::InvalidArgumentError("--init-from: not used with --server (a local checkpoint of this machine)");
     }
     return RunRemoteTrain(*client, *train, *request_id, std::cout, std::cerr);
   });

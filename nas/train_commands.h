@@ -19,6 +19,7 @@ struct TrainCommandOptions {
   std::string config;
   std::string out;      // Default: runs/<config file stem>.
   bool resume = false;
+  std::string init_from;  // A fresh run starts from this checkpoint's weights.
   int threads = 0;
   int64_t steps = 0;    // Overrides training.steps when positive.
   int64_t batch_size = 0;  // Overrides training.batch_size when positive.

@@ -272,14 +272,56 @@ class RestrictedSampler : public PathSampler {
   int gene_, option_;
 };
 
+// Draws paths from a restriction of the space (sampler.exclude) with another sampler and
+// maps them to the full space's options.
+class ShrunkSampler : public PathSampler {
+ public:
+  ShrunkSampler(std::unique_ptr<PathSampler> inner, std::shared_ptr<const RestrictedSpace> space)
+      : inner_(std::move(inner)), space_(std::move(space)) {}
+  std::string name() const override { return inner_->name(); }
+  std::vector<Architecture> Sample(int64_t step) override {
+    std::vector<Architecture> paths = inner_->Sample(step);
+    for (Architecture& a : paths) a = space_->ToFull(a);
+    return paths;
+  }
+  void Observe(int64_t step, const Architecture& arch, double loss) override {
+    absl::StatusOr<Architecture> shrunk = space_->FromFull(arch);
+    if (shrunk.ok()) inner_->Observe(step, *shrunk, loss);
+  }
+  bool distills() const override { return inner_->distills(); }
+  bool sums_paths() const override { return inner_->sums_paths(); }
+  nlohmann::json SaveState() const override { return inner_->SaveState(); }
+  absl::Status LoadState(const nlohmann::json& state) override { return inner_->LoadState(state); }
+  std::vector<double> BinProbabilities() const override { return inner_->BinProbabilities(); }
+
+ private:
+  std::unique_ptr<PathSampler> inner_;
+  std::shared_ptr<const RestrictedSpace> space_;
+};
+
 absl::StatusOr<std::unique_ptr<PathSampler>> CreateUnrestrictedSampler(
     std::shared_ptr<const SearchSpace> space, const SamplerConfig& config, uint64_t seed);
+
+// The kind's sampler, over the space without sampler.exclude's options when given.
+absl::StatusOr<std::unique_ptr<PathSampler>> CreateShrunkSampler(std::shared_ptr<const SearchSpace> space,
+                                                                 const SamplerConfig& config, uint64_t seed) {
+  if (config.exclude.empty()) return CreateUnrestrictedSampler(space, config, seed);
+  if (config.kind == "fixed") {
+    return absl::InvalidArgumentError("sampler.exclude: not with the fixed sampler (it trains one path)");
+  }
+  absl::StatusOr<std::shared_ptr<const RestrictedSpace>> shrunk =
+      RestrictedSpace::Excluding(space, config.exclude, "sampler.exclude");
+  if (!shrunk.ok()) return shrunk.status();
+  absl::StatusOr<std::unique_ptr<PathSampler>> inner = CreateUnrestrictedSampler(*shrunk, config, seed);
+  if (!inner.ok()) return inner.status();
+  return std::unique_ptr<PathSampler>(new ShrunkSampler(*std::move(inner), *std::move(shrunk)));
+}
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<PathSampler>> CreateSampler(
     std::shared_ptr<const SearchSpace> space, const SamplerConfig& config, uint64_t seed) {
-  if (config.restrict_gene < 0 && config.restrict_option < 0) return CreateUnrestrictedSampler(space, config, seed);
+  if (config.restrict_gene < 0 && config.restrict_option < 0) return CreateShrunkSampler(space, config, seed);
   const int genes = static_cast<int>(space->genes().size());
   if (config.restrict_gene < 0 || config.restrict_gene >= genes) {
     return absl::InvalidArgumentError(absl::StrCat("sampler.restrict.gene: must be in [0, ", genes - 1, "], got ",
@@ -293,7 +335,12 @@ absl::StatusOr<std::unique_ptr<PathSampler>> CreateSampler(
   if (config.kind == "fixed") {
     return absl::InvalidArgumentError("sampler.restrict: not with the fixed sampler (it trains one path)");
   }
-  absl::StatusOr<std::unique_ptr<PathSampler>> inner = CreateUnrestrictedSampler(space, config, seed);
+  const std::string& fixed = space->genes()[config.restrict_gene].options[config.restrict_option];
+  if (std::find(config.exclude.begin(), config.exclude.end(), fixed) != config.exclude.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sampler.restrict.option: ", fixed, " is one of the excluded options (sampler.exclude)"));
+  }
+  absl::StatusOr<std::unique_ptr<PathSampler>> inner = CreateShrunkSampler(space, config, seed);
   if (!inner.ok()) return inner.status();
   return std::unique_ptr<PathSampler>(
       new RestrictedSampler(*std::move(inner), config.restrict_gene, config.restrict_option));

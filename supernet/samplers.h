@@ -56,6 +56,9 @@ struct SamplerConfig {
   // other genes follow the kind's distribution). -1: no restriction.
   int restrict_gene = -1;
   int restrict_option = -1;
+  // Options (by name, in every gene that has them) no sampled path takes: the kind draws
+  // its paths from the space without them (a shrunk space; bins over its FLOPs).
+  std::vector<std::string> exclude;
 };
 
 // Chooses the path(s) trained at each step. Sample(step) depends only on the seed,

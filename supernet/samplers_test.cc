@@ -2,6 +2,7 @@
 #include "supernet/samplers.h"
 
 #include <cmath>
+#include <optional>
 #include <set>
 
 #include <gmock/gmock.h>
@@ -226,6 +227,63 @@ TEST(SamplersTest, BadRestrictionsNameTheField) {
   config.arch = space->Format(space->MaxFlops().arch);
   EXPECT_THAT(std::string(CreateSampler(space, config, 0).status().message()),
               ::testing::HasSubstr("sampler.restrict: not with the fixed sampler"));
+}
+
+TEST(SamplersTest, ExcludedOptionsAreNeverSampledAndBinsAreOverTheShrunkSpace) {
+  auto space = Load("configs/nb201.yaml");  // Ops: none, skip, conv1x1, conv3x3, avg_pool.
+  for (const std::string kind : {"uniform", "flops_uniform", "shifted", "sandwich", "fair"}) {
+    SamplerConfig config;
+    config.kind = kind;
+    config.exclude = {"none", "avg_pool_3x3"};
+    auto sampler = Make(space, config, 4);
+    std::set<int> seen;
+    for (int64_t step = 0; step < 200; ++step) {
+      for (const Architecture& a : sampler->Sample(step)) {
+        ASSERT_TRUE(space->Validate(a).ok());
+        for (int g : a.genes) {
+          EXPECT_NE(g, 0) << kind;
+          EXPECT_NE(g, 4) << kind;
+          seen.insert(g);
+        }
+        sampler->Observe(step, a, 1.0);
+      }
+    }
+    EXPECT_EQ(seen, (std::set<int>{1, 2, 3})) << kind;
+  }
+  // FLOPs bins of the shrunk space: the smallest path is all skips, the largest all 3x3.
+  SamplerConfig config;
+  config.kind = "sandwich";
+  config.exclude = {"none", "avg_pool_3x3"};
+  const std::vector<Architecture> paths = Make(space, config, 0)->Sample(0);
+  EXPECT_EQ(paths[0].genes, std::vector<int>(6, 3));
+  EXPECT_EQ(paths[1].genes, std::vector<int>(6, 1));
+
+  auto shrunk = RestrictedSpace::Excluding(space, {"none", "avg_pool_3x3"}, "x");
+  ASSERT_TRUE(shrunk.ok()) << shrunk.status();
+  EXPECT_EQ((*shrunk)->ExactSize(), std::optional<uint64_t>(729));
+  Rng rng(3);
+  for (int i = 0; i < 20; ++i) {
+    const Architecture a = (*shrunk)->Sample(rng), full = (*shrunk)->ToFull(a);
+    EXPECT_EQ((*shrunk)->Cost(a).flops, space->Cost(full).flops);
+    EXPECT_EQ((*shrunk)->Cost(a).params, space->Cost(full).params);
+    EXPECT_EQ((*shrunk)->Format(a), space->Format(full));
+    EXPECT_EQ(*(*shrunk)->Parse(space->Format(full)), a);
+    EXPECT_EQ(*(*shrunk)->FromFull(full), a);
+  }
+  EXPECT_THAT(std::string((*shrunk)->Parse(space->Format(space->MinFlops().arch)).status().message()),
+              ::testing::HasSubstr("none is not in this restriction"));
+
+  config.exclude = {"conv_7x7"};
+  EXPECT_THAT(std::string(CreateSampler(space, config, 0).status().message()),
+              ::testing::HasSubstr("sampler.exclude: 'conv_7x7' is not an option of any gene of space 'nb201'"));
+  config.exclude = {"none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"};
+  EXPECT_THAT(std::string(CreateSampler(space, config, 0).status().message()),
+              ::testing::HasSubstr("sampler.exclude: leaves gene"));
+  config.exclude = {"none"};
+  config.restrict_gene = 1;
+  config.restrict_option = 0;
+  EXPECT_THAT(std::string(CreateSampler(space, config, 0).status().message()),
+              ::testing::HasSubstr("sampler.restrict.option: none is one of the excluded options"));
 }
 
 TEST(SamplersTest, BadConfigsNameTheField) {

@@ -271,4 +271,92 @@ absl::StatusOr<int> ParseOption(const Gene& gene, absl::string_view token,
       absl::StrJoin(gene.options, ", "), " (or an index 0-", gene.options.size() - 1, ")"));
 }
 
+RestrictedSpace::RestrictedSpace(std::shared_ptr<const SearchSpace> full)
+    : SearchSpace(full->name(), full->kind(), full->source(), full->input_size(), full->input_channels(),
+                  full->num_classes()),
+      full_(std::move(full)) {}
+
+absl::StatusOr<std::shared_ptr<const RestrictedSpace>> RestrictedSpace::Create(std::shared_ptr<const SearchSpace> full,
+                                                                               std::vector<std::vector<int>> keep) {
+  if (keep.size() != full->genes().size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a restriction of '", full->name(), "' needs ", full->genes().size(), " genes, got ", keep.size()));
+  }
+  std::shared_ptr<RestrictedSpace> space(new RestrictedSpace(full));
+  for (size_t g = 0; g < keep.size(); ++g) {
+    const Gene& gene = full->genes()[g];
+    if (keep[g].empty()) return absl::InvalidArgumentError(absl::StrCat(gene.name, ": no option left"));
+    Gene restricted{gene.name, {}, gene.group};
+    for (size_t k = 0; k < keep[g].size(); ++k) {
+      const int o = keep[g][k];
+      if (o < 0 || o >= static_cast<int>(gene.options.size()) || (k > 0 && o <= keep[g][k - 1])) {
+        return absl::InvalidArgumentError(absl::StrCat(gene.name, ": option indices must be ascending in [0, ",
+                                                       gene.options.size() - 1, "]"));
+      }
+      restricted.options.push_back(gene.options[o]);
+    }
+    space->genes_.push_back(std::move(restricted));
+  }
+  space->group_names_ = full->group_names();
+  space->keep_ = std::move(keep);
+  if (absl::Status s = space->Finish(); !s.ok()) return s;
+  return std::shared_ptr<const RestrictedSpace>(std::move(space));
+}
+
+absl::StatusOr<std::shared_ptr<const RestrictedSpace>> RestrictedSpace::Excluding(
+    std::shared_ptr<const SearchSpace> full, const std::vector<std::string>& excluded, const std::string& field) {
+  std::vector<std::vector<int>> keep(full->genes().size());
+  for (const std::string& name : excluded) {
+    const bool somewhere = std::any_of(full->genes().begin(), full->genes().end(), [&](const Gene& g) {
+      return std::find(g.options.begin(), g.options.end(), name) != g.options.end();
+    });
+    if (!somewhere) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": '", name, "' is not an option of any gene of space '", full->name(), "'"));
+    }
+  }
+  for (size_t g = 0; g < keep.size(); ++g) {
+    const Gene& gene = full->genes()[g];
+    for (size_t o = 0; o < gene.options.size(); ++o) {
+      if (std::find(excluded.begin(), excluded.end(), gene.options[o]) == excluded.end()) {
+        keep[g].push_back(static_cast<int>(o));
+      }
+    }
+    if (keep[g].empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": leaves gene ", gene.name, " without options"));
+    }
+  }
+  return Create(std::move(full), std::move(keep));
+}
+
+Architecture RestrictedSpace::ToFull(const Architecture& arch) const {
+  Architecture out = arch;
+  for (size_t g = 0; g < out.genes.size(); ++g) out.genes[g] = keep_[g][static_cast<size_t>(arch.genes[g])];
+  return out;
+}
+
+std::string RestrictedSpace::Format(const Architecture& arch) const { return full_->Format(ToFull(arch)); }
+
+absl::StatusOr<Architecture> RestrictedSpace::FromFull(const Architecture& full_arch) const {
+  Architecture out = full_arch;
+  for (size_t g = 0; g < out.genes.size(); ++g) {
+    auto it = std::find(keep_[g].begin(), keep_[g].end(), full_arch.genes[g]);
+    if (it == keep_[g].end()) {
+      return absl::InvalidArgumentError(absl::StrCat(genes_[g].name, ": ",
+                                                     full_->genes()[g].options[full_arch.genes[g]],
+                                                     " is not in this restriction of '", name(), "'"));
+    }
+    out.genes[g] = static_cast<int>(it - keep_[g].begin());
+  }
+  return out;
+}
+
+absl::StatusOr<Architecture> RestrictedSpace::Parse(absl::string_view text) const {
+  absl::StatusOr<Architecture> full = full_->Parse(text);
+  if (!full.ok()) return full.status();
+  return FromFull(*full);
+}
+
+NetworkPlan RestrictedSpace::BuildPlan(const Architecture& arch) const { return full_->BuildPlan(ToFull(arch)); }
+
 }  // namespace nas::supernet

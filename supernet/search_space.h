@@ -151,6 +151,35 @@ absl::StatusOr<std::shared_ptr<const SearchSpace>> ParseSearchSpace(const std::s
 absl::StatusOr<int> ParseOption(const Gene& gene, absl::string_view token,
                                 absl::string_view field);
 
+// A restriction of another space: the same genes, each keeping a subset of its options
+// (e.g. a supernet's training space with some operations shrunk away). Architectures of
+// the restriction index its options; ToFull maps them to the full space's, whose
+// architecture strings, network plans and costs they share.
+class RestrictedSpace : public SearchSpace {
+ public:
+  // `keep[g]`: the full space's option indices gene g keeps (ascending, at least one).
+  // Errors name the gene.
+  static absl::StatusOr<std::shared_ptr<const RestrictedSpace>> Create(std::shared_ptr<const SearchSpace> full,
+                                                                        std::vector<std::vector<int>> keep);
+  // `full` without the options named in `excluded` (in every gene that has them). Errors
+  // name `field` and an excluded name no gene has, or a gene left without options.
+  static absl::StatusOr<std::shared_ptr<const RestrictedSpace>> Excluding(std::shared_ptr<const SearchSpace> full,
+                                                                           const std::vector<std::string>& excluded,
+                                                                           const std::string& field);
+  Architecture ToFull(const Architecture& arch) const;
+  // The inverse; an error names the first gene whose option this restriction lacks.
+  absl::StatusOr<Architecture> FromFull(const Architecture& full_arch) const;
+  const SearchSpace& full() const { return *full_; }
+  std::string Format(const Architecture& arch) const override;
+  absl::StatusOr<Architecture> Parse(absl::string_view text) const override;
+  NetworkPlan BuildPlan(const Architecture& arch) const override;
+
+ private:
+  explicit RestrictedSpace(std::shared_ptr<const SearchSpace> full);
+  std::shared_ptr<const SearchSpace> full_;
+  std::vector<std::vector<int>> keep_;
+};
+
 }  // namespace nas::supernet
 
 #endif  // NAS_SUPERNET_SEARCH_SPACE_H_

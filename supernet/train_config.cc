@@ -209,7 +209,8 @@ absl::StatusOr<TrainConfig> ParseTrainConfig(const std::string& yaml, const std:
   if (root.Has("sampler")) {
     const ConfigNode n = root["sampler"];
     if (absl::Status s = n.ExpectKeys({}, {"kind", "num_bins", "update_every", "loss_ema",
-                                           "temperature", "min_probability", "sandwich_random", "arch", "restrict"});
+                                           "temperature", "min_probability", "sandwich_random", "arch", "restrict",
+                                           "exclude"});
         !s.ok()) {
       return s;
     }
@@ -239,6 +240,20 @@ absl::StatusOr<TrainConfig> ParseTrainConfig(const std::string& yaml, const std:
     if (absl::Status s = ReadDouble(n, "loss_ema", 0, 0.9999, &sc.loss_ema); !s.ok()) return s;
     if (absl::Status s = ReadDouble(n, "temperature", 1e-3, 1e3, &sc.temperature); !s.ok()) return s;
     if (absl::Status s = ReadDouble(n, "min_probability", 0, 1, &sc.min_probability); !s.ok()) return s;
+    if (n.Has("exclude")) {  // A shrunk space: options no path takes.
+      const ConfigNode e = n["exclude"];
+      absl::StatusOr<std::vector<ConfigNode>> items = e.Items();
+      if (!items.ok()) return items.status();
+      for (const ConfigNode& item : *items) {
+        absl::StatusOr<std::string> name = item.String();
+        if (!name.ok()) return name.status();
+        sc.exclude.push_back(*name);
+      }
+      if (sc.kind == "fixed") return e.Error("sampler.exclude: not with the fixed sampler (it trains one path)");
+      if (auto shrunk = RestrictedSpace::Excluding(c.space, sc.exclude, "sampler.exclude"); !shrunk.ok()) {
+        return e.Error(std::string(shrunk.status().message()));
+      }
+    }
     if (n.Has("restrict")) {  // A few-shot sub-supernet: one gene fixed.
       const ConfigNode r = n["restrict"];
       if (absl::Status s = r.ExpectKeys({"gene", "option"}, {}); !s.ok()) return s;

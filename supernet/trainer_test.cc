@@ -412,6 +412,8 @@ TEST(TrainConfigTest, BadFieldsAreNamed) {
       {"kind: uniform", "kind: uniform, restrict: {gene: 4, option: 0}"},
       {"kind: uniform", "kind: uniform, restrict: {gene: 1, option: 4}"},
       {"kind: uniform", "kind: uniform, restrict: {gene: 1}"},
+      {"kind: uniform", "kind: uniform, exclude: [conv_9x9]"},
+      {"kind: uniform", "kind: uniform, exclude: 3"},
   };
   const std::vector<std::string> expected = {
       "train.yaml:3: training.batch_size: 0 is out of range",
@@ -423,6 +425,8 @@ TEST(TrainConfigTest, BadFieldsAreNamed) {
       "sampler.restrict.gene: 4 is out of range",
       "sampler.restrict.option: 4 is out of range",
       "sampler.restrict: missing required key 'option'",
+      "sampler.exclude: 'conv_9x9' is not an option of any gene",
+      "sampler.exclude: expected a non-empty list",
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     std::string yaml = good;
