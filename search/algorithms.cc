@@ -19,6 +19,44 @@ using supernet::Architecture;
 
 constexpr int kVariationRetries = 32;
 
+// Accuracies of `archs` by `evaluator`: taken from `o.archive` where it has them
+// (`from_archive`), the rest evaluated in parallel and, when o.archive_writes, archived in
+// one transaction. `seconds` is 0 for archived ones.
+absl::Status ArchivedAccuracies(const supernet::SearchSpace& space, const AccuracyEvaluator& evaluator,
+                                const SearchOptions& o, const std::vector<Architecture>& archs,
+                                std::vector<double>* accuracies, std::vector<double>* seconds,
+                                std::vector<bool>* from_archive) {
+  accuracies->assign(archs.size(), NAN);
+  seconds->assign(archs.size(), 0);
+  from_archive->assign(archs.size(), false);
+  std::vector<size_t> to_pay;
+  for (size_t i = 0; i < archs.size(); ++i) {
+    if (o.archive != nullptr) {
+      absl::StatusOr<std::optional<double>> hit = o.archive->Lookup(evaluator.id(), space.name(), space.Format(archs[i]));
+      if (!hit.ok()) return hit.status();
+      if (hit->has_value()) {
+        (*accuracies)[i] = **hit;
+        (*from_archive)[i] = true;
+        continue;
+      }
+    }
+    to_pay.push_back(i);
+  }
+  if (to_pay.empty()) return absl::OkStatus();
+  std::vector<Architecture> paying;
+  for (size_t i : to_pay) paying.push_back(archs[i]);
+  std::vector<double> paid, paid_seconds;
+  if (absl::Status s = evaluator.AccuracyBatch(space, paying, &paid, &paid_seconds); !s.ok()) return s;
+  std::vector<EvaluationArchive::Record> records;
+  for (size_t k = 0; k < to_pay.size(); ++k) {
+    (*accuracies)[to_pay[k]] = paid[k];
+    (*seconds)[to_pay[k]] = paid_seconds[k];
+    records.push_back({evaluator.id(), space.name(), space.Format(paying[k]), paid[k], paid_seconds[k]});
+  }
+  if (o.archive != nullptr && o.archive_writes) return o.archive->Insert(records);
+  return absl::OkStatus();
+}
+
 // Holds what a search has evaluated and evaluates new generations in parallel.
 class Book {
  public:
@@ -35,46 +73,26 @@ class Book {
   absl::Status Evaluate(std::vector<Architecture> batch, int64_t generation) {
     const supernet::SearchSpace& space = metrics_.space();
     if (static_cast<int64_t>(batch.size()) > remaining()) batch.resize(std::max<int64_t>(0, remaining()));
+    std::vector<double> accuracies(batch.size(), NAN), seconds(batch.size(), 0);
+    std::vector<bool> from_archive(batch.size(), false);
+    if (evaluator_ != nullptr) {
+      if (absl::Status s = ArchivedAccuracies(space, *evaluator_, options_, batch, &accuracies, &seconds, &from_archive);
+          !s.ok()) {
+        return s;
+      }
+    }
     std::vector<Evaluation> done(batch.size());
-    std::vector<size_t> to_pay;
-    const std::string space_id = space.name();
     for (size_t i = 0; i < batch.size(); ++i) {
       Evaluation& e = done[i];
       e.arch = batch[i];
       e.cost = space.Cost(batch[i]);
       e.latency_ms = metrics_.Latencies(batch[i]);
       e.generation = generation;
-      e.accuracy = NAN;
-      if (evaluator_ == nullptr) continue;
-      if (options_.archive != nullptr) {
-        absl::StatusOr<std::optional<double>> hit =
-            options_.archive->Lookup(evaluator_->id(), space_id, space.Format(batch[i]));
-        if (!hit.ok()) return hit.status();
-        if (hit->has_value()) {
-          e.accuracy = **hit;
-          e.from_archive = true;
-          continue;
-        }
-      }
-      to_pay.push_back(i);
+      e.accuracy = accuracies[i];
+      e.seconds = seconds[i];
+      e.from_archive = from_archive[i];
+      if (evaluator_ != nullptr && !e.from_archive) ++result_.paid;
     }
-    std::vector<Architecture> paying;
-    for (size_t k : to_pay) paying.push_back(done[k].arch);
-    std::vector<double> accuracies, seconds;
-    if (evaluator_ != nullptr && !paying.empty()) {
-      if (absl::Status s = evaluator_->AccuracyBatch(space, paying, &accuracies, &seconds); !s.ok()) return s;
-    }
-    std::vector<EvaluationArchive::Record> records;
-    for (size_t k = 0; k < to_pay.size(); ++k) {
-      Evaluation& e = done[to_pay[k]];
-      e.accuracy = accuracies[k];
-      e.seconds = seconds[k];
-      records.push_back({evaluator_->id(), space_id, space.Format(e.arch), e.accuracy, e.seconds});
-    }
-    if (options_.archive != nullptr && options_.archive_writes) {
-      if (absl::Status s = options_.archive->Insert(records); !s.ok()) return s;
-    }
-    result_.paid += static_cast<int64_t>(to_pay.size());
     const Objective& primary = options_.objectives.front();
     for (Evaluation& e : done) {
       seen_.insert(e.arch);
@@ -388,35 +406,15 @@ absl::Status Rerank(const supernet::SearchSpace& space, const SearchOptions& o, 
     return Score(result.history[a], primary) > Score(result.history[b], primary);
   });
   order.resize(std::min<size_t>(order.size(), static_cast<size_t>(o.rerank_top)));
-  const AccuracyEvaluator& evaluator = *o.rerank_evaluator;
-  std::vector<size_t> to_pay;
-  for (size_t i : order) {
-    Evaluation& e = result.history[i];
-    if (o.archive != nullptr) {
-      absl::StatusOr<std::optional<double>> hit = o.archive->Lookup(evaluator.id(), space.name(), space.Format(e.arch));
-      if (!hit.ok()) return hit.status();
-      if (hit->has_value()) {
-        e.rerank_accuracy = **hit;
-        continue;
-      }
-    }
-    to_pay.push_back(i);
-  }
-  std::vector<Architecture> paying;
-  for (size_t i : to_pay) paying.push_back(result.history[i].arch);
+  std::vector<Architecture> archs;
+  for (size_t i : order) archs.push_back(result.history[i].arch);
   std::vector<double> accuracies, seconds;
-  if (!paying.empty()) {
-    if (absl::Status s = evaluator.AccuracyBatch(space, paying, &accuracies, &seconds); !s.ok()) return s;
+  std::vector<bool> from_archive;
+  if (absl::Status s = ArchivedAccuracies(space, *o.rerank_evaluator, o, archs, &accuracies, &seconds, &from_archive);
+      !s.ok()) {
+    return s;
   }
-  std::vector<EvaluationArchive::Record> records;
-  for (size_t k = 0; k < to_pay.size(); ++k) {
-    Evaluation& e = result.history[to_pay[k]];
-    e.rerank_accuracy = accuracies[k];
-    records.push_back({evaluator.id(), space.name(), space.Format(e.arch), accuracies[k], seconds[k]});
-  }
-  if (o.archive != nullptr && o.archive_writes && !records.empty()) {
-    if (absl::Status s = o.archive->Insert(records); !s.ok()) return s;
-  }
+  for (size_t k = 0; k < order.size(); ++k) result.history[order[k]].rerank_accuracy = accuracies[k];
   size_t best = order.front();
   for (size_t i : order) {
     if (result.history[i].rerank_accuracy > result.history[best].rerank_accuracy) best = i;

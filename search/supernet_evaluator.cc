@@ -73,9 +73,30 @@ absl::StatusOr<std::unique_ptr<SupernetEvaluator>> SupernetEvaluator::Load(const
                                                      " does not have ", e->parts_.size(), " options"));
     }
   }
-  const supernet::EvaluationConfig& config = e->trained().config.evaluation;
-  e->id_ = absl::StrFormat("%s:%s:val:cal%dx%d:spread%d", e->few_shot() ? "fewshot" : "supernet", hashes,
-                           config.calibration_batches, config.calibration_batch_size, config.max_images);
+  e->hashes_ = hashes;
+  e->device_ = device;
+  e->SetId();
+  return e;
+}
+
+void SupernetEvaluator::SetId() {
+  const supernet::EvaluationConfig& config = trained().config.evaluation;
+  id_ = absl::StrFormat("%s:%s:val:cal%dx%d:spread%d", few_shot() ? "fewshot" : "supernet", hashes_,
+                        config.calibration_batches, config.calibration_batch_size, config.max_images);
+}
+
+std::unique_ptr<SupernetEvaluator> SupernetEvaluator::WithImages(int64_t max_images) const {
+  std::unique_ptr<SupernetEvaluator> e(new SupernetEvaluator());
+  for (const Part& part : parts_) {
+    Part copy{part.trained, nullptr};  // Shares the weights and the loaded images.
+    copy.trained.config.evaluation.max_images = max_images;
+    copy.evaluator = supernet::MakeEvaluator(copy.trained, supernet::EvalSplit::kValidation, device_);
+    e->parts_.push_back(std::move(copy));
+  }
+  e->split_gene_ = split_gene_;
+  e->hashes_ = hashes_;
+  e->device_ = device_;
+  e->SetId();
   return e;
 }
 

@@ -40,6 +40,9 @@ class SupernetEvaluator : public AccuracyEvaluator {
     return PartFor(arch).trained;
   }
   bool few_shot() const { return split_gene_ >= 0; }
+  // The same weights and data evaluated on `max_images` validation images (0: all), e.g.
+  // to re-rank a search's best more precisely; nothing is loaded again.
+  std::unique_ptr<SupernetEvaluator> WithImages(int64_t max_images) const;
 
  private:
   struct Part {
@@ -48,8 +51,12 @@ class SupernetEvaluator : public AccuracyEvaluator {
   };
   SupernetEvaluator() = default;
   const Part& PartFor(const supernet::Architecture& arch) const;
+  // Sets id_ from the checkpoints' hashes and the evaluation settings.
+  void SetId();
   std::vector<Part> parts_;  // One, or one per option of split_gene_.
   int split_gene_ = -1;
+  std::string hashes_;
+  torch::Device device_ = torch::kCPU;
   std::string id_;
 };
 

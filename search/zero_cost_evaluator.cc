@@ -139,10 +139,7 @@ absl::StatusOr<LoadedEvaluator> LoadModelEvaluator(const std::string& spec_text,
     if (default_config.empty()) default_config = item.path;
     supernets[item.path] = std::shared_ptr<SupernetEvaluator>(std::move(*loaded));
     if (options.rerank_images >= 0) {
-      eo.max_images = options.rerank_images;
-      auto precise = SupernetEvaluator::Load(item.path, device, eo);
-      if (!precise.ok()) return absl::Status(precise.status().code(), absl::StrCat(field, ": ", precise.status().message()));
-      rerank_supernets[item.path] = std::shared_ptr<SupernetEvaluator>(std::move(*precise));
+      rerank_supernets[item.path] = supernets[item.path]->WithImages(options.rerank_images);
     }
   }
   if (options.rerank_images >= 0 && (supernets.empty() || !spec->combo)) {

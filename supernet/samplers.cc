@@ -249,17 +249,12 @@ class FairSampler : public PathSampler {
   int paths_ = 1;
 };
 
-// A few-shot sub-supernet's sampler: the inner sampler's paths with one gene fixed.
-class RestrictedSampler : public PathSampler {
+// Delegates everything to another sampler; subclasses change its paths.
+class WrappingSampler : public PathSampler {
  public:
-  RestrictedSampler(std::unique_ptr<PathSampler> inner, int gene, int option)
-      : inner_(std::move(inner)), gene_(gene), option_(option) {}
+  explicit WrappingSampler(std::unique_ptr<PathSampler> inner) : inner_(std::move(inner)) {}
   std::string name() const override { return inner_->name(); }
-  std::vector<Architecture> Sample(int64_t step) override {
-    std::vector<Architecture> paths = inner_->Sample(step);
-    for (Architecture& a : paths) a.genes[gene_] = option_;
-    return paths;
-  }
+  std::vector<Architecture> Sample(int64_t step) override { return inner_->Sample(step); }
   void Observe(int64_t step, const Architecture& arch, double loss) override { inner_->Observe(step, arch, loss); }
   bool distills() const override { return inner_->distills(); }
   bool sums_paths() const override { return inner_->sums_paths(); }
@@ -267,18 +262,31 @@ class RestrictedSampler : public PathSampler {
   absl::Status LoadState(const nlohmann::json& state) override { return inner_->LoadState(state); }
   std::vector<double> BinProbabilities() const override { return inner_->BinProbabilities(); }
 
- private:
+ protected:
   std::unique_ptr<PathSampler> inner_;
+};
+
+// A few-shot sub-supernet's sampler: the inner sampler's paths with one gene fixed.
+class RestrictedSampler : public WrappingSampler {
+ public:
+  RestrictedSampler(std::unique_ptr<PathSampler> inner, int gene, int option)
+      : WrappingSampler(std::move(inner)), gene_(gene), option_(option) {}
+  std::vector<Architecture> Sample(int64_t step) override {
+    std::vector<Architecture> paths = inner_->Sample(step);
+    for (Architecture& a : paths) a.genes[gene_] = option_;
+    return paths;
+  }
+
+ private:
   int gene_, option_;
 };
 
 // Draws paths from a restriction of the space (sampler.exclude) with another sampler and
 // maps them to the full space's options.
-class ShrunkSampler : public PathSampler {
+class ShrunkSampler : public WrappingSampler {
  public:
   ShrunkSampler(std::unique_ptr<PathSampler> inner, std::shared_ptr<const RestrictedSpace> space)
-      : inner_(std::move(inner)), space_(std::move(space)) {}
-  std::string name() const override { return inner_->name(); }
+      : WrappingSampler(std::move(inner)), space_(std::move(space)) {}
   std::vector<Architecture> Sample(int64_t step) override {
     std::vector<Architecture> paths = inner_->Sample(step);
     for (Architecture& a : paths) a = space_->ToFull(a);
@@ -288,14 +296,8 @@ class ShrunkSampler : public PathSampler {
     absl::StatusOr<Architecture> shrunk = space_->FromFull(arch);
     if (shrunk.ok()) inner_->Observe(step, *shrunk, loss);
   }
-  bool distills() const override { return inner_->distills(); }
-  bool sums_paths() const override { return inner_->sums_paths(); }
-  nlohmann::json SaveState() const override { return inner_->SaveState(); }
-  absl::Status LoadState(const nlohmann::json& state) override { return inner_->LoadState(state); }
-  std::vector<double> BinProbabilities() const override { return inner_->BinProbabilities(); }
 
  private:
-  std::unique_ptr<PathSampler> inner_;
   std::shared_ptr<const RestrictedSpace> space_;
 };
 

@@ -175,13 +175,8 @@ absl::StatusOr<LoadedEvaluator> LoadEvaluator(const v1::SearchSpec& spec, const 
     auto supernet = search::SupernetEvaluator::Load(text.substr(9), env.device, eo);
     if (!supernet.ok()) return Field(supernet.status(), "evaluator");
     loaded.space = (*supernet)->trained().config.space;
+    if (rerank) loaded.rerank = (*supernet)->WithImages(spec.rerank_images());
     loaded.evaluator = *std::move(supernet);
-    if (rerank) {
-      eo.max_images = spec.rerank_images();
-      auto precise = search::SupernetEvaluator::Load(text.substr(9), env.device, eo);
-      if (!precise.ok()) return Field(precise.status(), "evaluator");
-      loaded.rerank = *std::move(precise);
-    }
   } else if (search::IsModelEvaluatorSpec(text)) {
     search::ModelEvaluatorOptions mo;
     if (spec.has_calibration_batches()) mo.calibration_batches = spec.calibration_batches();
