@@ -11,7 +11,8 @@
 #
 #   [SEEDS="0 1 2"] [STEPS=12000] [SAMPLER=flops_uniform] [EVALUATOR=...] [BUDGET=100] \
 #   [EVAL_IMAGES=500] [CALIBRATION_BATCHES=2] [SIGNALS=1] [REFERENCE=100] \
-#   [FEWSHOT_STEPS=0] [FEWSHOT_GENE=0] [FEWSHOT_LR=] bash bench/nb201_budget.sh RUNS
+#   [FEWSHOT_STEPS=0] [FEWSHOT_GENE=0] [FEWSHOT_LR=] [SHRINK_AT=0] [SHRINK_DROP=2] \
+#   [SHRINK_SCORE=mean] [SHRINK_ARCHS=100] bash bench/nb201_budget.sh RUNS
 #
 # EVALUATOR is a combo: spec in which CKPT stands for the run's checkpoint; STEPS=0 trains
 # nothing (training-free evaluators only: no supernet: items). FEWSHOT_STEPS > 0 splits the
@@ -20,7 +21,8 @@
 # it and its CPU time counts as training.
 # SHRINK_AT > 0 shrinks the space during training (search-space shrinking): train
 # SHRINK_AT steps, score SHRINK_ARCHS random cells with the supernet's own validation loss,
-# drop the SHRINK_DROP operations whose cells rank worst on average (bench/shrink_ops.py),
+# drop the SHRINK_DROP operations whose cells rank worst (bench/shrink_ops.py; SHRINK_SCORE
+# mean: the mean rank of the cells using the operation, q90: their 90th percentile),
 # then train STEPS - SHRINK_AT more steps from those weights with the sampler excluding
 # them (sampler.exclude, nas train --init-from); the searches then run over the shrunk
 # space (--space). All of it counts as training CPU time.
@@ -42,6 +44,7 @@ FEWSHOT_LR=${FEWSHOT_LR:-}
 SHRINK_AT=${SHRINK_AT:-0}
 SHRINK_DROP=${SHRINK_DROP:-2}
 SHRINK_ARCHS=${SHRINK_ARCHS:-100}
+SHRINK_SCORE=${SHRINK_SCORE:-mean}
 COMBOS=${COMBOS:-supernet_loss+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*1.5+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.25;supernet_loss*3+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+supernet+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss+flops;zc:meco+zc:jacob_cov+zc:synflow+flops*0.5}
 BOUNDS="50M 75M 99.87M"
 export NAS_SHARED_DATA="${NAS_SHARED_DATA:-$(cd .. && pwd)/shared/data}"
@@ -75,7 +78,7 @@ for seed in $SEEDS; do
       "${TIME[@]}" -a -o "$run/train.time" $NAS search --evaluator "supernet:$phase1" --combine "supernet_loss+ref=2" \
         --algorithm random --budget "$SHRINK_ARCHS" --seed "$seed" --eval-images "$EVAL_IMAGES" \
         --calibration-batches "$CALIBRATION_BATCHES" --threads 1 --archive none --out "$run/shrink_score" >/dev/null
-      /usr/bin/python3 bench/shrink_ops.py "$run/shrink_score/result.json" "$SHRINK_DROP" > "$run/shrink.tmp"
+      /usr/bin/python3 bench/shrink_ops.py "$run/shrink_score/result.json" "$SHRINK_DROP" "$SHRINK_SCORE" > "$run/shrink.tmp"
       mv "$run/shrink.tmp" "$run/shrink.txt"
     fi
     dropped=$(tail -1 "$run/shrink.txt")
