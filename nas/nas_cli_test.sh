@@ -51,6 +51,30 @@ $NAS eval --checkpoint "$T/bad.nasckpt" --arch largest >/dev/null 2>"$ERR"
 [ $? -eq 1 ] || fail "a corrupt checkpoint should exit 1"
 grep -q "not a usable checkpoint" "$ERR" || fail "corrupt checkpoint message: $(cat "$ERR")"
 
+# Search-space shrinking: half-way, the worst-scored option leaves the space; the search
+# then keeps to the options the supernet trained at the end.
+sed 's/^training: .*/training: {seed: 1, batch_size: 32, steps: 4, checkpoint_every: 2, log_every: 1}\nshrink: {at: 0.5, archs: 4, images: 32}/' \
+  "$T/train.yaml" > "$T/shrink.yaml"
+$NAS train --config "$T/shrink.yaml" --out "$T/run_shrink" --threads 1 >/dev/null 2>"$T/shrink.err" \
+  || fail "shrinking train failed: $(cat "$T/shrink.err")"
+grep -q "shrinking the space at step 2" "$T/shrink.err" || fail "shrink announcement: $(cat "$T/shrink.err")"
+grep -q "shrinking: q90 rank of each option's architectures: .*; dropped " "$T/shrink.err" \
+  || fail "shrink report: $(cat "$T/shrink.err")"
+out=$($NAS search --evaluator "supernet:$T/run_shrink/checkpoint.nasckpt" --algorithm random --budget 6 --zc-batch 8 \
+  --archive none --threads 1 --json 2>"$ERR") || fail "search of a shrunk supernet failed: $(cat "$ERR")"
+grep -q "searching 'tiny' without .*: the supernet did not train them at the end" "$ERR" \
+  || fail "shrunk search message: $(cat "$ERR")"
+echo "$out" >"$T/shrunk_search.json"
+/usr/bin/python3 - "$T/run_shrink/shrink.json" "$T/shrunk_search.json" <<'PY' || fail "shrunk search: $out"
+import json, sys
+dropped = json.load(open(sys.argv[1]))["dropped"]
+assert len(dropped) == 1, dropped
+history = json.load(open(sys.argv[2]))["history"]
+assert len(history) == 6, history
+for e in history:
+    assert dropped[0] not in e["arch"].split(","), (dropped, e["arch"])
+PY
+
 # Search over the NAS-Bench-201 table.
 SHARED="${NAS_SHARED_DATA:-$(dirname "$(dirname "$(readlink -f configs/nb201.yaml)")")/../shared/data}"
 out=$($NAS search --space configs/nb201.yaml --evaluator "table:$SHARED/nb201_test_acc_200ep.csv" \

@@ -1,5 +1,7 @@
 #include "search/zero_cost_evaluator.h"
 
+#include <algorithm>
+
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -137,6 +139,11 @@ absl::StatusOr<LoadedEvaluator> LoadModelEvaluator(const std::string& spec_text,
     if (!loaded.ok()) return absl::Status(loaded.status().code(), absl::StrCat(field, ": ", loaded.status().message()));
     if (absl::Status s = same_space((*loaded)->trained().config.space, item.path); !s.ok()) return s;
     if (default_config.empty()) default_config = item.path;
+    for (const std::string& option : (*loaded)->trained().config.sampler.exclude) {
+      if (std::find(out.untrained_options.begin(), out.untrained_options.end(), option) == out.untrained_options.end()) {
+        out.untrained_options.push_back(option);
+      }
+    }
     supernets[item.path] = std::shared_ptr<SupernetEvaluator>(std::move(*loaded));
     if (options.rerank_images >= 0) {
       rerank_supernets[item.path] = supernets[item.path]->WithImages(options.rerank_images);

@@ -77,6 +77,9 @@ struct LoadedEvaluator {
   std::shared_ptr<const supernet::SearchSpace> space;
   std::unique_ptr<AccuracyEvaluator> evaluator;
   std::unique_ptr<AccuracyEvaluator> rerank;  // With ModelEvaluatorOptions::rerank_images.
+  // Options some supernet item's last training phase did not train (its sampler.exclude,
+  // and what search-space shrinking dropped).
+  std::vector<std::string> untrained_options;
 };
 
 // Builds the evaluator of a `zc:` or `combo:` spec (evaluator_spec.h). Every item must

@@ -1,7 +1,9 @@
 // Path samplers: determinism, bin frequencies, the shifted update, sandwich paths.
 #include "supernet/samplers.h"
+#include "supernet/shrinking.h"
 
 #include <cmath>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -284,6 +286,49 @@ TEST(SamplersTest, ExcludedOptionsAreNeverSampledAndBinsAreOverTheShrunkSpace) {
   config.restrict_option = 0;
   EXPECT_THAT(std::string(CreateSampler(space, config, 0).status().message()),
               ::testing::HasSubstr("sampler.restrict.option: none is one of the excluded options"));
+}
+
+// Search-space shrinking's option scores, by hand: four NB201 cells ranked 0, 1/3, 2/3, 1.
+TEST(ShrinkingTest, OptionScoresByHand) {
+  auto space = Load("configs/nb201.yaml");  // Ops: none, skip, conv1x1, conv3x3, avg_pool.
+  const std::vector<Architecture> archs = {
+      {{3, 3, 3, 3, 3, 3}}, {{0, 0, 0, 1, 1, 1}}, {{0, 1, 3, 3, 4, 4}}, {{0, 2, 2, 2, 2, 2}}};
+  const std::vector<double> values = {3.0, 1.0, 2.0, 4.0};
+  auto by_name = [](const std::vector<OptionScore>& scores) {
+    std::map<std::string, std::pair<double, int64_t>> m;
+    for (const OptionScore& s : scores) m[s.option] = {s.score, s.uses};
+    return m;
+  };
+  auto mean = ScoreOptions(*space, archs, values, "mean");
+  ASSERT_TRUE(mean.ok()) << mean.status();
+  auto m = by_name(*mean);
+  // none: ranks 0, 0, 0 (second cell), 1/3 (third), 1 (fourth).
+  EXPECT_NEAR(m["none"].first, (1.0 / 3 + 1) / 5, 1e-12);
+  EXPECT_EQ(m["none"].second, 5);
+  EXPECT_NEAR(m["skip_connect"].first, (1.0 / 3) / 4, 1e-12);
+  EXPECT_NEAR(m["nor_conv_1x1"].first, 1.0, 1e-12);
+  EXPECT_NEAR(m["nor_conv_3x3"].first, (6 * 2.0 / 3 + 2 * 1.0 / 3) / 8, 1e-12);
+  EXPECT_NEAR(m["avg_pool_3x3"].first, 1.0 / 3, 1e-12);
+  auto q90 = ScoreOptions(*space, archs, values, "q90");
+  ASSERT_TRUE(q90.ok()) << q90.status();
+  auto q = by_name(*q90);
+  // The 90th percentile of none's five ranks lies 0.6 of the way from 1/3 to 1.
+  EXPECT_NEAR(q["none"].first, 1.0 / 3 + 0.6 * (2.0 / 3), 1e-12);
+  EXPECT_NEAR(q["skip_connect"].first, 0.7 / 3, 1e-12);
+  EXPECT_NEAR(q["nor_conv_3x3"].first, 2.0 / 3, 1e-12);
+  EXPECT_NEAR(q["avg_pool_3x3"].first, 1.0 / 3, 1e-12);
+  // Worst first: the mean drops none (many poor cells take it), q90 spares it (the best
+  // cell takes it too).
+  EXPECT_EQ(ChooseDropped(*space, *mean, {}, 2), (std::vector<std::string>{"skip_connect", "none"}));
+  EXPECT_EQ(ChooseDropped(*space, *q90, {}, 2), (std::vector<std::string>{"skip_connect", "avg_pool_3x3"}));
+  EXPECT_EQ(ChooseDropped(*space, *q90, {"skip_connect"}, 1), (std::vector<std::string>{"avg_pool_3x3"}));
+  // Every gene keeps an option.
+  EXPECT_TRUE(ChooseDropped(*space, *q90, {"none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3"}, 1).empty());
+
+  EXPECT_THAT(std::string(ScoreOptions(*space, archs, values, "q100").status().message()),
+              ::testing::HasSubstr("'q100' is not mean or qNN"));
+  EXPECT_THAT(std::string(ScoreOptions(*space, archs, {1.0}, "mean").status().message()),
+              ::testing::HasSubstr("4 architectures but 1 scores"));
 }
 
 TEST(SamplersTest, BadConfigsNameTheField) {

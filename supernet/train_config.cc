@@ -83,7 +83,7 @@ absl::StatusOr<TrainConfig> ParseTrainConfig(const std::string& yaml, const std:
   if (absl::Status s = root.ExpectKeys(
           {"space", "data"},
           {"description", "supernet", "training", "optimizer", "schedule", "sampler", "evaluation",
-           "distillation"});
+           "distillation", "shrink"});
       !s.ok()) {
     return s;
   }
@@ -268,6 +268,25 @@ absl::StatusOr<TrainConfig> ParseTrainConfig(const std::string& yaml, const std:
     }
   }
 
+  if (root.Has("shrink")) {  // Search-space shrinking during training.
+    const ConfigNode n = root["shrink"];
+    if (absl::Status s = n.ExpectKeys({"at"}, {"drop", "score", "archs", "images", "calibration_batches"}); !s.ok()) {
+      return s;
+    }
+    ShrinkConfig& sh = c.shrink;
+    if (absl::Status s = ReadDouble(n, "at", 1e-6, 1 - 1e-6, &sh.at); !s.ok()) return s;
+    if (absl::Status s = ReadInt(n, "drop", 1, 1000, &sh.drop); !s.ok()) return s;
+    if (absl::Status s = ReadString(n, "score", &sh.score); !s.ok()) return s;
+    if (absl::Status s = ValidateScoreMethod(sh.score, "shrink.score"); !s.ok()) return n["score"].Error(std::string(s.message()));
+    if (absl::Status s = ReadInt(n, "archs", 2, 100000, &sh.archs); !s.ok()) return s;
+    if (absl::Status s = ReadInt(n, "images", 0, int64_t{1} << 40, &sh.images); !s.ok()) return s;
+    if (absl::Status s = ReadInt(n, "calibration_batches", 0, 100000, &sh.calibration_batches); !s.ok()) return s;
+    if (c.sampler.kind == "fixed") return n.Error("shrink: not with the fixed sampler (it trains one path)");
+    if (c.sampler.restrict_gene >= 0) {
+      return n.Error("shrink: not with sampler.restrict (a few-shot sub-supernet trains on its parent's space)");
+    }
+  }
+
   if (root.Has("evaluation")) {
     const ConfigNode n = root["evaluation"];
     if (absl::Status s = n.ExpectKeys({}, {"calibration_batches", "calibration_batch_size", "batch_size", "max_images"});
@@ -380,6 +399,7 @@ absl::StatusOr<TrainConfig> MakeFineTuneConfig(const std::string& base_yaml, con
           overrides_source, ": ", key, ": unknown section (training, optimizer, schedule, distillation, data, evaluation)"));
     }
   }
+  base.remove("shrink");  // One fixed path: nothing to shrink.
   YAML::Node sampler(YAML::NodeType::Map);
   sampler["kind"] = "fixed";
   sampler["arch"] = arch;
@@ -403,6 +423,7 @@ absl::StatusOr<TrainConfig> MakeSubSupernetConfig(const std::string& base_yaml, 
   restrict["gene"] = gene;
   restrict["option"] = option;
   base["sampler"]["restrict"] = restrict;
+  base.remove("shrink");  // Sub-supernets train on; they do not shrink again.
   base["training"]["steps"] = steps;
   if (lr > 0) base["optimizer"]["lr"] = lr;
   base["schedule"]["warmup_steps"] = 0;

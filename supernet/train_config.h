@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "supernet/data_loader.h"
 #include "supernet/samplers.h"
+#include "supernet/shrinking.h"
 #include "supernet/search_space.h"
 #include "supernet/supernet.h"
 
@@ -82,6 +83,7 @@ struct TrainConfig {
   SamplerConfig sampler;
   EvaluationConfig evaluation;
   DistillationConfig distillation;
+  ShrinkConfig shrink;
 };
 
 // Loads a training config; errors name the file, line and field.

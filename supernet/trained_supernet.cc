@@ -28,6 +28,17 @@ absl::StatusOr<TrainedSupernet> LoadTrainedSupernet(const std::string& checkpoin
       ParseTrainConfig(config_yaml, source, base.empty() ? "." : base, &space_yaml);
   if (!config.ok()) return config.status();
   trained.config = *std::move(config);
+  try {
+    // Options that search-space shrinking dropped during training join sampler.exclude:
+    // the options the supernet's last phase did not train.
+    if (contents->meta.contains("shrink")) {
+      for (const auto& option : contents->meta.at("shrink").at("dropped")) {
+        trained.config.sampler.exclude.push_back(option.get<std::string>());
+      }
+    }
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat(checkpoint, ": bad shrink metadata: ", e.what()));
+  }
   trained.net = CreateSupernet(trained.config.space, trained.config.supernet);
   if (absl::Status s = RestoreModule(contents->model, *trained.net, checkpoint); !s.ok()) return s;
   trained.net->ApplyMemoryFormat();

@@ -13,7 +13,8 @@
 namespace nas::supernet {
 
 // A supernet restored from a training checkpoint, with the config and data it was
-// trained on (the checkpoint embeds the config and the search space).
+// trained on (the checkpoint embeds the config and the search space). Options that
+// search-space shrinking dropped are in config.sampler.exclude, with sampler.exclude's own.
 struct TrainedSupernet {
   std::string checkpoint;
   TrainConfig config;

@@ -10,8 +10,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "supernet/checkpoint.h"
 #include "supernet/file_util.h"
+#include "supernet/trained_supernet.h"
 
 namespace nas::supernet {
 namespace {
@@ -93,26 +95,13 @@ absl::Status Trainer::Init() {
   net_ = CreateSupernet(config_.space, config_.supernet);
   net_->to(options_.device);
   net_->train();
-  std::vector<torch::Tensor> decay, no_decay;
-  for (const torch::Tensor& p : net_->parameters()) {
-    (p.dim() <= 1 ? no_decay : decay).push_back(p);
-    all_parameters_.push_back(p);
+  for (const torch::Tensor& p : net_->parameters()) all_parameters_.push_back(p);
+  MakeOptimizer();
+  if (absl::Status s = MakeSampler(); !s.ok()) return s;
+  if (config_.shrink.enabled()) {
+    shrink_step_ = std::clamp<int64_t>(std::llround(config_.shrink.at * static_cast<double>(total_steps_)), 1,
+                                       std::max<int64_t>(1, total_steps_ - 1));
   }
-  const OptimizerConfig& o = config_.optimizer;
-  auto group_options = [&](double weight_decay) {
-    auto opts = std::make_unique<torch::optim::SGDOptions>(o.lr);
-    opts->momentum(o.momentum).nesterov(o.nesterov).weight_decay(weight_decay);
-    return opts;
-  };
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decay, group_options(o.weight_decay));
-  groups.emplace_back(no_decay, group_options(0.0));
-  optimizer_ = std::make_unique<torch::optim::SGD>(groups, torch::optim::SGDOptions(o.lr));
-
-  absl::StatusOr<std::unique_ptr<PathSampler>> sampler =
-      CreateSampler(config_.space, config_.sampler, t.seed);
-  if (!sampler.ok()) return sampler.status();
-  sampler_ = *std::move(sampler);
 
   if (!has_checkpoint && !options_.init_from.empty()) {
     if (absl::Status s = LoadInitialWeights(options_.init_from); !s.ok()) return s;
@@ -128,11 +117,38 @@ absl::Status Trainer::Init() {
   return absl::OkStatus();
 }
 
+void Trainer::MakeOptimizer() {
+  std::vector<torch::Tensor> decay, no_decay;
+  for (const torch::Tensor& p : all_parameters_) (p.dim() <= 1 ? no_decay : decay).push_back(p);
+  const OptimizerConfig& o = config_.optimizer;
+  auto group_options = [&](double weight_decay) {
+    auto opts = std::make_unique<torch::optim::SGDOptions>(o.lr);
+    opts->momentum(o.momentum).nesterov(o.nesterov).weight_decay(weight_decay);
+    return opts;
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, group_options(o.weight_decay));
+  groups.emplace_back(no_decay, group_options(0.0));
+  optimizer_ = std::make_unique<torch::optim::SGD>(groups, torch::optim::SGDOptions(o.lr));
+}
+
+absl::Status Trainer::MakeSampler() {
+  absl::StatusOr<std::unique_ptr<PathSampler>> sampler =
+      CreateSampler(config_.space, config_.sampler, config_.training.seed);
+  if (!sampler.ok()) return sampler.status();
+  sampler_ = *std::move(sampler);
+  return absl::OkStatus();
+}
+
 double Trainer::LearningRate(int64_t step) const {
   const ScheduleConfig& s = config_.schedule;
   const double lr = config_.optimizer.lr;
+  // With shrinking, the schedule runs twice: up to the shrinking step, and from it to the end.
+  int64_t begin = 0, end = total_steps_;
+  if (shrink_step_ >= 0) (step < shrink_step_ ? end : begin) = shrink_step_;
+  step -= begin;
   if (step < s.warmup_steps) return lr * static_cast<double>(step + 1) / s.warmup_steps;
-  const double span = std::max<int64_t>(1, total_steps_ - s.warmup_steps);
+  const double span = std::max<int64_t>(1, end - begin - s.warmup_steps);
   const double t = std::min(1.0, static_cast<double>(step - s.warmup_steps) / span);
   if (s.kind == "cosine") return s.min_lr + (lr - s.min_lr) * 0.5 * (1 + std::cos(M_PI * t));
   if (s.kind == "linear") return lr - (lr - s.min_lr) * t;
@@ -262,6 +278,9 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
       interrupted = true;
       break;
     }
+    if (shrink_step_ >= 0 && shrunk_at_ < 0 && step_ >= shrink_step_) {
+      if (absl::Status s = Shrink(); !s.ok()) return s;
+    }
     const Batch batch = prefetcher.Next();
     const auto t0 = std::chrono::steady_clock::now();
     StepResult step_result;
@@ -370,7 +389,7 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
 
 absl::Status Trainer::SaveCheckpoint() {
   if (!primary()) return absl::OkStatus();  // Rank 0 writes; the weights are the same on all.
-  const nlohmann::json meta = {{"format", kCheckpointFormat},
+  nlohmann::json meta = {{"format", kCheckpointFormat},
                                {"step", step_},
                                {"total_steps", total_steps_},
                                {"config_yaml", config_.yaml},
@@ -379,6 +398,7 @@ absl::Status Trainer::SaveCheckpoint() {
                                {"sampler", sampler_->name()},
                                {"sampler_state", sampler_->SaveState()},
                                {"threads", torch::get_num_threads()}};
+  if (shrunk_at_ >= 0) meta["shrink"] = {{"step", shrunk_at_}, {"dropped", shrink_dropped_}};
   return WriteCheckpoint(checkpoint_path(), meta, *net_, optimizer_.get());
 }
 
@@ -451,6 +471,14 @@ absl::Status Trainer::LoadCheckpoint() {
       return absl::InvalidArgumentError(
           absl::StrCat(path, ": was trained on a different search space than ", config_.source));
     }
+    if (meta.contains("shrink")) {  // Shrunk before this checkpoint: train on over the same options.
+      const nlohmann::json& shrink = meta.at("shrink");
+      if (absl::Status s = ApplyShrink(shrink.at("dropped").get<std::vector<std::string>>(),
+                                       shrink.at("step").get<int64_t>());
+          !s.ok()) {
+        return absl::DataLossError(absl::StrCat(path, ": bad shrink state: ", s.message()));
+      }
+    }
     if (meta.at("sampler").get<std::string>() != sampler_->name()) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": was trained with sampler '",
                                                      meta.at("sampler").get<std::string>(),
@@ -466,6 +494,108 @@ absl::Status Trainer::LoadCheckpoint() {
   if (absl::Status s = RestoreOptimizer(contents->optimizer, *optimizer_, path); !s.ok()) return s;
   net_->to(options_.device);
   return absl::OkStatus();
+}
+
+absl::Status Trainer::ApplyShrink(const std::vector<std::string>& dropped, int64_t step) {
+  for (const std::string& option : dropped) config_.sampler.exclude.push_back(option);
+  if (absl::Status s = MakeSampler(); !s.ok()) return s;
+  MakeOptimizer();  // Fresh momentum for the second cycle of the schedule.
+  shrunk_at_ = step;
+  shrink_dropped_ = dropped;
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::Shrink() {
+  const ShrinkConfig& sh = config_.shrink;
+  const auto start = std::chrono::steady_clock::now();
+  auto message = [&](const std::string& line) {
+    if (options_.on_message && primary()) options_.on_message(line);
+  };
+  // Random architectures of the space trained so far (without sampler.exclude's options).
+  std::shared_ptr<const SearchSpace> space = config_.space;
+  if (!config_.sampler.exclude.empty()) {
+    absl::StatusOr<std::shared_ptr<const RestrictedSpace>> current =
+        RestrictedSpace::Excluding(config_.space, config_.sampler.exclude, "sampler.exclude");
+    if (!current.ok()) return current.status();
+    space = *current;
+  }
+  const auto* restricted = dynamic_cast<const RestrictedSpace*>(space.get());
+  Rng rng(config_.training.seed ^ 0x5421a7c3ULL);
+  std::vector<Architecture> archs;
+  std::vector<std::string> seen;
+  for (int64_t tries = 0; static_cast<int64_t>(archs.size()) < sh.archs && tries < 50 * sh.archs; ++tries) {
+    Architecture arch = space->Sample(rng);
+    if (restricted != nullptr) arch = restricted->ToFull(arch);
+    const std::string text = config_.space->Format(arch);
+    if (std::find(seen.begin(), seen.end(), text) != seen.end()) continue;
+    seen.push_back(text);
+    archs.push_back(std::move(arch));
+  }
+  message(absl::StrCat("shrinking at step ", step_, ": scoring ", archs.size(),
+                       " random architectures by validation loss (", sh.images > 0 ? absl::StrCat(sh.images) : "all",
+                       " images each)..."));
+  TrainedSupernet view;
+  view.config = config_;
+  view.config.evaluation.max_images = sh.images;
+  view.config.evaluation.calibration_batches = sh.calibration_batches;
+  view.net = net_;
+  view.step = step_;
+  view.total_steps = total_steps_;
+  view.data = data_;
+  std::vector<double> values;
+  net_->eval();
+  {
+    std::unique_ptr<Evaluator> evaluator = MakeEvaluator(view, EvalSplit::kValidation, options_.device);
+    for (const Architecture& arch : archs) {
+      absl::StatusOr<EvalResult> r = evaluator->Evaluate(arch);
+      if (!r.ok()) {
+        net_->train();
+        return absl::Status(r.status().code(), absl::StrCat("shrinking: ", r.status().message()));
+      }
+      values.push_back(-r->loss);
+    }
+  }
+  net_->train();
+  absl::StatusOr<std::vector<OptionScore>> scores = ScoreOptions(*config_.space, archs, values, sh.score);
+  if (!scores.ok()) return absl::Status(scores.status().code(), absl::StrCat("shrinking: ", scores.status().message()));
+  std::vector<std::string> dropped = ChooseDropped(*config_.space, *scores, config_.sampler.exclude, sh.drop);
+  if (options_.distributed != nullptr) {
+    // Every rank scored the same architectures on the same weights; rank 0's choice is binding.
+    std::vector<std::string> names;
+    for (const OptionScore& s : *scores) names.push_back(s.option);
+    torch::Tensor mask = torch::zeros({static_cast<int64_t>(names.size())}, torch::kFloat32);
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (std::find(dropped.begin(), dropped.end(), names[i]) != dropped.end()) mask[i] = 1;
+    }
+    if (absl::Status s = options_.distributed->Broadcast({mask}); !s.ok()) return s;
+    dropped.clear();
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (mask[i].item<float>() > 0.5f) dropped.push_back(names[i]);
+    }
+  }
+  nlohmann::json report = {{"step", step_},
+                           {"archs", archs.size()},
+                           {"images", sh.images},
+                           {"score", sh.score},
+                           {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()},
+                           {"dropped", dropped},
+                           {"excluded_before", config_.sampler.exclude}};
+  std::string lines;
+  for (const OptionScore& s : *scores) {
+    report["options"].push_back({{"option", s.option}, {"score", s.score}, {"uses", s.uses}});
+    absl::StrAppend(&lines, lines.empty() ? "" : ", ", s.option, " ", absl::StrFormat("%.3f", s.score));
+  }
+  if (absl::Status s = ApplyShrink(dropped, step_); !s.ok()) return s;
+  message(absl::StrCat("shrinking: ", sh.score, " rank of each option's architectures: ", lines, "; dropped ",
+                       dropped.empty() ? "none (every gene needs its options)" : absl::StrJoin(dropped, ", "),
+                       "; the schedule restarts for the remaining ", total_steps_ - step_, " steps"));
+  if (primary()) {
+    if (absl::Status s = WriteFileAtomically(options_.out_dir + "/shrink.json", report.dump(2) + "\n"); !s.ok()) {
+      return s;
+    }
+  }
+  // Kept at once: a resumed run does not score again.
+  return SaveCheckpoint();
 }
 
 }  // namespace nas::supernet

@@ -72,6 +72,8 @@ struct TrainOptions {
   torch::Device device = torch::kCPU;
   // Called after every step on the primary rank (drawing is the caller's business).
   std::function<void(const TrainProgress&)> on_step;
+  // Status lines on the primary rank (search-space shrinking).
+  std::function<void(const std::string&)> on_message;
   // Stop (checkpointing, as on an interruption) after this many steps of this run;
   // negative: run to the end. For tests and time-boxed runs.
   int64_t stop_after_steps = -1;
@@ -106,6 +108,8 @@ class Trainer {
 
   int64_t step() const { return step_; }
   int64_t total_steps() const { return total_steps_; }
+  // The step at which TrainConfig::shrink shrinks the space; -1: never.
+  int64_t shrink_step() const { return shrink_step_; }
   Supernet supernet() const { return net_; }
   PathSampler& sampler() { return *sampler_; }
   torch::optim::SGD& optimizer() { return *optimizer_; }
@@ -118,6 +122,13 @@ class Trainer {
  private:
   Trainer(TrainConfig config, TrainOptions options) : config_(std::move(config)), options_(std::move(options)) {}
   absl::Status Init();
+  void MakeOptimizer();
+  absl::Status MakeSampler();  // From config_.sampler.
+  // TrainConfig::shrink: scores random architectures, drops the worst options (ApplyShrink),
+  // writes out_dir/shrink.json and checkpoints.
+  absl::Status Shrink();
+  // Excludes `dropped` from then on, with a fresh optimizer; `step`: where it happened.
+  absl::Status ApplyShrink(const std::vector<std::string>& dropped, int64_t step);
   absl::Status SaveCheckpoint();
   absl::Status LoadCheckpoint();
   absl::Status LoadInitialWeights(const std::string& path);
@@ -148,6 +159,9 @@ class Trainer {
   std::vector<torch::Tensor> all_parameters_;
   int64_t step_ = 0;
   int64_t total_steps_ = 0;
+  int64_t shrink_step_ = -1;  // TrainConfig::shrink: the step it happens at; -1: never.
+  int64_t shrunk_at_ = -1;    // The step it happened at; -1: not yet.
+  std::vector<std::string> shrink_dropped_;
   std::vector<double> images_per_second_;  // One entry per step of this process.
   std::atomic<bool> stop_requested_{false};
 };

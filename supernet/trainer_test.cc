@@ -399,6 +399,60 @@ TEST(TrainerTest, LearningRateWarmsUpThenDecays) {
   EXPECT_LT(trainer->LearningRate(5), trainer->LearningRate(3));
 }
 
+// Search-space shrinking at half the steps: the dropped option is gone from then on, the
+// schedule starts again, the choice is kept in the checkpoint (a resumed run neither
+// scores again nor trains the option), and runs resume bit for bit either side of it.
+TEST(TrainerTest, ShrinkingDropsAnOptionRestartsTheScheduleAndResumesExactly) {
+  const std::string dir = nas::testing::FreshTempDir("shrink");
+  const std::string config = TinyConfig(dir);
+  {
+    std::ofstream out(config, std::ios::app);
+    out << "shrink: {at: 0.5, drop: 1, archs: 6, images: 64, calibration_batches: 1}\n";
+  }
+  auto straight = MakeTrainer(config, dir + "/straight", false);
+  ASSERT_NE(straight, nullptr);
+  EXPECT_EQ(straight->shrink_step(), 3);
+  // Two cycles: warm-up from step 0 and again from step 3.
+  EXPECT_NEAR(straight->LearningRate(0), 0.025, 1e-12);
+  EXPECT_NEAR(straight->LearningRate(3), 0.025, 1e-12);
+  EXPECT_NEAR(straight->LearningRate(4), 0.05, 1e-12);
+  ASSERT_TRUE(straight->Run().ok());
+  absl::StatusOr<std::string> report = ReadFileBytes(dir + "/straight/shrink.json");
+  ASSERT_TRUE(report.ok()) << report.status();
+  const nlohmann::json shrink = nlohmann::json::parse(*report);
+  EXPECT_EQ(shrink.at("step").get<int64_t>(), 3);
+  EXPECT_EQ(shrink.at("archs").get<int64_t>(), 6);
+  const std::vector<std::string> dropped = shrink.at("dropped").get<std::vector<std::string>>();
+  ASSERT_EQ(dropped.size(), 1u);
+  // The worst-scored option is the one dropped.
+  EXPECT_EQ(shrink.at("options")[0].at("option").get<std::string>(), dropped[0]);
+  const SearchSpace& space = *straight->config().space;
+  for (int64_t step = 3; step < 40; ++step) {
+    for (const Architecture& a : straight->sampler().Sample(step)) {
+      for (size_t g = 0; g < a.genes.size(); ++g) EXPECT_NE(space.genes()[g].options[a.genes[g]], dropped[0]);
+    }
+  }
+  // The checkpoint says what the supernet did not train at the end.
+  absl::StatusOr<TrainedSupernet> trained = LoadTrainedSupernet(dir + "/straight/checkpoint.nasckpt", torch::kCPU);
+  ASSERT_TRUE(trained.ok()) << trained.status();
+  EXPECT_EQ(trained->config.sampler.exclude, dropped);
+
+  for (const int64_t stop : {2, 4}) {  // Interrupted before and after shrinking.
+    const std::string out = dir + "/stopped" + std::to_string(stop);
+    ASSERT_TRUE(MakeTrainer(config, out, false, stop)->Run().ok());
+    auto resumed = MakeTrainer(config, out, true);
+    ASSERT_NE(resumed, nullptr);
+    ASSERT_TRUE(resumed->Run().ok());
+    const auto a = straight->supernet()->parameters(), b = resumed->supernet()->parameters();
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "stopped at " << stop;
+    nlohmann::json again = nlohmann::json::parse(*ReadFileBytes(out + "/shrink.json")), first = shrink;
+    again.erase("seconds");
+    first.erase("seconds");
+    EXPECT_EQ(again, first) << "stopped at " << stop;
+  }
+}
+
 TEST(TrainConfigTest, BadFieldsAreNamed) {
   const std::string dir = nas::testing::FreshTempDir("badconfig");
   const std::string good = *ReadFileBytes(TinyConfig(dir));
@@ -414,6 +468,11 @@ TEST(TrainConfigTest, BadFieldsAreNamed) {
       {"kind: uniform", "kind: uniform, restrict: {gene: 1}"},
       {"kind: uniform", "kind: uniform, exclude: [conv_9x9]"},
       {"kind: uniform", "kind: uniform, exclude: 3"},
+      {"schedule:", "shrink: {at: 1.5}\nschedule:"},
+      {"schedule:", "shrink: {at: 0.5, score: q100}\nschedule:"},
+      {"schedule:", "shrink: {drop: 1}\nschedule:"},
+      {"sampler: {kind: uniform, num_bins: 4, update_every: 2}",
+       "sampler: {kind: fixed, arch: 'shuffle3x3,shuffle3x3,shuffle3x3,shuffle3x3'}\nshrink: {at: 0.5}"},
   };
   const std::vector<std::string> expected = {
       "train.yaml:3: training.batch_size: 0 is out of range",
@@ -427,6 +486,10 @@ TEST(TrainConfigTest, BadFieldsAreNamed) {
       "sampler.restrict: missing required key 'option'",
       "sampler.exclude: 'conv_9x9' is not an option of any gene",
       "sampler.exclude: expected a non-empty list",
+      "shrink.at: 1.5 is out of range",
+      "shrink.score: 'q100' is not mean or qNN",
+      "shrink: missing required key 'at'",
+      "shrink: not with the fixed sampler",
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     std::string yaml = good;

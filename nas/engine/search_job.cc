@@ -136,7 +136,22 @@ struct LoadedEvaluator {
   // The same signal on spec.rerank_images validation images (when spec.rerank_top > 0).
   std::unique_ptr<search::AccuracyEvaluator> rerank;
   std::string evaluator_spec;  // After the default combination was applied.
+  std::vector<std::string> untrained_options;  // See search::LoadedEvaluator.
 };
+
+// Searches `sub`, a restriction of loaded.space, through loaded's evaluators.
+absl::Status Restrict(std::shared_ptr<const supernet::SearchSpace> sub, LoadedEvaluator& loaded) {
+  auto inner = search::SubspaceEvaluator::Create(sub, loaded.space, std::move(loaded.evaluator));
+  if (!inner.ok()) return inner.status();
+  if (loaded.rerank != nullptr) {
+    auto rerank = search::SubspaceEvaluator::Create(sub, loaded.space, std::move(loaded.rerank));
+    if (!rerank.ok()) return rerank.status();
+    loaded.rerank = *std::move(rerank);
+  }
+  loaded.space = std::move(sub);
+  loaded.evaluator = *std::move(inner);
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -175,6 +190,7 @@ absl::StatusOr<LoadedEvaluator> LoadEvaluator(const v1::SearchSpec& spec, const 
     auto supernet = search::SupernetEvaluator::Load(text.substr(9), env.device, eo);
     if (!supernet.ok()) return Field(supernet.status(), "evaluator");
     loaded.space = (*supernet)->trained().config.space;
+    loaded.untrained_options = (*supernet)->trained().config.sampler.exclude;
     if (rerank) loaded.rerank = (*supernet)->WithImages(spec.rerank_images());
     loaded.evaluator = *std::move(supernet);
   } else if (search::IsModelEvaluatorSpec(text)) {
@@ -193,6 +209,7 @@ absl::StatusOr<LoadedEvaluator> LoadEvaluator(const v1::SearchSpec& spec, const 
     }
     if (!model.ok()) return model.status();
     loaded.space = model->space;
+    loaded.untrained_options = model->untrained_options;
     loaded.evaluator = std::move(model->evaluator);
     loaded.rerank = std::move(model->rerank);
   } else {
@@ -231,26 +248,28 @@ absl::StatusOr<LoadedEvaluator> LoadEvaluator(const v1::SearchSpec& spec, const 
     if ((*given)->name() != loaded.space->name() || !same_genes(**given, *loaded.space)) {
       // A restriction of the evaluator's space (a subset of its options) is searched
       // through it.
-      auto sub = search::SubspaceEvaluator::Create(*given, loaded.space, std::move(loaded.evaluator));
-      if (!sub.ok()) {
+      const std::string full_name = loaded.space->name();
+      if (absl::Status s = Restrict(*given, loaded); !s.ok()) {
         const bool checkpoint = absl::StartsWith(spec.evaluator(), "supernet:");
         return absl::InvalidArgumentError(absl::StrCat(
             "space: '", (*given)->name(),
             checkpoint ? "' is not a restriction of the space the checkpoint was trained on, '"
                        : "' is not a restriction of the evaluator's space, '",
-            loaded.space->name(), "': ", sub.status().message(), " (leave space empty to use the ",
+            full_name, "': ", s.message(), " (leave space empty to use the ",
             checkpoint ? "checkpoint's)" : "evaluator's)"));
       }
-      progress.Message(absl::StrCat("searching '", (*given)->name(), "', a restriction of '", loaded.space->name(),
-                                    "', with the evaluator over '", loaded.space->name(), "'"));
-      if (loaded.rerank != nullptr) {
-        auto sub_rerank = search::SubspaceEvaluator::Create(*given, loaded.space, std::move(loaded.rerank));
-        if (!sub_rerank.ok()) return sub_rerank.status();
-        loaded.rerank = *std::move(sub_rerank);
-      }
-      loaded.space = *given;
-      loaded.evaluator = *std::move(sub);
+      progress.Message(absl::StrCat("searching '", (*given)->name(), "', a restriction of '", full_name,
+                                    "', with the evaluator over '", full_name, "'"));
     }
+  } else if (loaded.evaluator != nullptr && spec.space().empty() && !loaded.untrained_options.empty()) {
+    // The supernet's last phase did not train these options: search the space without them.
+    auto trained = supernet::RestrictedSpace::Excluding(loaded.space, loaded.untrained_options, "evaluator");
+    if (!trained.ok()) return trained.status();
+    progress.Message(absl::StrCat("searching '", loaded.space->name(), "' without ",
+                                  absl::StrJoin(loaded.untrained_options, ", "),
+                                  ": the supernet did not train them at the end (sampler.exclude or shrinking; give "
+                                  "space to search otherwise)"));
+    if (absl::Status s = Restrict(*std::move(trained), loaded); !s.ok()) return s;
   }
   return loaded;
 }

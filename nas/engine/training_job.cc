@@ -42,6 +42,7 @@ absl::StatusOr<v1::TrainingResult> RunTrainingJob(const TrainingJob& job, Progre
     if (p.validation_accuracy >= 0) typed.set_validation_accuracy(p.validation_accuracy);
     progress.Training(typed, p.log_line);
   };
+  train.on_message = [&progress](const std::string& line) { progress.Message(line); };
   absl::StatusOr<std::unique_ptr<supernet::Trainer>> trainer = supernet::Trainer::Create(*std::move(config), train);
   if (!trainer.ok()) {
     if (dist != nullptr) {
@@ -51,12 +52,16 @@ absl::StatusOr<v1::TrainingResult> RunTrainingJob(const TrainingJob& job, Progre
   }
   if (primary) {
     progress.Message(absl::StrFormat(
-        "training %s on %s: %d steps (%s), sampler %s%s, %d threads%s, output %s", (*trainer)->config().space->name(),
+        "training %s on %s: %d steps (%s), sampler %s%s%s, %d threads%s, output %s", (*trainer)->config().space->name(),
         (*trainer)->config().data.dataset, (*trainer)->total_steps(),
         (*trainer)->step() > 0      ? absl::StrCat("resuming at step ", (*trainer)->step())
         : job.init_from.empty()     ? std::string("from scratch")
                                     : std::string("from the supernet's weights"),
         (*trainer)->sampler().name(),
+        (*trainer)->shrink_step() >= 0
+            ? absl::StrFormat(", shrinking the space at step %d (dropping %d option(s), shrink.drop)",
+                              (*trainer)->shrink_step(), (*trainer)->config().shrink.drop)
+            : "",
         (*trainer)->config().distillation.enabled()
             ? absl::StrFormat(", distilled from the supernet's %s path (weight %g, temperature %g)",
                               (*trainer)->config().distillation.teacher, (*trainer)->config().distillation.weight,
