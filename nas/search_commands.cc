@@ -105,7 +105,8 @@ void AddSearchCommand(Commands& commands) {
       "search", "Search a space for the best architectures under constraints; Ctrl-C stops after the "
                 "current generation, and rerunning the same command resumes from the evaluation archive");
   search_cmd->add_option("--space", search->space,
-                         "Search space YAML file (optional with a supernet evaluator: the checkpoint's)");
+                         "Search space YAML file (optional with a supernet evaluator: the checkpoint's, less options its "
+                         "training excluded or shrinking dropped)");
   search_cmd->add_option("--evaluator", search->evaluator,
                          "table:PATH[:COLUMN]: NAS-Bench-201's CSV (column cifar10 (default), cifar100 or "
                          "imagenet16) or a table of any space (CSV header arch,METRIC,... or JSON "
