@@ -390,14 +390,14 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
 absl::Status Trainer::SaveCheckpoint() {
   if (!primary()) return absl::OkStatus();  // Rank 0 writes; the weights are the same on all.
   nlohmann::json meta = {{"format", kCheckpointFormat},
-                               {"step", step_},
-                               {"total_steps", total_steps_},
-                               {"config_yaml", config_.yaml},
-                               {"config_source", config_.source},
-                               {"space_yaml", config_.space_yaml},
-                               {"sampler", sampler_->name()},
-                               {"sampler_state", sampler_->SaveState()},
-                               {"threads", torch::get_num_threads()}};
+                         {"step", step_},
+                         {"total_steps", total_steps_},
+                         {"config_yaml", config_.yaml},
+                         {"config_source", config_.source},
+                         {"space_yaml", config_.space_yaml},
+                         {"sampler", sampler_->name()},
+                         {"sampler_state", sampler_->SaveState()},
+                         {"threads", torch::get_num_threads()}};
   if (shrunk_at_ >= 0) meta["shrink"] = {{"step", shrunk_at_}, {"dropped", shrink_dropped_}};
   return WriteCheckpoint(checkpoint_path(), meta, *net_, optimizer_.get());
 }
@@ -500,6 +500,7 @@ absl::Status Trainer::ApplyShrink(const std::vector<std::string>& dropped, int64
   for (const std::string& option : dropped) config_.sampler.exclude.push_back(option);
   if (absl::Status s = MakeSampler(); !s.ok()) return s;
   MakeOptimizer();  // Fresh momentum for the second cycle of the schedule.
+  shrink_step_ = step;  // The schedule restarts where it happened (whatever the config says now).
   shrunk_at_ = step;
   shrink_dropped_ = dropped;
   return absl::OkStatus();
