@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -278,7 +279,7 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
       interrupted = true;
       break;
     }
-    if (shrink_step_ >= 0 && shrunk_at_ < 0 && step_ >= shrink_step_) {
+    if (shrink_step_ >= 0 && !shrunk_ && step_ >= shrink_step_) {
       if (absl::Status s = Shrink(); !s.ok()) return s;
     }
     const Batch batch = prefetcher.Next();
@@ -398,7 +399,7 @@ absl::Status Trainer::SaveCheckpoint() {
                          {"sampler", sampler_->name()},
                          {"sampler_state", sampler_->SaveState()},
                          {"threads", torch::get_num_threads()}};
-  if (shrunk_at_ >= 0) meta["shrink"] = {{"step", shrunk_at_}, {"dropped", shrink_dropped_}};
+  if (shrunk_) meta["shrink"] = {{"step", shrink_step_}, {"dropped", shrink_dropped_}};
   return WriteCheckpoint(checkpoint_path(), meta, *net_, optimizer_.get());
 }
 
@@ -501,7 +502,7 @@ absl::Status Trainer::ApplyShrink(const std::vector<std::string>& dropped, int64
   if (absl::Status s = MakeSampler(); !s.ok()) return s;
   MakeOptimizer();  // Fresh momentum for the second cycle of the schedule.
   shrink_step_ = step;  // The schedule restarts where it happened (whatever the config says now).
-  shrunk_at_ = step;
+  shrunk_ = true;
   shrink_dropped_ = dropped;
   return absl::OkStatus();
 }
@@ -523,14 +524,11 @@ absl::Status Trainer::Shrink() {
   const auto* restricted = dynamic_cast<const RestrictedSpace*>(space.get());
   Rng rng(config_.training.seed ^ 0x5421a7c3ULL);
   std::vector<Architecture> archs;
-  std::vector<std::string> seen;
+  std::set<Architecture> seen;
   for (int64_t tries = 0; static_cast<int64_t>(archs.size()) < sh.archs && tries < 50 * sh.archs; ++tries) {
     Architecture arch = space->Sample(rng);
     if (restricted != nullptr) arch = restricted->ToFull(arch);
-    const std::string text = config_.space->Format(arch);
-    if (std::find(seen.begin(), seen.end(), text) != seen.end()) continue;
-    seen.push_back(text);
-    archs.push_back(std::move(arch));
+    if (seen.insert(arch).second) archs.push_back(std::move(arch));
   }
   message(absl::StrCat("shrinking at step ", step_, ": scoring ", archs.size(),
                        " random architectures by validation loss (", sh.images > 0 ? absl::StrCat(sh.images) : "all",

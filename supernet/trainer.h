@@ -159,8 +159,9 @@ class Trainer {
   std::vector<torch::Tensor> all_parameters_;
   int64_t step_ = 0;
   int64_t total_steps_ = 0;
-  int64_t shrink_step_ = -1;  // TrainConfig::shrink: the step it happens at; -1: never.
-  int64_t shrunk_at_ = -1;    // The step it happened at; -1: not yet.
+  // TrainConfig::shrink: the step it happens (or, once shrunk_, happened) at; -1: never.
+  int64_t shrink_step_ = -1;
+  bool shrunk_ = false;
   std::vector<std::string> shrink_dropped_;
   std::vector<double> images_per_second_;  // One entry per step of this process.
   std::atomic<bool> stop_requested_{false};
