@@ -12,7 +12,7 @@
 #   [SEEDS="0 1 2"] [STEPS=12000] [SAMPLER=flops_uniform] [EVALUATOR=...] [BUDGET=100] \
 #   [EVAL_IMAGES=500] [CALIBRATION_BATCHES=2] [SIGNALS=1] [REFERENCE=100] \
 #   [FEWSHOT_STEPS=0] [FEWSHOT_GENE=0] [FEWSHOT_LR=] [SHRINK_AT=0] [SHRINK_DROP=2] \
-#   [SHRINK_SCORE=mean] [SHRINK_ARCHS=100] [SHRINK_CONFIG=] bash bench/nb201_budget.sh RUNS
+#   [SHRINK_SCORE=mean] [SHRINK_ARCHS=100] [SHRINK_CONFIG=] [CONFIG_EXTRA=] bash bench/nb201_budget.sh RUNS
 #
 # EVALUATOR is a combo: spec in which CKPT stands for the run's checkpoint; STEPS=0 trains
 # nothing (training-free evaluators only: no supernet: items). FEWSHOT_STEPS > 0 splits the
@@ -28,6 +28,8 @@
 # space (--space). All of it counts as training CPU time. SHRINK_CONFIG (e.g. "{at: 0.5,
 # drop: 1, score: q90}") instead adds a `shrink:` section to the training config: `nas
 # train` shrinks the space itself and the searches keep to what it trained at the end.
+# CONFIG_EXTRA: lines appended to every seed's training config, e.g. "distillation:
+# {teacher: ensemble}" (self-distillation, docs/training.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-runs/nb201_budget}
@@ -48,6 +50,7 @@ SHRINK_DROP=${SHRINK_DROP:-2}
 SHRINK_ARCHS=${SHRINK_ARCHS:-100}
 SHRINK_SCORE=${SHRINK_SCORE:-mean}
 SHRINK_CONFIG=${SHRINK_CONFIG:-}
+CONFIG_EXTRA=${CONFIG_EXTRA:-}
 COMBOS=${COMBOS:-supernet_loss+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*1.5+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.25;supernet_loss*3+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+supernet+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss+flops;zc:meco+zc:jacob_cov+zc:synflow+flops*0.5}
 BOUNDS="50M 75M 99.87M"
 export NAS_SHARED_DATA="${NAS_SHARED_DATA:-$(cd .. && pwd)/shared/data}"
@@ -68,6 +71,7 @@ for seed in $SEEDS; do
   sed -e "s|^space: .*|space: $(readlink -f configs/nb201_proxy.yaml)|" -e "s|^sampler: .*|sampler: {kind: $SAMPLER}|" \
       -e "s|^  seed: .*|  seed: $seed|" configs/train_cifar10_nb201.yaml > "$cfg"
   [ -n "$SHRINK_CONFIG" ] && echo "shrink: $SHRINK_CONFIG" >> "$cfg"
+  [ -n "$CONFIG_EXTRA" ] && echo "$CONFIG_EXTRA" >> "$cfg"
   space_arg=()
   if [ "$STEPS" -gt 0 ] && [ "$SHRINK_AT" -gt 0 ]; then
     phase1="$run/phase1/checkpoint.nasckpt"

@@ -23,7 +23,8 @@ void AppendSection(std::string& out, const std::string& section) {
 }  // namespace
 
 absl::Status WriteCheckpoint(const std::string& path, const nlohmann::json& meta,
-                             torch::nn::Module& model, torch::optim::Optimizer* optimizer) {
+                             torch::nn::Module& model, torch::optim::Optimizer* optimizer,
+                             const std::vector<std::pair<std::string, torch::Tensor>>& extra) {
   std::string model_bytes, optimizer_bytes;
   try {
     torch::serialize::OutputArchive archive;
@@ -34,6 +35,9 @@ absl::Status WriteCheckpoint(const std::string& path, const nlohmann::json& meta
     if (optimizer != nullptr) {
       torch::serialize::OutputArchive opt_archive;
       optimizer->save(opt_archive);
+      for (const auto& [name, tensor] : extra) {
+        if (tensor.defined()) opt_archive.write(name, tensor, /*is_buffer=*/true);
+      }
       std::ostringstream opt_os;
       opt_archive.save_to(opt_os);
       optimizer_bytes = opt_os.str();
@@ -111,12 +115,17 @@ absl::Status RestoreModule(const std::string& bytes, torch::nn::Module& model,
 }
 
 absl::Status RestoreOptimizer(const std::string& bytes, torch::optim::Optimizer& optimizer,
-                              const std::string& path) {
+                              const std::string& path,
+                              const std::vector<std::pair<std::string, torch::Tensor*>>& extra) {
   try {
     torch::serialize::InputArchive archive;
     std::istringstream is(bytes);
     archive.load_from(is);
     optimizer.load(archive);
+    for (const auto& [name, tensor] : extra) {
+      torch::Tensor read;
+      if (archive.try_read(name, read, /*is_buffer=*/true)) *tensor = read;
+    }
   } catch (const c10::Error& e) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": optimizer state does not fit: ", e.what_without_backtrace()));

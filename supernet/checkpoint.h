@@ -2,6 +2,8 @@
 #define NAS_SUPERNET_CHECKPOINT_H_
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -20,8 +22,11 @@ struct CheckpointContents {
   std::string optimizer;  // Empty when no optimizer was saved.
 };
 
+// `extra`: named tensors of trainer state that is not a weight, saved with the optimizer's
+// (undefined tensors are left out).
 absl::Status WriteCheckpoint(const std::string& path, const nlohmann::json& meta,
-                             torch::nn::Module& model, torch::optim::Optimizer* optimizer);
+                             torch::nn::Module& model, torch::optim::Optimizer* optimizer,
+                             const std::vector<std::pair<std::string, torch::Tensor>>& extra = {});
 
 // Reads and verifies a checkpoint. A missing file is NotFound; a truncated or
 // corrupted one is DataLoss with a message saying what is wrong. Never crashes.
@@ -31,8 +36,10 @@ absl::StatusOr<CheckpointContents> ReadCheckpoint(const std::string& path);
 // InvalidArgument naming `path`.
 absl::Status RestoreModule(const std::string& bytes, torch::nn::Module& model,
                            const std::string& path);
+// Also reads each of `extra` that the checkpoint has (the others are left as they are).
 absl::Status RestoreOptimizer(const std::string& bytes, torch::optim::Optimizer& optimizer,
-                              const std::string& path);
+                              const std::string& path,
+                              const std::vector<std::pair<std::string, torch::Tensor*>>& extra = {});
 
 }  // namespace nas::supernet
 

@@ -65,14 +65,17 @@ Batch BatchLoader::Get(int64_t epoch, int64_t batch) const {
   Batch out;
   out.images = torch::empty({b, c, h, w}, torch::kFloat32);
   out.labels = torch::empty({b}, torch::kInt64);
+  out.indices = torch::empty({b}, torch::kInt64);
   const uint8_t* pixels = data_->images.data_ptr<uint8_t>();
   const int64_t* labels = data_->labels.data_ptr<int64_t>();
   float* dst_all = out.images.data_ptr<float>();
   int64_t* dst_labels = out.labels.data_ptr<int64_t>();
+  int64_t* dst_indices = out.indices.data_ptr<int64_t>();
   const Rng base = Rng(seed_).Fork(0xa11a5e5ULL ^ static_cast<uint64_t>(epoch));
   tbb::parallel_for(int64_t{0}, b, [&](int64_t i) {
     const int64_t index = order[begin + i];
     dst_labels[i] = labels[index];
+    dst_indices[i] = index;
     int64_t dy = 0, dx = 0;
     bool flip = false;
     if (augment_.random_crop || augment_.horizontal_flip) {

@@ -24,6 +24,7 @@ struct AugmentOptions {
 struct Batch {
   torch::Tensor images;  // float32 [B, C, H, W], normalized.
   torch::Tensor labels;  // int64 [B].
+  torch::Tensor indices;  // int64 [B]: each image's index in the dataset.
 };
 
 // Splits [0, n) into a held-out validation part of `validation_size` images and a

@@ -198,12 +198,16 @@ absl::StatusOr<TrainConfig> ParseTrainConfig(const std::string& yaml, const std:
 
   if (root.Has("distillation")) {
     const ConfigNode n = root["distillation"];
-    if (absl::Status s = n.ExpectKeys({"teacher"}, {"weight", "temperature"}); !s.ok()) return s;
+    if (absl::Status s = n.ExpectKeys({"teacher"}, {"weight", "temperature", "momentum"}); !s.ok()) return s;
     DistillationConfig& d = c.distillation;
     if (absl::Status s = ReadString(n, "teacher", &d.teacher); !s.ok()) return s;
-    if (absl::Status s = OneOf(n["teacher"], d.teacher, {"none", "largest", "same"}); !s.ok()) return s;
+    if (absl::Status s = OneOf(n["teacher"], d.teacher, {"none", "largest", "same", "ensemble"}); !s.ok()) return s;
     if (absl::Status s = ReadDouble(n, "weight", 0, 1, &d.weight); !s.ok()) return s;
     if (absl::Status s = ReadDouble(n, "temperature", 0.01, 100, &d.temperature); !s.ok()) return s;
+    if (n.Has("momentum") && d.teacher != "ensemble") {
+      return n["momentum"].Error("only for teacher: ensemble");
+    }
+    if (absl::Status s = ReadDouble(n, "momentum", 0, 0.999, &d.momentum); !s.ok()) return s;
   }
 
   if (root.Has("sampler")) {

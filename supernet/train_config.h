@@ -57,14 +57,18 @@ struct EvaluationConfig {
   int64_t max_images = 0;
 };
 
-// Knowledge distillation from a frozen supernet (fine-tuning): the loss is
-// (1 - weight) * cross-entropy + weight * T^2 * KL(teacher || student) at temperature T.
-// The teacher runs with batch BN statistics, its weights those of the supernet checkpoint
-// the job names (TrainOptions::teacher_checkpoint).
+// Knowledge distillation: the loss is (1 - weight) * cross-entropy + weight * T^2 *
+// KL(teacher || student) at temperature T. `largest` and `same` distil from a frozen
+// supernet (fine-tuning): it runs with batch BN statistics, its weights those of the
+// supernet checkpoint the job names (TrainOptions::teacher_checkpoint). `ensemble` needs no
+// teacher: each image's target is the moving average of the trained network's own past
+// predictions on it (EnsembleTargets, supernet/self_distillation.h), for supernet training.
 struct DistillationConfig {
-  std::string teacher = "none";  // none | largest (the space's largest-FLOPs path) | same (the trained path)
+  // none | largest (the space's largest-FLOPs path) | same (the trained path) | ensemble
+  std::string teacher = "none";
   double weight = 0.5;
   double temperature = 2.0;
+  double momentum = 0.8;  // ensemble only: the moving average's momentum per visit of an image.
   bool enabled() const { return teacher != "none"; }
 };
 

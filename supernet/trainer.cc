@@ -88,9 +88,25 @@ absl::Status Trainer::Init() {
   }
 
   if (config_.distillation.enabled()) {
-    // Built before the student's seed is set: the teacher's random initialisation (then
-    // overwritten) leaves the student's weights and resumes unchanged.
-    if (absl::Status s = LoadTeacher(options_.teacher_checkpoint); !s.ok()) return s;
+    const DistillationConfig& d = config_.distillation;
+    if (config_.sampler.kind == "sandwich") {
+      return absl::InvalidArgumentError(
+          absl::StrCat(config_.source, ": distillation: the sandwich sampler distills in place already"));
+    }
+    if (d.teacher == "ensemble") {
+      if (options_.distributed != nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            config_.source,
+            ": distillation.teacher: ensemble is not supported in distributed training yet (each process would "
+            "keep its own targets)"));
+      }
+      ensemble_ = std::make_unique<EnsembleTargets>(data_.train_set->size(), d.momentum, d.weight, d.temperature,
+                                                    options_.device);
+    } else if (absl::Status s = LoadTeacher(options_.teacher_checkpoint); !s.ok()) {
+      // Built before the student's seed is set: the teacher's random initialisation (then
+      // overwritten) leaves the student's weights and resumes unchanged.
+      return s;
+    }
   }
   torch::manual_seed(t.seed);
   net_ = CreateSupernet(config_.space, config_.supernet);
@@ -179,7 +195,12 @@ absl::Status Trainer::TrainStep(const Batch& batch, StepResult* result) {
     const int64_t begin = (static_cast<int64_t>(rank) * micro + m) * per_chunk;
     const torch::Tensor x = batch.images.narrow(0, begin, per_chunk).to(options_.device);
     const torch::Tensor y = batch.labels.narrow(0, begin, per_chunk).to(options_.device);
-    torch::Tensor soft_labels;
+    torch::Tensor soft_labels, indices;
+    std::vector<torch::Tensor> path_logits;  // For the ensemble's targets.
+    if (ensemble_) {
+      if (!batch.indices.defined()) return absl::InternalError("distillation: the batch has no image indices");
+      indices = batch.indices.narrow(0, begin, per_chunk);
+    }
     for (size_t i = 0; i < paths.size(); ++i) {
       const torch::Tensor logits = net_->Forward(x, paths[i], ctx);
       torch::Tensor loss;
@@ -197,6 +218,9 @@ absl::Status Trainer::TrainStep(const Batch& batch, StepResult* result) {
             F::kl_div(F::log_softmax(logits / temperature, F::LogSoftmaxFuncOptions(1)),
                       torch::softmax(teacher_logits / temperature, 1), F::KLDivFuncOptions().reduction(torch::kBatchMean));
         loss = (1 - d.weight) * F::cross_entropy(logits, y, ce) + d.weight * temperature * temperature * kd;
+      } else if (ensemble_) {
+        loss = ensemble_->Loss(logits, y, indices, config_.optimizer.label_smoothing);
+        path_logits.push_back(logits.detach());
       } else if (sampler_->distills() && i > 0) {
         // In-place distillation (BigNAS): match the largest path's soft labels.
         loss = F::kl_div(F::log_softmax(logits, F::LogSoftmaxFuncOptions(1)), soft_labels,
@@ -212,6 +236,8 @@ absl::Status Trainer::TrainStep(const Batch& batch, StepResult* result) {
       (loss * scale).backward();
       shared[i] += loss.item<double>() / micro;
     }
+    // After every path of the step, so that all of them saw the same targets.
+    if (ensemble_) ensemble_->Update(path_logits, indices);
   }
   shared.back() = stop_requested_.load() ? 1.0 : 0.0;
   if (dist != nullptr) {
@@ -400,7 +426,9 @@ absl::Status Trainer::SaveCheckpoint() {
                          {"sampler_state", sampler_->SaveState()},
                          {"threads", torch::get_num_threads()}};
   if (shrunk_) meta["shrink"] = {{"step", shrink_step_}, {"dropped", shrink_dropped_}};
-  return WriteCheckpoint(checkpoint_path(), meta, *net_, optimizer_.get());
+  std::vector<std::pair<std::string, torch::Tensor>> extra;
+  if (ensemble_) extra = {{"ensemble_sums", ensemble_->sums()}, {"ensemble_seen", ensemble_->seen()}};
+  return WriteCheckpoint(checkpoint_path(), meta, *net_, optimizer_.get(), extra);
 }
 
 absl::Status Trainer::LoadInitialWeights(const std::string& path) { return RestoreWeights(path, *net_, ""); }
@@ -447,10 +475,6 @@ absl::Status Trainer::LoadTeacher(const std::string& path) {
         config_.source, ": distillation: needs a trained supernet to distill from (nas finetune distills from the "
                         "checkpoint it fine-tunes)"));
   }
-  if (config_.sampler.kind == "sandwich") {
-    return absl::InvalidArgumentError(
-        absl::StrCat(config_.source, ": distillation: the sandwich sampler distills in place already"));
-  }
   teacher_ = CreateSupernet(config_.space, config_.supernet);
   if (absl::Status s = RestoreWeights(path, *teacher_, "the teacher "); !s.ok()) return s;
   teacher_->train();
@@ -492,7 +516,17 @@ absl::Status Trainer::LoadCheckpoint() {
   }
   if (absl::Status s = RestoreModule(contents->model, *net_, path); !s.ok()) return s;
   net_->ApplyMemoryFormat();
-  if (absl::Status s = RestoreOptimizer(contents->optimizer, *optimizer_, path); !s.ok()) return s;
+  std::vector<std::pair<std::string, torch::Tensor*>> extra;
+  if (ensemble_) extra = {{"ensemble_sums", &ensemble_->sums()}, {"ensemble_seen", &ensemble_->seen()}};
+  if (absl::Status s = RestoreOptimizer(contents->optimizer, *optimizer_, path, extra); !s.ok()) return s;
+  if (ensemble_) {
+    if (ensemble_->seen().size(0) != data_.train_set->size() ||
+        (ensemble_->sums().defined() && ensemble_->sums().size(0) != data_.train_set->size())) {
+      return absl::DataLossError(absl::StrCat(path, ": distillation targets do not fit the dataset"));
+    }
+    if (ensemble_->sums().defined()) ensemble_->sums() = ensemble_->sums().to(options_.device);
+    ensemble_->seen() = ensemble_->seen().to(options_.device);
+  }
   net_->to(options_.device);
   return absl::OkStatus();
 }

@@ -16,6 +16,7 @@
 #include "supernet/data_loader.h"
 #include "supernet/distributed.h"
 #include "supernet/samplers.h"
+#include "supernet/self_distillation.h"
 #include "supernet/supernet.h"
 #include "supernet/train_config.h"
 
@@ -152,7 +153,8 @@ class Trainer {
   DataSplits data_;
   std::unique_ptr<BatchLoader> loader_;
   Supernet net_;
-  Supernet teacher_;              // Frozen; set when distilling.
+  Supernet teacher_;              // Frozen; set when distilling from a checkpoint.
+  std::unique_ptr<EnsembleTargets> ensemble_;  // Set for `distillation: {teacher: ensemble}`.
   Architecture teacher_largest_;  // The teacher's path for `teacher: largest`.
   std::unique_ptr<torch::optim::SGD> optimizer_;
   std::unique_ptr<PathSampler> sampler_;

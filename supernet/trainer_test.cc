@@ -1,9 +1,11 @@
 // Trainer, checkpoints, evaluation and extraction on real (Fashion-MNIST) data.
 #include "supernet/trainer.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -291,6 +293,118 @@ TEST(TrainerTest, DistillationFromTheSupernet) {
                               .status()
                               .message()),
               HasSubstr("weight"));
+}
+
+// The temporal ensemble's targets and loss, against values computed by hand.
+TEST(EnsembleTargetsTest, TargetsAndLossByHand) {
+  const double momentum = 0.5, weight = 0.25, t = 2.0;
+  EnsembleTargets targets(/*images=*/4, momentum, weight, t, torch::kCPU);
+  const torch::Tensor labels = torch::tensor({0, 2}, torch::kInt64);
+  const torch::Tensor logits = torch::tensor({{1.0f, 0.0f, -1.0f}, {0.5f, 0.5f, 2.0f}});
+  // Before any update: plain cross-entropy.
+  const auto ce = [](const std::vector<double>& z, int label) {
+    double sum = 0;
+    for (double v : z) sum += std::exp(v);
+    return std::log(sum) - z[label];
+  };
+  const double ce0 = ce({1, 0, -1}, 0), ce1 = ce({0.5, 0.5, 2}, 2);
+  EXPECT_NEAR(targets.Loss(logits, labels, torch::tensor({1, 2}, torch::kInt64), 0).item<double>(), (ce0 + ce1) / 2,
+              1e-6);
+  // Image 1 visited twice by two paths each (their softmax at T averaged), image 3 once.
+  const auto softmax_t = [&](const std::vector<double>& z) {
+    std::vector<double> p;
+    double sum = 0;
+    for (double v : z) sum += std::exp(v / t);
+    for (double v : z) p.push_back(std::exp(v / t) / sum);
+    return p;
+  };
+  targets.Update({torch::tensor({{2.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 4.0f}}),
+                  torch::tensor({{0.0f, 2.0f, 0.0f}, {0.0f, 0.0f, 0.0f}})},
+                 torch::tensor({1, 3}, torch::kInt64));
+  targets.Update({torch::tensor({{0.0f, 0.0f, 6.0f}})}, torch::tensor({1}, torch::kInt64));
+  EXPECT_TRUE(torch::equal(targets.seen(), torch::tensor({0.0f, 2.0f, 0.0f, 1.0f})));
+  std::vector<double> sum1(3, 0.0);
+  const std::vector<double> a = softmax_t({2, 0, 0}), b = softmax_t({0, 2, 0}), c = softmax_t({0, 0, 6});
+  for (int k = 0; k < 3; ++k) sum1[k] = momentum * ((1 - momentum) * (a[k] + b[k]) / 2) + (1 - momentum) * c[k];
+  const double correction = 1 - momentum * momentum;
+  // Image 1 has a target, image 2 none: loss = mean of (1-w) ce + w T^2 KL and plain ce.
+  const std::vector<double> q = softmax_t({1, 0, -1});
+  double kl = 0;
+  for (int k = 0; k < 3; ++k) {
+    const double target = sum1[k] / correction;
+    kl += target * (std::log(target) - std::log(q[k]));
+  }
+  const double expected = ((1 - weight) * ce0 + weight * t * t * kl + ce1) / 2;
+  EXPECT_NEAR(targets.Loss(logits, labels, torch::tensor({1, 2}, torch::kInt64), 0).item<double>(), expected, 1e-6);
+}
+
+// Self-distillation in supernet training: it changes training, counts every image's
+// visits in the checkpoint, resumes exactly, and refuses what it cannot do.
+TEST(TrainerTest, EnsembleDistillationCountsVisitsAndResumesExactly) {
+  const std::string dir = nas::testing::FreshTempDir("ensemble");
+  WriteFileAtomically(dir + "/tiny_space.yaml", kTinySpace).IgnoreError();
+  const auto config = [&](const std::string& name, const std::string& sampler, const std::string& distillation) {
+    const std::string path = dir + "/" + name + ".yaml";
+    WriteFileAtomically(path, R"(space: tiny_space.yaml
+data: {dataset: fashion_mnist, validation_size: 128, train_limit: 64}
+training: {seed: 3, batch_size: 32, steps: 8, checkpoint_every: 2, log_every: 1}
+optimizer: {lr: 0.05, momentum: 0.9}
+sampler: {kind: )" + sampler + "}\n" + distillation)
+        .IgnoreError();
+    return path;
+  };
+  const std::string plain = config("plain", "uniform", "");
+  const std::string distilling =
+      config("ensemble", "uniform", "distillation: {teacher: ensemble, weight: 0.9, temperature: 2, momentum: 0.6}\n");
+  auto a = MakeTrainer(plain, dir + "/plain", false);
+  auto b = MakeTrainer(distilling, dir + "/full", false);
+  ASSERT_TRUE(a->Run().ok());
+  ASSERT_TRUE(b->Run().ok());
+  const std::vector<torch::Tensor> pa = a->supernet()->parameters(), pb = b->supernet()->parameters();
+  // The first epoch (2 steps) has no targets yet, so the runs only part after it.
+  bool differ = false;
+  for (size_t i = 0; i < pa.size(); ++i) differ |= !torch::equal(pa[i], pb[i]);
+  EXPECT_TRUE(differ);
+
+  absl::StatusOr<CheckpointContents> contents = ReadCheckpoint(b->checkpoint_path());
+  ASSERT_TRUE(contents.ok()) << contents.status();
+  torch::serialize::InputArchive archive;
+  std::istringstream is(contents->optimizer);
+  archive.load_from(is);
+  torch::Tensor seen, sums;
+  ASSERT_TRUE(archive.try_read("ensemble_seen", seen, true));
+  ASSERT_TRUE(archive.try_read("ensemble_sums", sums, true));
+  // 64 training images, 8 steps of 32: each one visited 4 times, the others never.
+  const std::vector<int64_t>& train = b->data().train_indices;
+  ASSERT_EQ(train.size(), 64u);
+  EXPECT_EQ(seen.sum().item<double>(), 256.0);
+  for (int64_t i : train) EXPECT_EQ(seen[i].item<double>(), 4.0) << i;
+  EXPECT_EQ(sums.size(1), 10);
+  EXPECT_NEAR(sums[train[0]].sum().item<double>(), 1 - std::pow(0.6, 4), 1e-5);  // Uncorrected weights.
+
+  // Stopped after 3 steps (mid-epoch, targets in use) and resumed: the same weights.
+  auto cut = MakeTrainer(distilling, dir + "/cut", false, /*stop_after=*/3);
+  ASSERT_TRUE(cut->Run().ok());
+  auto resumed = MakeTrainer(distilling, dir + "/cut", true);
+  ASSERT_TRUE(resumed->Run().ok());
+  const std::vector<torch::Tensor> pr = resumed->supernet()->parameters();
+  for (size_t i = 0; i < pb.size(); ++i) EXPECT_TRUE(torch::equal(pb[i], pr[i])) << i;
+
+  // Errors: the sandwich sampler, momentum without the ensemble, distributed training.
+  TrainOptions options;
+  options.out_dir = dir + "/bad";
+  absl::StatusOr<TrainConfig> sandwich =
+      LoadTrainConfig(config("sandwich", "sandwich", "distillation: {teacher: ensemble}\n"));
+  ASSERT_TRUE(sandwich.ok()) << sandwich.status();
+  EXPECT_THAT(std::string(Trainer::Create(*sandwich, options).status().message()), HasSubstr("sandwich"));
+  EXPECT_THAT(
+      std::string(
+          LoadTrainConfig(config("m", "uniform", "distillation: {teacher: largest, momentum: 0.5}\n")).status().message()),
+      HasSubstr("distillation.momentum: only for teacher: ensemble"));
+  EXPECT_THAT(
+      std::string(
+          LoadTrainConfig(config("m1", "uniform", "distillation: {teacher: ensemble, momentum: 1}\n")).status().message()),
+      HasSubstr("momentum"));
 }
 
 TEST(TrainerTest, RefusesToOverwriteAnExistingRun) {

@@ -62,11 +62,14 @@ absl::StatusOr<v1::TrainingResult> RunTrainingJob(const TrainingJob& job, Progre
             ? absl::StrFormat(", shrinking the space at step %d (dropping %d option(s), shrink.drop)",
                               (*trainer)->shrink_step(), (*trainer)->config().shrink.drop)
             : "",
-        (*trainer)->config().distillation.enabled()
-            ? absl::StrFormat(", distilled from the supernet's %s path (weight %g, temperature %g)",
+        !(*trainer)->config().distillation.enabled() ? ""
+        : (*trainer)->config().distillation.teacher == "ensemble"
+            ? absl::StrFormat(", distilled from its own past predictions (weight %g, temperature %g, momentum %g)",
+                              (*trainer)->config().distillation.weight, (*trainer)->config().distillation.temperature,
+                              (*trainer)->config().distillation.momentum)
+            : absl::StrFormat(", distilled from the supernet's %s path (weight %g, temperature %g)",
                               (*trainer)->config().distillation.teacher, (*trainer)->config().distillation.weight,
-                              (*trainer)->config().distillation.temperature)
-            : "",
+                              (*trainer)->config().distillation.temperature),
         torch::get_num_threads(),
         dist ? absl::StrCat(" x ", dist->world_size(), " ranks") : "", job.out_dir));
   }
