@@ -12,7 +12,8 @@
 #   [SEEDS="0 1 2"] [STEPS=12000] [SAMPLER=flops_uniform] [EVALUATOR=...] [BUDGET=100] \
 #   [EVAL_IMAGES=500] [CALIBRATION_BATCHES=2] [SIGNALS=1] [REFERENCE=100] \
 #   [FEWSHOT_STEPS=0] [FEWSHOT_GENE=0] [FEWSHOT_LR=] [SHRINK_AT=0] [SHRINK_DROP=2] \
-#   [SHRINK_SCORE=mean] [SHRINK_ARCHS=100] [SHRINK_CONFIG=] [CONFIG_EXTRA=] bash bench/nb201_budget.sh RUNS
+#   [SHRINK_SCORE=mean] [SHRINK_ARCHS=100] [SHRINK_CONFIG=] [CONFIG_EXTRA=] [SEARCH_ARGS=] \
+#   bash bench/nb201_budget.sh RUNS
 #
 # EVALUATOR is a combo: spec in which CKPT stands for the run's checkpoint; STEPS=0 trains
 # nothing (training-free evaluators only: no supernet: items). FEWSHOT_STEPS > 0 splits the
@@ -30,6 +31,7 @@
 # train` shrinks the space itself and the searches keep to what it trained at the end.
 # CONFIG_EXTRA: lines appended to every seed's training config, e.g. "distillation:
 # {teacher: ensemble}" (self-distillation, docs/training.md).
+# SEARCH_ARGS: more flags for every search, e.g. "--rerank-top 10 --rerank-images 0".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-runs/nb201_budget}
@@ -51,6 +53,7 @@ SHRINK_ARCHS=${SHRINK_ARCHS:-100}
 SHRINK_SCORE=${SHRINK_SCORE:-mean}
 SHRINK_CONFIG=${SHRINK_CONFIG:-}
 CONFIG_EXTRA=${CONFIG_EXTRA:-}
+read -r -a SEARCH_ARGS <<< "${SEARCH_ARGS:-}"
 COMBOS=${COMBOS:-supernet_loss+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*1.5+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.25;supernet_loss*3+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+supernet+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss+flops;zc:meco+zc:jacob_cov+zc:synflow+flops*0.5}
 BOUNDS="50M 75M 99.87M"
 export NAS_SHARED_DATA="${NAS_SHARED_DATA:-$(cd .. && pwd)/shared/data}"
@@ -134,7 +137,7 @@ PY
       "${TIME[@]}" -a -o "$out.time" $NAS search --evaluator "$evaluator" "${space_arg[@]}" --constraint "flops<=$proxy_bound" \
         --algorithm evolution --budget "$BUDGET" --population 20 --parents 5 --seed "$seed" --zc-seed "$seed" \
         --eval-images "$EVAL_IMAGES" --calibration-batches "$CALIBRATION_BATCHES" --threads 1 \
-        --archive "$run/archive.sqlite" --out "$out"
+        --archive "$run/archive.sqlite" "${SEARCH_ARGS[@]}" --out "$out"
     fi
     # Scoring only (reads the table).
     bazel-bin/bench/nb201_pick --full-bound "$bound" --result "$out/result.json" > "$out/pick.txt"
