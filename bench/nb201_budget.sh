@@ -12,7 +12,7 @@
 #   [SEEDS="0 1 2"] [STEPS=12000] [SAMPLER=flops_uniform] [EVALUATOR=...] [BUDGET=100] \
 #   [EVAL_IMAGES=500] [CALIBRATION_BATCHES=2] [SIGNALS=1] [REFERENCE=100] \
 #   [FEWSHOT_STEPS=0] [FEWSHOT_GENE=0] [FEWSHOT_LR=] [SHRINK_AT=0] [SHRINK_DROP=2] \
-#   [SHRINK_SCORE=mean] [SHRINK_ARCHS=100] [SHRINK_CONFIG=] [CONFIG_EXTRA=] [SEARCH_ARGS=] \
+#   [SHRINK_SCORE=mean] [SHRINK_ARCHS=100] [SHRINK_CONFIG=] [CONFIG_EXTRA=] [LR=] [SEARCH_ARGS=] \
 #   bash bench/nb201_budget.sh RUNS
 #
 # EVALUATOR is a combo: spec in which CKPT stands for the run's checkpoint; STEPS=0 trains
@@ -31,6 +31,7 @@
 # train` shrinks the space itself and the searches keep to what it trained at the end.
 # CONFIG_EXTRA: lines appended to every seed's training config, e.g. "distillation:
 # {teacher: ensemble}" (self-distillation, docs/training.md).
+# LR: the optimizer's learning rate instead of the config's 0.1.
 # SEARCH_ARGS: more flags for every search, e.g. "--rerank-top 10 --rerank-images 0".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,6 +54,7 @@ SHRINK_ARCHS=${SHRINK_ARCHS:-100}
 SHRINK_SCORE=${SHRINK_SCORE:-mean}
 SHRINK_CONFIG=${SHRINK_CONFIG:-}
 CONFIG_EXTRA=${CONFIG_EXTRA:-}
+LR=${LR:-}
 read -r -a SEARCH_ARGS <<< "${SEARCH_ARGS:-}"
 COMBOS=${COMBOS:-supernet_loss+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*1.5+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.25;supernet_loss*3+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+supernet+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss+flops;zc:meco+zc:jacob_cov+zc:synflow+flops*0.5}
 BOUNDS="50M 75M 99.87M"
@@ -72,7 +74,7 @@ for seed in $SEEDS; do
   ckpt="$run/supernet/checkpoint.nasckpt"
   cfg="$RUNS/cfg/s$seed.yaml"
   sed -e "s|^space: .*|space: $(readlink -f configs/nb201_proxy.yaml)|" -e "s|^sampler: .*|sampler: {kind: $SAMPLER}|" \
-      -e "s|^  seed: .*|  seed: $seed|" configs/train_cifar10_nb201.yaml > "$cfg"
+      -e "s|^  seed: .*|  seed: $seed|" ${LR:+-e "s|lr: 0.1,|lr: $LR,|"} configs/train_cifar10_nb201.yaml > "$cfg"
   [ -n "$SHRINK_CONFIG" ] && echo "shrink: $SHRINK_CONFIG" >> "$cfg"
   [ -n "$CONFIG_EXTRA" ] && echo "$CONFIG_EXTRA" >> "$cfg"
   space_arg=()
