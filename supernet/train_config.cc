@@ -384,6 +384,9 @@ absl::StatusOr<TrainConfig> MakeFineTuneConfig(const std::string& base_yaml, con
   if (!overrides.IsMap() && !overrides.IsNull()) {
     return absl::InvalidArgumentError(absl::StrCat(overrides_source, ": expected a mapping of sections"));
   }
+  // The supernet's own distillation (e.g. self-distillation) is not the fine-tuning's: only
+  // the fine-tuning config's applies.
+  base.remove("distillation");
   for (const auto& entry : overrides) {
     const std::string key = entry.first.as<std::string>();
     if (key == "training" || key == "optimizer" || key == "schedule" || key == "description" ||

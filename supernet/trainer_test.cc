@@ -390,7 +390,14 @@ sampler: {kind: )" + sampler + "}\n" + distillation)
   const std::vector<torch::Tensor> pr = resumed->supernet()->parameters();
   for (size_t i = 0; i < pb.size(); ++i) EXPECT_TRUE(torch::equal(pb[i], pr[i])) << i;
 
-  // Errors: the sandwich sampler, momentum without the ensemble, distributed training.
+  // Fine-tuning a pick of this supernet does not inherit its distillation.
+  const TrainConfig& base = b->config();
+  absl::StatusOr<TrainConfig> ft = MakeFineTuneConfig(base.yaml, base.source, base.space_yaml, "", "ft.yaml",
+                                                      base.space->Format(base.space->MinFlops().arch));
+  ASSERT_TRUE(ft.ok()) << ft.status();
+  EXPECT_FALSE(ft->distillation.enabled());
+
+  // Errors: the sandwich sampler, momentum without the ensemble.
   TrainOptions options;
   options.out_dir = dir + "/bad";
   absl::StatusOr<TrainConfig> sandwich =
