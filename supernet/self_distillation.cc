@@ -33,7 +33,7 @@ void EnsembleTargets::Update(const std::vector<torch::Tensor>& logits, const tor
   torch::NoGradGuard no_grad;
   torch::Tensor p;
   for (const torch::Tensor& l : logits) {
-    const torch::Tensor q = torch::softmax(l.detach().to(torch::kFloat32) / temperature_, 1);
+    const torch::Tensor q = torch::softmax(l.to(torch::kFloat32) / temperature_, 1);
     p = p.defined() ? p + q : q;
   }
   p = (p / static_cast<double>(logits.size())).to(device_);
@@ -41,6 +41,15 @@ void EnsembleTargets::Update(const std::vector<torch::Tensor>& logits, const tor
   const torch::Tensor idx = indices.to(device_);
   sums_.index_copy_(0, idx, momentum_ * sums_.index_select(0, idx) + (1 - momentum_) * p);
   seen_.index_add_(0, idx, torch::ones({idx.size(0)}, seen_.options()));
+}
+
+absl::Status EnsembleTargets::Restored(int64_t images) {
+  if (seen_.dim() != 1 || seen_.size(0) != images || (sums_.defined() && sums_.size(0) != images)) {
+    return absl::DataLossError("distillation targets do not fit the dataset");
+  }
+  seen_ = seen_.to(device_);
+  if (sums_.defined()) sums_ = sums_.to(device_);
+  return absl::OkStatus();
 }
 
 }  // namespace nas::supernet

@@ -2,8 +2,13 @@
 #define NAS_SUPERNET_SELF_DISTILLATION_H_
 
 #include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <torch/torch.h>
+
+#include "absl/status/status.h"
 
 namespace nas::supernet {
 
@@ -29,10 +34,14 @@ class EnsembleTargets {
   // step's paths when there are several (their softmax at T is averaged).
   void Update(const std::vector<torch::Tensor>& logits, const torch::Tensor& indices);
 
-  // The state, for checkpoints: `sums` float [N, K] (undefined before the first update),
-  // `seen` float [N].
-  torch::Tensor& sums() { return sums_; }
-  torch::Tensor& seen() { return seen_; }
+  // The state, for checkpoints: named `sums` float [N, K] (undefined before the first
+  // update) and `seen` float [N]. After reading into them, Restored() checks the shapes
+  // and moves them to the device.
+  std::vector<std::pair<std::string, torch::Tensor*>> State() {
+    return {{"ensemble_sums", &sums_}, {"ensemble_seen", &seen_}};
+  }
+  absl::Status Restored(int64_t images);
+  const torch::Tensor& seen() const { return seen_; }
 
  private:
   double momentum_, weight_, temperature_;

@@ -427,7 +427,9 @@ absl::Status Trainer::SaveCheckpoint() {
                          {"threads", torch::get_num_threads()}};
   if (shrunk_) meta["shrink"] = {{"step", shrink_step_}, {"dropped", shrink_dropped_}};
   std::vector<std::pair<std::string, torch::Tensor>> extra;
-  if (ensemble_) extra = {{"ensemble_sums", ensemble_->sums()}, {"ensemble_seen", ensemble_->seen()}};
+  if (ensemble_) {
+    for (const auto& [name, tensor] : ensemble_->State()) extra.emplace_back(name, *tensor);
+  }
   return WriteCheckpoint(checkpoint_path(), meta, *net_, optimizer_.get(), extra);
 }
 
@@ -517,15 +519,12 @@ absl::Status Trainer::LoadCheckpoint() {
   if (absl::Status s = RestoreModule(contents->model, *net_, path); !s.ok()) return s;
   net_->ApplyMemoryFormat();
   std::vector<std::pair<std::string, torch::Tensor*>> extra;
-  if (ensemble_) extra = {{"ensemble_sums", &ensemble_->sums()}, {"ensemble_seen", &ensemble_->seen()}};
+  if (ensemble_) extra = ensemble_->State();
   if (absl::Status s = RestoreOptimizer(contents->optimizer, *optimizer_, path, extra); !s.ok()) return s;
   if (ensemble_) {
-    if (ensemble_->seen().size(0) != data_.train_set->size() ||
-        (ensemble_->sums().defined() && ensemble_->sums().size(0) != data_.train_set->size())) {
-      return absl::DataLossError(absl::StrCat(path, ": distillation targets do not fit the dataset"));
+    if (absl::Status s = ensemble_->Restored(data_.train_set->size()); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat(path, ": ", s.message()));
     }
-    if (ensemble_->sums().defined()) ensemble_->sums() = ensemble_->sums().to(options_.device);
-    ensemble_->seen() = ensemble_->seen().to(options_.device);
   }
   net_->to(options_.device);
   return absl::OkStatus();

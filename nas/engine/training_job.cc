@@ -5,6 +5,20 @@
 #include "supernet/trainer.h"
 
 namespace nas::engine {
+namespace {
+
+// The start line's words for the config's distillation ("" when off).
+std::string DistillationText(const supernet::DistillationConfig& d) {
+  if (!d.enabled()) return "";
+  if (d.teacher == "ensemble") {
+    return absl::StrFormat(", distilled from its own past predictions (weight %g, temperature %g, momentum %g)",
+                           d.weight, d.temperature, d.momentum);
+  }
+  return absl::StrFormat(", distilled from the supernet's %s path (weight %g, temperature %g)", d.teacher, d.weight,
+                         d.temperature);
+}
+
+}  // namespace
 
 absl::StatusOr<v1::TrainingResult> RunTrainingJob(const TrainingJob& job, ProgressSink& progress) {
   if (job.config_path.empty() && !job.config) {
@@ -62,14 +76,7 @@ absl::StatusOr<v1::TrainingResult> RunTrainingJob(const TrainingJob& job, Progre
             ? absl::StrFormat(", shrinking the space at step %d (dropping %d option(s), shrink.drop)",
                               (*trainer)->shrink_step(), (*trainer)->config().shrink.drop)
             : "",
-        !(*trainer)->config().distillation.enabled() ? ""
-        : (*trainer)->config().distillation.teacher == "ensemble"
-            ? absl::StrFormat(", distilled from its own past predictions (weight %g, temperature %g, momentum %g)",
-                              (*trainer)->config().distillation.weight, (*trainer)->config().distillation.temperature,
-                              (*trainer)->config().distillation.momentum)
-            : absl::StrFormat(", distilled from the supernet's %s path (weight %g, temperature %g)",
-                              (*trainer)->config().distillation.teacher, (*trainer)->config().distillation.weight,
-                              (*trainer)->config().distillation.temperature),
+        DistillationText((*trainer)->config().distillation),
         torch::get_num_threads(),
         dist ? absl::StrCat(" x ", dist->world_size(), " ranks") : "", job.out_dir));
   }
