@@ -12,7 +12,7 @@
 #   [SEEDS="0 1 2"] [STEPS=12000] [SAMPLER=flops_uniform] [EVALUATOR=...] [BUDGET=100] \
 #   [EVAL_IMAGES=500] [CALIBRATION_BATCHES=2] [SIGNALS=1] [REFERENCE=100] \
 #   [FEWSHOT_STEPS=0] [FEWSHOT_GENE=0] [FEWSHOT_LR=] [SHRINK_AT=0] [SHRINK_DROP=2] \
-#   [SHRINK_SCORE=mean] [SHRINK_ARCHS=100] [SHRINK_CONFIG=] [CONFIG_EXTRA=] [LR=] [SEARCH_ARGS=] \
+#   [SHRINK_SCORE=mean] [SHRINK_ARCHS=100] [SHRINK_CONFIG=] [CONFIG_EXTRA=] [LR=] [SEARCH_ARGS=] [SPACE=] \
 #   bash bench/nb201_budget.sh RUNS
 #
 # EVALUATOR is a combo: spec in which CKPT stands for the run's checkpoint; STEPS=0 trains
@@ -31,6 +31,9 @@
 # train` shrinks the space itself and the searches keep to what it trained at the end.
 # CONFIG_EXTRA: lines appended to every seed's training config, e.g. "distillation:
 # {teacher: ensemble}" (self-distillation, docs/training.md).
+# SPACE: the proxy search space the supernet trains on (default configs/nb201_proxy.yaml:
+# one cell per stage, 16 stem channels; configs/nb201_proxy_deep.yaml: three cells per
+# stage, 8 stem channels, the same cost per step). Bounds are mapped to it exactly.
 # LR: the optimizer's learning rate instead of the config's 0.1.
 # SEARCH_ARGS: more flags for every search, e.g. "--rerank-top 10 --rerank-images 0".
 set -euo pipefail
@@ -55,6 +58,7 @@ SHRINK_SCORE=${SHRINK_SCORE:-mean}
 SHRINK_CONFIG=${SHRINK_CONFIG:-}
 CONFIG_EXTRA=${CONFIG_EXTRA:-}
 LR=${LR:-}
+SPACE=${SPACE:-configs/nb201_proxy.yaml}
 read -r -a SEARCH_ARGS <<< "${SEARCH_ARGS:-}"
 COMBOS=${COMBOS:-supernet_loss+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*1.5+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.25;supernet_loss*3+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+supernet+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss+flops;zc:meco+zc:jacob_cov+zc:synflow+flops*0.5}
 BOUNDS="50M 75M 99.87M"
@@ -73,7 +77,7 @@ for seed in $SEEDS; do
   echo "== $(date -u +%FT%TZ) seed $seed: $STEPS steps of $SAMPLER, evaluator $EVALUATOR"
   ckpt="$run/supernet/checkpoint.nasckpt"
   cfg="$RUNS/cfg/s$seed.yaml"
-  sed -e "s|^space: .*|space: $(readlink -f configs/nb201_proxy.yaml)|" -e "s|^sampler: .*|sampler: {kind: $SAMPLER}|" \
+  sed -e "s|^space: .*|space: $(readlink -f "$SPACE")|" -e "s|^sampler: .*|sampler: {kind: $SAMPLER}|" \
       -e "s|^  seed: .*|  seed: $seed|" ${LR:+-e "s|lr: 0.1,|lr: $LR,|"} configs/train_cifar10_nb201.yaml > "$cfg"
   [ -n "$SHRINK_CONFIG" ] && echo "shrink: $SHRINK_CONFIG" >> "$cfg"
   [ -n "$CONFIG_EXTRA" ] && echo "$CONFIG_EXTRA" >> "$cfg"
@@ -97,13 +101,14 @@ for seed in $SEEDS; do
     dropped=$(tail -1 "$run/shrink.txt")
     echo "seed $seed: shrinking drops $dropped"
     sed -e "s|^sampler: .*|sampler: {kind: $SAMPLER, exclude: [$dropped]}|" "$cfg" > "$RUNS/cfg/s$seed.shrunk.yaml"
-    /usr/bin/python3 - "$dropped" configs/nb201_proxy.yaml "$run/shrunk_space.yaml" <<'PY'
+    /usr/bin/python3 - "$dropped" "$SPACE" "$run/shrunk_space.yaml" <<'PY'
 import re, sys
 dropped = [d.strip() for d in sys.argv[1].split(",")]
 text = open(sys.argv[2]).read()
 ops = re.search(r"^ops: \[(.*)\]$", text, re.M)
 kept = [o.strip() for o in ops.group(1).split(",") if o.strip() not in dropped]
-text = text.replace(ops.group(0), "ops: [" + ", ".join(kept) + "]").replace("name: nb201_proxy", "name: nb201_proxy_shrunk")
+text = text.replace(ops.group(0), "ops: [" + ", ".join(kept) + "]")
+text = re.sub(r"^name: (.*)$", r"name: \1_shrunk", text, count=1, flags=re.M)
 open(sys.argv[3], "w").write(text)
 PY
     space_arg=(--space "$run/shrunk_space.yaml")
@@ -134,7 +139,7 @@ PY
   for bound in $BOUNDS; do
     out="$run/search_$bound"
     if [ ! -f "$out/result.json" ]; then
-      proxy_bound=$(bazel-bin/bench/nb201_pick --full-bound "$bound" --print-proxy-bound)
+      proxy_bound=$(bazel-bin/bench/nb201_pick --proxy "$SPACE" --full-bound "$bound" --print-proxy-bound)
       rm -f "$out.time"
       "${TIME[@]}" -a -o "$out.time" $NAS search --evaluator "$evaluator" "${space_arg[@]}" --constraint "flops<=$proxy_bound" \
         --algorithm evolution --budget "$BUDGET" --population 20 --parents 5 --seed "$seed" --zc-seed "$seed" \
