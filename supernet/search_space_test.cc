@@ -25,7 +25,8 @@ using ::testing::HasSubstr;
 const char* const kShippedSpaces[] = {
     "configs/spos_shufflenet.yaml",       "configs/spos_shufflenet_channels.yaml",
     "configs/spos_shufflenet_small.yaml", "configs/spos_shufflenet_fmnist.yaml",
-    "configs/mbv2_macro.yaml",            "configs/nb201.yaml"};
+    "configs/mbv2_macro.yaml",            "configs/nb201.yaml",
+    "configs/nb201_proxy.yaml",           "configs/nb201_proxy_deep.yaml"};
 
 std::shared_ptr<const SearchSpace> MustLoad(const std::string& path) {
   auto space = LoadSearchSpace(path);
@@ -178,6 +179,38 @@ TEST(CostModelTest, SpacesWithoutBitWidthGenesAreFloat) {
   EXPECT_EQ(space->Cost(arch).bitops, macs * 32 * 32);
   EXPECT_EQ(space->Cost(arch).size_bytes, plan.Params() * 4);
   EXPECT_EQ(layered.WeightBits(arch, 0), 32);
+}
+
+// The NB201 benchmark searches a proxy network and maps a full-network FLOPs bound to the
+// proxy bound that admits exactly the same cells: that needs the proxy's FLOPs to order
+// all 15,625 cells as the full network's do (ties included).
+TEST(CostModelTest, Nb201ProxiesOrderCellsAsTheFullNetwork) {
+  auto full = MustLoad("configs/nb201.yaml");
+  ASSERT_NE(full, nullptr);
+  const int ops = static_cast<int>(full->genes()[0].options.size());
+  for (const char* path : {"configs/nb201_proxy.yaml", "configs/nb201_proxy_deep.yaml"}) {
+    auto proxy = MustLoad(path);
+    ASSERT_NE(proxy, nullptr);
+    std::map<int64_t, std::set<int64_t>> proxy_of_full;
+    Architecture a{std::vector<int>(full->genes().size(), 0)};
+    for (int64_t code = 0; code < 15625; ++code) {
+      int64_t rest = code;
+      for (auto& g : a.genes) {
+        g = static_cast<int>(rest % ops);
+        rest /= ops;
+      }
+      proxy_of_full[full->Cost(a).flops].insert(proxy->Cost(a).flops);
+    }
+    int64_t previous = -1;
+    for (const auto& [full_flops, proxy_flops] : proxy_of_full) {
+      ASSERT_EQ(proxy_flops.size(), 1u) << path << ": cells of " << full_flops << " FLOPs differ on the proxy";
+      EXPECT_GT(*proxy_flops.begin(), previous) << path;
+      previous = *proxy_flops.begin();
+    }
+    EXPECT_EQ(proxy_of_full.size(), 28u) << path;  // (3x3, 1x1) counts with 3x3 + 1x1 <= 6
+    std::fill(a.genes.begin(), a.genes.end(), 3);  // every edge nor_conv_3x3
+    EXPECT_LT(proxy->Cost(a).flops, full->Cost(a).flops) << path;
+  }
 }
 
 TEST(CostModelTest, Nb201MatchesHandCount) {
