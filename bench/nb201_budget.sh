@@ -33,7 +33,7 @@
 # {teacher: ensemble}" (self-distillation, docs/training.md).
 # SPACE: the proxy search space the supernet trains on (default configs/nb201_proxy.yaml:
 # one cell per stage, 16 stem channels; configs/nb201_proxy_deep.yaml: three cells per
-# stage, 8 stem channels, the same cost per step). Bounds are mapped to it exactly.
+# stage, 8 stem channels, about the same cost per step). Bounds are mapped to it exactly.
 # LR: the optimizer's learning rate instead of the config's 0.1.
 # SEARCH_ARGS: more flags for every search, e.g. "--rerank-top 10 --rerank-images 0".
 set -euo pipefail
