@@ -34,6 +34,17 @@ std::shared_ptr<const SearchSpace> MustLoad(const std::string& path) {
   return space.ok() ? *space : nullptr;
 }
 
+// The architecture numbered `code` in mixed radix over the genes (gene 0 varies fastest),
+// for walking a whole space: codes 0 .. ExactSize() - 1.
+Architecture ArchitectureAt(const SearchSpace& space, uint64_t code) {
+  Architecture arch{std::vector<int>(space.genes().size(), 0)};
+  for (size_t g = 0; g < arch.genes.size(); ++g) {
+    arch.genes[g] = static_cast<int>(code % space.genes()[g].options.size());
+    code /= space.genes()[g].options.size();
+  }
+  return arch;
+}
+
 std::shared_ptr<const SearchSpace> MustParse(const std::string& yaml) {
   auto space = ParseSearchSpace(yaml, "tiny.yaml");
   EXPECT_TRUE(space.ok()) << space.status();
@@ -147,13 +158,7 @@ TEST(CostModelTest, BitWidthGenesSetBitOpsAndSizeByHand) {
   // The tables and extremes agree with plans summed over the whole space (144 archs).
   int64_t min_size = INT64_MAX, max_bitops = 0;
   for (int code = 0; code < 144; ++code) {
-    Architecture arch{std::vector<int>(6)};
-    int rest = code;
-    for (int g = 0; g < 6; ++g) {
-      const int n = static_cast<int>(space->genes()[g].options.size());
-      arch.genes[g] = rest % n;
-      rest /= n;
-    }
+    const Architecture arch = ArchitectureAt(*space, code);
     const NetworkPlan plan = space->BuildPlan(arch);
     EXPECT_EQ(space->Cost(arch).bitops, plan.BitOps());
     EXPECT_EQ(space->Cost(arch).size_bytes, plan.SizeBytes());
@@ -187,18 +192,12 @@ TEST(CostModelTest, SpacesWithoutBitWidthGenesAreFloat) {
 TEST(CostModelTest, Nb201ProxiesOrderCellsAsTheFullNetwork) {
   auto full = MustLoad("configs/nb201.yaml");
   ASSERT_NE(full, nullptr);
-  const int ops = static_cast<int>(full->genes()[0].options.size());
   for (const char* path : {"configs/nb201_proxy.yaml", "configs/nb201_proxy_deep.yaml"}) {
     auto proxy = MustLoad(path);
     ASSERT_NE(proxy, nullptr);
     std::map<int64_t, std::set<int64_t>> proxy_of_full;
-    Architecture a{std::vector<int>(full->genes().size(), 0)};
-    for (int64_t code = 0; code < 15625; ++code) {
-      int64_t rest = code;
-      for (auto& g : a.genes) {
-        g = static_cast<int>(rest % ops);
-        rest /= ops;
-      }
+    for (uint64_t code = 0; code < *full->ExactSize(); ++code) {
+      const Architecture a = ArchitectureAt(*full, code);
       proxy_of_full[full->Cost(a).flops].insert(proxy->Cost(a).flops);
     }
     int64_t previous = -1;
@@ -208,8 +207,8 @@ TEST(CostModelTest, Nb201ProxiesOrderCellsAsTheFullNetwork) {
       previous = *proxy_flops.begin();
     }
     EXPECT_EQ(proxy_of_full.size(), 28u) << path;  // (3x3, 1x1) counts with 3x3 + 1x1 <= 6
-    std::fill(a.genes.begin(), a.genes.end(), 3);  // every edge nor_conv_3x3
-    EXPECT_LT(proxy->Cost(a).flops, full->Cost(a).flops) << path;
+    const Architecture conv3{std::vector<int>(full->genes().size(), 3)};  // every edge nor_conv_3x3
+    EXPECT_LT(proxy->Cost(conv3).flops, full->Cost(conv3).flops) << path;
   }
 }
 
@@ -264,14 +263,8 @@ TEST(CostModelTest, ExtremesAreExactByExhaustiveSearch) {
     auto space = MustLoad(path);
     const uint64_t size = *space->ExactSize();
     int64_t min_flops = INT64_MAX, max_flops = 0, min_params = INT64_MAX, max_params = 0;
-    Architecture arch{std::vector<int>(space->genes().size(), 0)};
     for (uint64_t code = 0; code < size; ++code) {
-      uint64_t rest = code;
-      for (size_t g = 0; g < arch.genes.size(); ++g) {
-        arch.genes[g] = static_cast<int>(rest % space->genes()[g].options.size());
-        rest /= space->genes()[g].options.size();
-      }
-      const CostSummary c = space->Cost(arch);
+      const CostSummary c = space->Cost(ArchitectureAt(*space, code));
       min_flops = std::min(min_flops, c.flops);
       max_flops = std::max(max_flops, c.flops);
       min_params = std::min(min_params, c.params);
