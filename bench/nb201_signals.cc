@@ -23,7 +23,9 @@
 #include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "search/combined_evaluator.h"
@@ -69,7 +71,7 @@ int Fail(const absl::Status& s) {
 int main(int argc, char** argv) {
   CLI::App app{"Ranking quality of supernet, zero-cost and combined signals on NAS-Bench-201"};
   std::string checkpoint, config_path, out, table_path, combos_text, sets_text = "7,8";
-  int n = 200, workers = 2, reference = 100;
+  int n = 200, workers = 2, reference = 100, deep_cells = 0;
   uint64_t reference_seed = 0;
   nas::search::SupernetEvaluator::Options eo;
   eo.max_images = 500;
@@ -85,6 +87,10 @@ int main(int argc, char** argv) {
   app.add_option("--zc-seed", zo.seed, "Seed of the untrained weights and proxy images")->capture_default_str();
   app.add_option("--zc-repeats", zo.repeats, "Independent draws each proxy is averaged over")->capture_default_str();
   std::string proxies_text;
+  app.add_option("--deep-cells", deep_cells,
+                 "Also score the supernet with its cells repeated to this many per stage (signals supernet@K, "
+                 "supernet_loss@K); 0: not")
+      ->capture_default_str();
   app.add_option("--proxies", proxies_text, "Comma-separated proxies to compute (default: all)");
   app.add_option("--combos", combos_text,
                  "';'-separated combinations of signal names joined by '+', each optionally *WEIGHT "
@@ -129,6 +135,17 @@ int main(int argc, char** argv) {
 
   std::vector<std::string> names;
   if (supernet) names = {"supernet", "supernet_loss"};
+  // The same supernet with its cells repeated (supernet_loss@K items of a combination).
+  std::unique_ptr<nas::search::SupernetEvaluator> deep;
+  const std::string deep_suffix = absl::StrCat("@", deep_cells);
+  if (deep_cells > 0) {
+    if (!supernet) return Fail(absl::InvalidArgumentError("--deep-cells needs --checkpoint"));
+    auto made = supernet->WithCellsPerStage(deep_cells);
+    if (!made.ok()) return Fail(made.status());
+    deep = *std::move(made);
+    names.push_back("supernet" + deep_suffix);
+    names.push_back("supernet_loss" + deep_suffix);
+  }
   std::vector<std::string> proxies = nas::supernet::ZeroCostProxyNames();
   if (!proxies_text.empty()) proxies = absl::StrSplit(proxies_text, ',');
   for (const std::string& p : proxies) {
@@ -150,13 +167,14 @@ int main(int argc, char** argv) {
     }
     const auto t0 = std::chrono::steady_clock::now();
     double v = 0;
-    if (name == "supernet" || name == "supernet_loss") {
-      absl::StatusOr<nas::supernet::EvalResult> r = supernet->Evaluate(a);
+    if (absl::StartsWith(name, "supernet")) {  // supernet, supernet_loss (@K: cells repeated).
+      const std::string suffix = absl::EndsWith(name, deep_suffix) ? deep_suffix : "";
+      absl::StatusOr<nas::supernet::EvalResult> r = (suffix.empty() ? supernet : deep)->Evaluate(a);
       if (!r.ok()) return r.status();
       std::lock_guard<std::mutex> lock(mu);
-      cache[a]["supernet"] = 100.0 * r->accuracy;
-      cache[a]["supernet_loss"] = -r->loss;
-      seconds["supernet"] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      cache[a]["supernet" + suffix] = 100.0 * r->accuracy;
+      cache[a]["supernet_loss" + suffix] = -r->loss;
+      seconds["supernet" + suffix] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       return cache[a][name];
     }
     if (name == "flops" || name == "params") {
@@ -198,7 +216,7 @@ int main(int argc, char** argv) {
   std::vector<absl::Status> errors(all_cells.size());
   tbb::parallel_for(size_t{0}, all_cells.size(), [&](size_t i) {
     for (const std::string& name : names) {
-      if (name == "supernet_loss") continue;  // Comes with "supernet".
+      if (absl::StartsWith(name, "supernet_loss")) continue;  // Comes with "supernet".
       absl::StatusOr<double> v = raw(all_cells[i], name);
       if (!v.ok()) errors[i] = v.status();
     }

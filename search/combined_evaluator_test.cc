@@ -131,6 +131,15 @@ TEST(EvaluatorSpecTest, ParsesAndFormatsCombinations) {
   EXPECT_EQ(spec->items[3].kind, EvaluatorItem::Kind::kFlops);
   EXPECT_EQ(spec->reference, 64);
   EXPECT_EQ(spec->Format(), "combo:supernet:runs/a.nasckpt*2+zc:naswot+zc:synflow:cfg.yaml+flops+ref=64");
+  auto deep = ParseEvaluatorSpec("combo:supernet_loss:a.nasckpt*2+supernet_loss@2:a.nasckpt+supernet@5:b", "--evaluator");
+  ASSERT_TRUE(deep.ok()) << deep.status();
+  EXPECT_EQ(deep->items[0].cells_per_stage, 0);
+  EXPECT_EQ(deep->items[1].kind, EvaluatorItem::Kind::kSupernetLoss);
+  EXPECT_EQ(deep->items[1].cells_per_stage, 2);
+  EXPECT_EQ(deep->items[1].path, "a.nasckpt");
+  EXPECT_EQ(deep->items[2].kind, EvaluatorItem::Kind::kSupernet);
+  EXPECT_EQ(deep->items[2].cells_per_stage, 5);
+  EXPECT_EQ(deep->Format(), "combo:supernet_loss:a.nasckpt*2+supernet_loss@2:a.nasckpt+supernet@5:b");
   auto zc = ParseEvaluatorSpec("zc:snip:configs/x.yaml", "--evaluator");
   ASSERT_TRUE(zc.ok());
   EXPECT_EQ(zc->Format(), "zc:snip:configs/x.yaml");
@@ -145,7 +154,10 @@ TEST(EvaluatorSpecTest, BadSpecsNameTheItem) {
            {"combo:supernet:a*0", "weight"},
            {"combo:supernet:a+ref=1", "ref="},
            {"combo:supernet:a+bogus", "item 'bogus'"},
-           {"combo:supernet:", "checkpoint path"}}) {
+           {"combo:supernet:", "checkpoint path"},
+           {"combo:supernet_loss@2", "checkpoint path"},
+           {"combo:supernet_loss@0:a", "'@0' must give the cells per stage"},
+           {"combo:supernet@x:a", "'@x'"}}) {
     auto parsed = ParseEvaluatorSpec(spec, "spec.evaluator");
     ASSERT_FALSE(parsed.ok()) << spec;
     EXPECT_NE(parsed.status().message().find(needle), std::string::npos) << parsed.status();

@@ -64,10 +64,24 @@ absl::StatusOr<EvaluatorSpec> ParseEvaluatorSpec(const std::string& spec, const 
       }
       text = text.substr(0, star);
     }
-    if (absl::StartsWith(text, "supernet:") || absl::StartsWith(text, "supernet_loss:")) {
-      const bool loss = absl::StartsWith(text, "supernet_loss:");
+    if (absl::StartsWith(text, "supernet:") || absl::StartsWith(text, "supernet_loss:") ||
+        absl::StartsWith(text, "supernet@") || absl::StartsWith(text, "supernet_loss@")) {
+      const bool loss = absl::StartsWith(text, "supernet_loss");
       item.kind = loss ? EvaluatorItem::Kind::kSupernetLoss : EvaluatorItem::Kind::kSupernet;
-      item.path = text.substr(text.find(':') + 1);
+      const size_t colon = text.find(':');
+      const size_t name_end = loss ? 13 : 8;
+      if (colon == std::string::npos) {
+        return absl::InvalidArgumentError(absl::StrCat(where, ": needs a checkpoint path (", text.substr(0, name_end),
+                                                       "[@CELLS]:CHECKPOINT)"));
+      }
+      if (colon > name_end) {  // "@K": cells repeated to K per stage.
+        const std::string cells = text.substr(name_end + 1, colon - name_end - 1);
+        if (!absl::SimpleAtoi(cells, &item.cells_per_stage) || item.cells_per_stage < 1 || item.cells_per_stage > 64) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(where, ": '@", cells, "' must give the cells per stage, an integer in [1, 64]"));
+        }
+      }
+      item.path = text.substr(colon + 1);
       if (item.path.empty()) return absl::InvalidArgumentError(absl::StrCat(where, ": needs a checkpoint path"));
       have_checkpoint = true;
     } else if (absl::StartsWith(text, "zc:")) {
@@ -78,7 +92,7 @@ absl::StatusOr<EvaluatorSpec> ParseEvaluatorSpec(const std::string& spec, const 
       item.kind = EvaluatorItem::Kind::kParams;
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
-          where, ": not one of supernet:CKPT, supernet_loss:CKPT, zc:PROXY[:CONFIG], flops, params, ref=N"));
+          where, ": not one of supernet[@CELLS]:CKPT, supernet_loss[@CELLS]:CKPT, zc:PROXY[:CONFIG], flops, params, ref=N"));
     }
     out.items.push_back(item);
   }
@@ -105,8 +119,12 @@ std::string EvaluatorSpec::Format() const {
   for (const EvaluatorItem& item : items) {
     std::string t;
     switch (item.kind) {
-      case EvaluatorItem::Kind::kSupernet: t = "supernet:" + item.path; break;
-      case EvaluatorItem::Kind::kSupernetLoss: t = "supernet_loss:" + item.path; break;
+      case EvaluatorItem::Kind::kSupernet:
+      case EvaluatorItem::Kind::kSupernetLoss:
+        t = item.kind == EvaluatorItem::Kind::kSupernet ? "supernet" : "supernet_loss";
+        if (item.cells_per_stage > 0) absl::StrAppend(&t, "@", item.cells_per_stage);
+        t += ":" + item.path;
+        break;
       case EvaluatorItem::Kind::kZeroCost: t = "zc:" + item.proxy + (item.path.empty() ? "" : ":" + item.path); break;
       case EvaluatorItem::Kind::kFlops: t = "flops"; break;
       case EvaluatorItem::Kind::kParams: t = "params"; break;

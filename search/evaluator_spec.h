@@ -18,6 +18,7 @@ struct EvaluatorItem {
   std::string path;   // Checkpoint (supernet*), training config (zc; may be empty).
   std::string proxy;  // zc: synflow | naswot | jacob_cov | grad_norm | snip | swap | meco | zico.
   double weight = 1;
+  int cells_per_stage = 0;  // supernet*: evaluated with its cells repeated to this many per stage; 0: as trained.
 };
 
 // A parsed `zc:` or `combo:` evaluator spec:
@@ -26,6 +27,9 @@ struct EvaluatorItem {
 //   combo:ITEM+ITEM+...      weighted mean percentile of the items (CombinedEvaluator):
 //     supernet:CHECKPOINT        inherited validation accuracy
 //     supernet_loss:CHECKPOINT   minus inherited validation loss
+//     supernet@K:CHECKPOINT, supernet_loss@K:CHECKPOINT
+//                                the same with the cells repeated to K per stage (cell-based
+//                                spaces: a cell scored stacked deeper; supernet::RepeatCells)
 //     zc:PROXY[:CONFIG]          a proxy; CONFIG defaults to the combo's checkpoint's
 //     flops | params             the cost model's counts
 //     ref=N                      reference sample size (default 100)

@@ -83,6 +83,25 @@ void SupernetEvaluator::SetId() {
   const supernet::EvaluationConfig& config = trained().config.evaluation;
   id_ = absl::StrFormat("%s:%s:val:cal%dx%d:spread%d", few_shot() ? "fewshot" : "supernet", hashes_,
                         config.calibration_batches, config.calibration_batch_size, config.max_images);
+  if (cells_per_stage_ > 0) absl::StrAppend(&id_, ":cells", cells_per_stage_);
+}
+
+absl::StatusOr<std::unique_ptr<SupernetEvaluator>> SupernetEvaluator::WithCellsPerStage(int cells_per_stage) const {
+  std::unique_ptr<SupernetEvaluator> e(new SupernetEvaluator());
+  for (const Part& part : parts_) {
+    Part copy{part.trained, nullptr};  // Shares the loaded images; the network is new.
+    absl::StatusOr<supernet::Supernet> deep = supernet::RepeatCells(*part.trained.net, cells_per_stage);
+    if (!deep.ok()) return absl::Status(deep.status().code(), absl::StrCat(part.trained.checkpoint, ": ", deep.status().message()));
+    copy.trained.net = *std::move(deep);
+    copy.evaluator = supernet::MakeEvaluator(copy.trained, supernet::EvalSplit::kValidation, device_);
+    e->parts_.push_back(std::move(copy));
+  }
+  e->split_gene_ = split_gene_;
+  e->hashes_ = hashes_;
+  e->cells_per_stage_ = cells_per_stage;
+  e->device_ = device_;
+  e->SetId();
+  return e;
 }
 
 std::unique_ptr<SupernetEvaluator> SupernetEvaluator::WithImages(int64_t max_images) const {
@@ -95,6 +114,7 @@ std::unique_ptr<SupernetEvaluator> SupernetEvaluator::WithImages(int64_t max_ima
   }
   e->split_gene_ = split_gene_;
   e->hashes_ = hashes_;
+  e->cells_per_stage_ = cells_per_stage_;
   e->device_ = device_;
   e->SetId();
   return e;

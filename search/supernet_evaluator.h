@@ -43,6 +43,10 @@ class SupernetEvaluator : public AccuracyEvaluator {
   // The same weights and data evaluated on `max_images` validation images (0: all), e.g.
   // to re-rank a search's best more precisely; nothing is loaded again.
   std::unique_ptr<SupernetEvaluator> WithImages(int64_t max_images) const;
+  // The same weights and data with the cells repeated to `cells_per_stage` per stage
+  // (supernet::RepeatCells; cell-based spaces only): each architecture scored stacked as
+  // deep as that. Its space(), costs and architecture strings stay the trained supernet's.
+  absl::StatusOr<std::unique_ptr<SupernetEvaluator>> WithCellsPerStage(int cells_per_stage) const;
 
  private:
   struct Part {
@@ -56,6 +60,7 @@ class SupernetEvaluator : public AccuracyEvaluator {
   std::vector<Part> parts_;  // One, or one per option of split_gene_.
   int split_gene_ = -1;
   std::string hashes_;
+  int cells_per_stage_ = 0;  // Cells repeated to this many per stage; 0: as trained.
   torch::Device device_ = torch::kCPU;
   std::string id_;
 };

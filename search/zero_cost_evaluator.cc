@@ -149,6 +149,19 @@ absl::StatusOr<LoadedEvaluator> LoadModelEvaluator(const std::string& spec_text,
       rerank_supernets[item.path] = supernets[item.path]->WithImages(options.rerank_images);
     }
   }
+  // Items with cells repeated (supernet_loss@K): derived from their checkpoint's evaluator.
+  const auto supernet_key = [](const EvaluatorItem& item) {
+    return item.cells_per_stage > 0 ? absl::StrCat(item.path, "@", item.cells_per_stage) : item.path;
+  };
+  for (const EvaluatorItem& item : spec->items) {
+    if (item.kind != EvaluatorItem::Kind::kSupernet && item.kind != EvaluatorItem::Kind::kSupernetLoss) continue;
+    const std::string key = supernet_key(item);
+    if (item.cells_per_stage == 0 || supernets.count(key)) continue;
+    auto deep = supernets.at(item.path)->WithCellsPerStage(item.cells_per_stage);
+    if (!deep.ok()) return absl::Status(deep.status().code(), absl::StrCat(field, ": ", deep.status().message()));
+    supernets[key] = std::shared_ptr<SupernetEvaluator>(std::move(*deep));
+    if (options.rerank_images >= 0) rerank_supernets[key] = supernets[key]->WithImages(options.rerank_images);
+  }
   if (options.rerank_images >= 0 && (supernets.empty() || !spec->combo)) {
     return absl::InvalidArgumentError(
         absl::StrCat("rerank_top: the evaluator has no supernet item to evaluate on more images (", spec_text, ")"));
@@ -198,13 +211,15 @@ absl::StatusOr<LoadedEvaluator> LoadModelEvaluator(const std::string& spec_text,
       switch (item.kind) {
         case EvaluatorItem::Kind::kSupernet:
         case EvaluatorItem::Kind::kSupernetLoss: {
-          std::shared_ptr<SupernetEvaluator> sn = nets.at(item.path);
+          const std::string key = supernet_key(item);
+          std::shared_ptr<SupernetEvaluator> sn = nets.at(key);
           const bool loss = item.kind == EvaluatorItem::Kind::kSupernetLoss;
           c.name = loss ? "supernet_loss" : "supernet";
+          if (item.cells_per_stage > 0) absl::StrAppend(&c.name, "@", item.cells_per_stage);
           absl::StrAppend(&id, c.name, "[", sn->id(), "]");
-          // supernet and supernet_loss of one checkpoint share one evaluation per architecture.
-          std::shared_ptr<SupernetMemo> memo = memos[item.path];
-          if (memo == nullptr) memo = memos[item.path] = std::make_shared<SupernetMemo>();
+          // supernet and supernet_loss of one network share one evaluation per architecture.
+          std::shared_ptr<SupernetMemo> memo = memos[key];
+          if (memo == nullptr) memo = memos[key] = std::make_shared<SupernetMemo>();
           c.score = [sn, memo, loss](const supernet::Architecture& a) -> absl::StatusOr<double> {
             absl::StatusOr<supernet::EvalResult> r = memo->Evaluate(*sn, a);
             if (!r.ok()) return r.status();

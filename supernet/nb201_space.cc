@@ -103,6 +103,21 @@ absl::StatusOr<std::shared_ptr<const Nb201Space>> Nb201Space::FromConfig(
   return std::shared_ptr<const Nb201Space>(std::move(space));
 }
 
+absl::StatusOr<std::shared_ptr<const Nb201Space>> Nb201Space::WithCellsPerStage(int cells_per_stage) const {
+  if (cells_per_stage < 1 || cells_per_stage > 64) {
+    return absl::InvalidArgumentError(absl::StrCat("cells per stage must be in [1, 64], got ", cells_per_stage));
+  }
+  std::shared_ptr<Nb201Space> space(new Nb201Space(name(), source(), input_size(), input_channels(), num_classes()));
+  space->ops_ = ops_;
+  space->stem_channels_ = stem_channels_;
+  space->cells_per_stage_ = cells_per_stage;
+  space->num_stages_ = num_stages_;
+  space->group_names_ = group_names_;
+  space->genes_ = genes_;
+  if (absl::Status s = space->Finish(); !s.ok()) return s;
+  return std::shared_ptr<const Nb201Space>(std::move(space));
+}
+
 bool Nb201Space::IsConnected(const Architecture& arch) const {
   bool reached[kNumNodes] = {true, false, false, false};
   for (int e = 0; e < kNumEdges; ++e) {  // Edges are ordered by their target node.

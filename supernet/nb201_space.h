@@ -41,6 +41,9 @@ class Nb201Space : public SearchSpace {
   // True when some path of non-`none` edges joins the input node to the output node;
   // otherwise the cell's output is all zeros.
   bool IsConnected(const Architecture& arch) const;
+  // The same space with `cells_per_stage` cells per stage (costs tabulated anew): the
+  // network a repeated-cell evaluation builds (RepeatCells, supernet/supernet.h).
+  absl::StatusOr<std::shared_ptr<const Nb201Space>> WithCellsPerStage(int cells_per_stage) const;
 
   std::string Format(const Architecture& arch) const override;
   absl::StatusOr<Architecture> Parse(absl::string_view text) const override;

@@ -1,6 +1,7 @@
 #include "supernet/supernet.h"
 
 #include "absl/strings/str_cat.h"
+#include "supernet/nb201_space.h"
 #include "supernet/supernet_networks.h"
 
 namespace nas::supernet {
@@ -84,6 +85,47 @@ absl::StatusOr<Supernet> ExtractSubnet(SupernetImpl& supernet, const Architectur
     if (from[i].classifier != nullptr) to[i].classifier->CopyFrom(*from[i].classifier);
   }
   return subnet;
+}
+
+absl::StatusOr<Supernet> RepeatCells(SupernetImpl& trained, int cells_per_stage) {
+  const auto* space = dynamic_cast<const Nb201Space*>(&trained.space());
+  if (space == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("repeating cells needs a cell-based (nb201) space; ",
+                                                   trained.space().name(), " is not one"));
+  }
+  if (trained.restricted_to().has_value()) {
+    return absl::FailedPreconditionError("cannot repeat the cells of a stand-alone network");
+  }
+  absl::StatusOr<std::shared_ptr<const Nb201Space>> deep = space->WithCellsPerStage(cells_per_stage);
+  if (!deep.ok()) return deep.status();
+  Supernet net = CreateNetwork(*deep, trained.options(), std::nullopt);
+  net->ApplyMemoryFormat();
+  net->to(trained.parameters().front().device());
+  // Cell modules are named "cells_<global index>_..." (nb201_supernet.cc).
+  const int from_cells = space->cells_per_stage();
+  auto source_name = [&](const std::string& name) {
+    const std::string prefix = "cells_";
+    if (name.rfind(prefix, 0) != 0) return name;
+    const size_t end = name.find('_', prefix.size());
+    const int j = std::stoi(name.substr(prefix.size(), end - prefix.size()));
+    const int stage = j / cells_per_stage, i = j % cells_per_stage;
+    return absl::StrCat(prefix, stage * from_cells + i * from_cells / cells_per_stage, name.substr(end));
+  };
+  torch::NoGradGuard no_grad;
+  const auto params = trained.named_parameters(/*recurse=*/true);
+  const auto buffers = trained.named_buffers(/*recurse=*/true);
+  for (auto& p : net->named_parameters(true)) {
+    const torch::Tensor* from = params.find(source_name(p.key()));
+    if (from == nullptr) return absl::InternalError(absl::StrCat("repeating cells: no weight for ", p.key()));
+    p.value().copy_(*from);
+  }
+  for (auto& b : net->named_buffers(true)) {
+    const torch::Tensor* from = buffers.find(source_name(b.key()));
+    if (from == nullptr) return absl::InternalError(absl::StrCat("repeating cells: no buffer for ", b.key()));
+    b.value().copy_(*from);
+  }
+  net->eval();
+  return net;
 }
 
 }  // namespace nas::supernet

@@ -88,6 +88,14 @@ Supernet CreateSupernet(std::shared_ptr<const SearchSpace> space, const Supernet
 absl::StatusOr<Supernet> ExtractSubnet(SupernetImpl& supernet, const Architecture& arch,
                                        const BnStatistics* stats);
 
+// The supernet of `trained`'s cell space with `cells_per_stage` cells per stage, every
+// weight and BN buffer copied from `trained`: cell i of a stage takes those of the trained
+// stage's cell i * trained_cells / cells_per_stage (so a one-cell-per-stage proxy's cell is
+// repeated). It scores a cell by how it does stacked as deep as the deployed network
+// stacks it (recalibrate BN before evaluating). Cell-based (NB201) spaces only;
+// InvalidArgument otherwise. On `trained`'s device, in eval mode.
+absl::StatusOr<Supernet> RepeatCells(SupernetImpl& trained, int cells_per_stage);
+
 }  // namespace nas::supernet
 
 #endif  // NAS_SUPERNET_SUPERNET_H_

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_replace.h"
+#include "supernet/nb201_space.h"
 #include "supernet/search_space.h"
 
 namespace nas::supernet {
@@ -302,6 +303,74 @@ TEST(SupernetTest, NonAffineBatchNormHasNoBnParameters) {
   for (const auto& named : net->named_parameters()) {
     EXPECT_EQ(named.key().find("bn"), std::string::npos) << named.key();
   }
+}
+
+constexpr char kTinyNb201[] = R"(name: tiny201
+type: nb201
+input: {size: 16, channels: 3}
+num_classes: 10
+stem_channels: 8
+cells_per_stage: 2
+num_stages: 3
+)";
+
+// Every parameter and buffer, by name.
+std::map<std::string, torch::Tensor> State(SupernetImpl& net) {
+  std::map<std::string, torch::Tensor> state;
+  for (const auto& p : net.named_parameters()) state[p.key()] = p.value();
+  for (const auto& b : net.named_buffers()) state[b.key()] = b.value();
+  return state;
+}
+
+TEST(SupernetTest, RepeatedCellsCopyTheirStagesCells) {
+  auto space = ParseSearchSpace(kTinyNb201, "tiny201.yaml");
+  ASSERT_TRUE(space.ok()) << space.status();
+  torch::manual_seed(3);
+  Supernet net = CreateSupernet(*space, {});
+  // 2 -> 4 cells per stage repeats cell i as cells 2i and 2i+1; back to 2 takes cells 0 and
+  // 2 of each stage, which are the original two: everything equal to the original.
+  absl::StatusOr<Supernet> four = RepeatCells(*net, 4);
+  ASSERT_TRUE(four.ok()) << four.status();
+  EXPECT_EQ(static_cast<const Nb201Space&>((*four)->space()).cells_per_stage(), 4);
+  const Architecture largest = (*space)->MaxFlops().arch;
+  EXPECT_GT((*four)->space().Cost(largest).flops, (*space)->Cost(largest).flops);
+  std::map<std::string, torch::Tensor> four_state = State(**four);
+  int repeated = 0;  // Cells 4 and 5 (stage 1) are both the original cell 2.
+  for (const auto& [name, tensor] : four_state) {
+    if (name.rfind("cells_5_", 0) != 0) continue;
+    EXPECT_TRUE(torch::equal(tensor, four_state.at("cells_4_" + name.substr(8)))) << name;
+    ++repeated;
+  }
+  EXPECT_GT(repeated, 0);
+  absl::StatusOr<Supernet> back = RepeatCells(**four, 2);
+  ASSERT_TRUE(back.ok()) << back.status();
+  std::map<std::string, torch::Tensor> original = State(*net), returned = State(**back);
+  ASSERT_EQ(original.size(), returned.size());
+  for (const auto& [name, tensor] : original) {
+    ASSERT_TRUE(returned.count(name)) << name;
+    EXPECT_TRUE(torch::equal(tensor, returned.at(name))) << name;
+  }
+  // A cell that is the identity (skip_connect on 3<-0, none elsewhere) computes the same
+  // network at any depth: the stem, reductions and head were carried over exactly.
+  absl::StatusOr<Architecture> identity =
+      (*space)->Parse("|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|");
+  ASSERT_TRUE(identity.ok()) << identity.status();
+  net->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = Input(**space, 4, 7);
+  EXPECT_TRUE(torch::allclose(net->forward(x, *identity), (*four)->forward(x, *identity), 1e-5, 1e-6));
+  EXPECT_FALSE(torch::allclose(net->forward(x, largest), (*four)->forward(x, largest)));  // Deeper: not the same.
+}
+
+TEST(SupernetTest, RepeatingCellsNeedsACellSpace) {
+  auto space = Load("n:tiny_channels");
+  Supernet net = CreateSupernet(space, {});
+  absl::StatusOr<Supernet> deep = RepeatCells(*net, 2);
+  ASSERT_FALSE(deep.ok());
+  EXPECT_NE(deep.status().message().find("cell-based"), std::string::npos) << deep.status();
+  auto nb201 = Load("configs/nb201.yaml");
+  Supernet cells = CreateSupernet(nb201, {});
+  EXPECT_FALSE(RepeatCells(*cells, 0).ok());
 }
 
 }  // namespace

@@ -160,7 +160,8 @@ std::string CombineWithSupernet(const std::string& checkpoint, const std::string
   bool placed = false;
   for (std::string& item : items) {
     const std::string name = item.substr(0, item.find('*'));
-    if (name == "supernet" || name == "supernet_loss") {
+    const std::string base = name.substr(0, name.find('@'));  // supernet_loss@2: cells repeated.
+    if ((base == "supernet" || base == "supernet_loss") && name.find(':') == std::string::npos) {
       item = absl::StrCat(name, ":", checkpoint, item.substr(name.size()));
       placed = true;
     }

@@ -23,7 +23,7 @@ inline constexpr char kDefaultCombination[] =
 
 // The evaluator a `supernet:CHECKPOINT` search runs on when combined with `combine`
 // (combo: items joined by '+'): a bare `supernet` or `supernet_loss` item (optionally
-// `*WEIGHT`) takes the checkpoint; without one, the inherited accuracy is added in front
+// `@CELLS`, `*WEIGHT`) takes the checkpoint; without one, the inherited accuracy is added in front
 // with weight 1. "combo:" + the items.
 std::string CombineWithSupernet(const std::string& checkpoint, const std::string& combine);
 

@@ -14,6 +14,9 @@ TEST(CombineWithSupernetTest, BareSupernetItemsTakeTheCheckpoint) {
   EXPECT_EQ(CombineWithSupernet("runs/a.nasckpt", "zc:synflow+supernet*2"),
             "combo:zc:synflow+supernet:runs/a.nasckpt*2");
   EXPECT_EQ(CombineWithSupernet("f", "supernet+supernet_loss*0.5"), "combo:supernet:f+supernet_loss:f*0.5");
+  EXPECT_EQ(CombineWithSupernet("f", "supernet_loss*2+supernet_loss@2+zc:meco"),
+            "combo:supernet_loss:f*2+supernet_loss@2:f+zc:meco");
+  EXPECT_EQ(CombineWithSupernet("f", "supernet_loss@2:g+flops"), "combo:supernet:f+supernet_loss@2:g+flops");
 }
 
 TEST(CombineWithSupernetTest, WithoutOneTheInheritedAccuracyComesFirst) {
