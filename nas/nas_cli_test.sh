@@ -86,9 +86,10 @@ grep -q '"evaluations": 30' <<<"$out" || fail "search --json: $out"
 [ -f "$T/search/result.json" ] || fail "no result.json"
 grep -q "</svg>" "$T/search/plot.svg" || fail "no plot.svg"
 $NAS search --space configs/nb201.yaml --evaluator "table:$SHARED/nb201_test_acc_200ep.csv" \
-  --constraint 'flops<=1M' >/dev/null 2>"$ERR"
+  --constraint 'flops<=1M' --archive "$T/rejected.sqlite" >/dev/null 2>"$ERR"
 rc=$?; [ $rc -eq 2 ] || fail "an impossible constraint should exit 2, got $rc: $(cat "$ERR")"
 grep -q "smallest flops in space 'nb201' is 7.783M" "$ERR" || fail "impossible constraint: $(cat "$ERR")"
+ls "$T"/rejected.sqlite* >/dev/null 2>&1 && fail "a rejected search left an archive behind"
 
 
 # The same search again pays nothing: every evaluation comes from the archive.
@@ -169,6 +170,14 @@ out=$($NAS search --evaluator "combo:supernet:$T/run/checkpoint.nasckpt+zc:synfl
   || fail "combo search failed: $(cat "$ERR")"
 grep -q '"evaluator": "combo:supernet\[supernet:' <<<"$out" || fail "combo search: $out"
 grep -q "scoring the combination's reference sample (4 random architectures)" "$ERR" || fail "combo log: $(cat "$ERR")"
+# With an archive, a combination keeps its items' scores: a second search (another bound)
+# reads the reference sample's 4 x 3 supernet and proxy scores instead of computing them.
+for run in 1 2; do
+  $NAS search --evaluator "combo:supernet_loss:$T/run/checkpoint.nasckpt+zc:synflow+zc:snip+flops*0.5+ref=4" \
+    --algorithm random --budget 3 --seed $run --zc-batch 8 --archive "$T/items.sqlite" --threads 1 >/dev/null 2>"$ERR" \
+    || fail "archived combo search $run failed: $(cat "$ERR")"
+done
+grep -q "reference sample scored in .* s (12 item scores from the archive" "$ERR" || fail "archived combo: $(cat "$ERR")"
 $NAS search --evaluator "combo:zc:fisher+flops" >/dev/null 2>"$ERR"
 [ $? -eq 2 ] || fail "a bad combo should exit 2"
 grep -q "unknown zero-cost proxy 'fisher'" "$ERR" || fail "bad combo: $(cat "$ERR")"

@@ -1,6 +1,7 @@
 #include "search/zero_cost_evaluator.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include <chrono>
 #include <map>
@@ -11,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "search/supernet_evaluator.h"
+#include "supernet/file_util.h"
 #include "supernet/trained_supernet.h"
 
 namespace nas::search {
@@ -46,6 +48,31 @@ class SupernetMemo {
   std::mutex mu_;
   std::unordered_map<supernet::Architecture, supernet::EvalResult, supernet::ArchitectureHash> results_;
 };
+
+// `score` with its values kept in `archive` under `key` (the item's identity): looked up
+// first, stored after. An archive error only costs the caching, never the value.
+// `hits` counts the values read from the archive.
+std::function<absl::StatusOr<double>(const supernet::Architecture&)> Archived(
+    EvaluationArchive* archive, std::string key, std::shared_ptr<const supernet::SearchSpace> space,
+    std::shared_ptr<std::atomic<int64_t>> hits, std::function<absl::StatusOr<double>(const supernet::Architecture&)> score) {
+  if (archive == nullptr) return score;
+  return [archive, key = std::move(key), space, hits, score = std::move(score)](
+             const supernet::Architecture& a) -> absl::StatusOr<double> {
+    const std::string arch = space->Format(a);
+    absl::StatusOr<std::optional<double>> kept = archive->Lookup(key, space->name(), arch);
+    if (kept.ok() && kept->has_value()) {
+      ++*hits;
+      return **kept;
+    }
+    const auto started = std::chrono::steady_clock::now();
+    absl::StatusOr<double> v = score(a);
+    if (v.ok()) {
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      (void)archive->Insert({EvaluationArchive::Record{key, space->name(), arch, *v, seconds}});
+    }
+    return v;
+  };
+}
 
 }  // namespace
 
@@ -128,6 +155,7 @@ absl::StatusOr<LoadedEvaluator> LoadModelEvaluator(const std::string& spec_text,
   Supernets supernets, rerank_supernets;  // The latter on rerank_images.
   std::map<std::string, std::shared_ptr<const ZeroCostEnsemble>> scorers;
   std::string default_config;  // The first checkpoint's, for zc items without one.
+  std::map<std::string, std::string> zc_sources;  // Scorer key -> identity of its network and images.
   for (const EvaluatorItem& item : spec->items) {
     if (item.kind != EvaluatorItem::Kind::kSupernet && item.kind != EvaluatorItem::Kind::kSupernetLoss) continue;
     if (supernets.count(item.path)) continue;
@@ -189,6 +217,15 @@ absl::StatusOr<LoadedEvaluator> LoadModelEvaluator(const std::string& spec_text,
                            options.zero_cost.batch_size, options.zero_cost.seed, options.zero_cost.repeats,
                            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     scorers[key] = *scorer;
+    if (item.path.empty()) {
+      zc_sources[key] = supernets.at(default_config)->id();
+    } else {
+      absl::StatusOr<std::string> text = ReadFileBytes(item.path);
+      if (!text.ok()) return absl::Status(text.status().code(), absl::StrCat(field, ": ", text.status().message()));
+      uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a.
+      for (const char ch : *text) hash = (hash ^ static_cast<unsigned char>(ch)) * 0x100000001b3ULL;
+      zc_sources[key] = absl::StrFormat("config:%016x", hash);
+    }
   }
   const std::string zc_suffix = options.zero_cost.IdSuffix();
   if (!spec->combo) {
@@ -201,6 +238,7 @@ absl::StatusOr<LoadedEvaluator> LoadModelEvaluator(const std::string& spec_text,
   }
   // A combination: one component per item, scored with `nets`; `id` its identity.
   std::string id;
+  auto archive_hits = std::make_shared<std::atomic<int64_t>>(0);  // Item scores read from options.archive.
   const auto make_components = [&](const Supernets& nets) -> absl::StatusOr<std::vector<ScoreComponent>> {
     std::map<std::string, std::shared_ptr<SupernetMemo>> memos;
     std::vector<ScoreComponent> components;
@@ -220,21 +258,27 @@ absl::StatusOr<LoadedEvaluator> LoadModelEvaluator(const std::string& spec_text,
           // supernet and supernet_loss of one network share one evaluation per architecture.
           std::shared_ptr<SupernetMemo> memo = memos[key];
           if (memo == nullptr) memo = memos[key] = std::make_shared<SupernetMemo>();
-          c.score = [sn, memo, loss](const supernet::Architecture& a) -> absl::StatusOr<double> {
-            absl::StatusOr<supernet::EvalResult> r = memo->Evaluate(*sn, a);
-            if (!r.ok()) return r.status();
-            return loss ? -r->loss : 100.0 * r->accuracy;
-          };
+          c.score = Archived(options.archive, absl::StrCat("item:", c.name, "[", sn->id(), "]"), out.space, archive_hits,
+                             [sn, memo, loss](const supernet::Architecture& a) -> absl::StatusOr<double> {
+                               absl::StatusOr<supernet::EvalResult> r = memo->Evaluate(*sn, a);
+                               if (!r.ok()) return r.status();
+                               return loss ? -r->loss : 100.0 * r->accuracy;
+                             });
           break;
         }
         case EvaluatorItem::Kind::kZeroCost: {
           absl::StatusOr<supernet::ZeroCostProxy> proxy = supernet::ParseZeroCostProxy(item.proxy);
           if (!proxy.ok()) return proxy.status();
-          std::shared_ptr<const ZeroCostEnsemble> scorer = scorers.at(item.path.empty() ? default_config : item.path);
+          const std::string source = item.path.empty() ? default_config : item.path;
+          std::shared_ptr<const ZeroCostEnsemble> scorer = scorers.at(source);
           c.name = "zc:" + item.proxy;
           absl::StrAppend(&id, c.name, zc_suffix);
           const supernet::ZeroCostProxy p = *proxy;
-          c.score = [scorer, p](const supernet::Architecture& a) { return scorer->Score(p, a); };
+          // Keyed by what the untrained network and images come from: the checkpoint (its
+          // hash) or the config file's bytes.
+          c.score = Archived(options.archive, absl::StrCat("item:", c.name, zc_suffix, "[", zc_sources.at(source), "]"),
+                             out.space, archive_hits,
+                             [scorer, p](const supernet::Architecture& a) { return scorer->Score(p, a); });
           break;
         }
         case EvaluatorItem::Kind::kFlops:
@@ -264,8 +308,11 @@ absl::StatusOr<LoadedEvaluator> LoadModelEvaluator(const std::string& spec_text,
   log << "scoring the combination's reference sample (" << spec->reference << " random architectures)...\n";
   auto combined = CombinedEvaluator::Create(out.space, *std::move(components), spec->reference, options.reference_seed, id);
   if (!combined.ok()) return absl::Status(combined.status().code(), absl::StrCat(field, ": ", combined.status().message()));
-  log << absl::StrFormat("reference sample scored in %.1f s\n",
-                         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  log << absl::StrFormat("reference sample scored in %.1f s", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  if (options.archive != nullptr) {
+    log << absl::StrFormat(" (%d item scores from the archive %s)", archive_hits->load(), options.archive->path());
+  }
+  log << "\n";
   if (options.rerank_images >= 0) {
     absl::StatusOr<std::vector<ScoreComponent>> precise = make_components(rerank_supernets);
     if (!precise.ok()) return precise.status();

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "search/combined_evaluator.h"
+#include "search/archive.h"
 #include "search/evaluator.h"
 #include "search/evaluator_spec.h"
 #include "supernet/train_config.h"
@@ -71,6 +72,11 @@ struct ModelEvaluatorOptions {
   // scored on this many validation images (0: all), percentiles among the same reference
   // scores. Needs a combo: with a supernet item.
   int64_t rerank_images = -1;
+  // combo: when set, each supernet and zero-cost item's raw scores are kept in (and read
+  // from) this archive under the item's own identity, so the reference sample and any
+  // architecture already scored are not scored again by a later search (another bound,
+  // other weights) with the same items. Not owned; must outlive the evaluator.
+  EvaluationArchive* archive = nullptr;
 };
 
 struct LoadedEvaluator {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -172,8 +173,9 @@ std::string CombineWithSupernet(const std::string& checkpoint, const std::string
 
 namespace {
 
+// `archive` (may be null): where a combination keeps its items' raw scores.
 absl::StatusOr<LoadedEvaluator> LoadEvaluator(const v1::SearchSpec& spec, const SearchJobEnv& env,
-                                              ProgressSink& progress) {
+                                              ProgressSink& progress, search::EvaluationArchive* archive) {
   LoadedEvaluator loaded;
   std::string text = spec.evaluator();
   const std::string combine = spec.combine().empty() ? kDefaultCombination : spec.combine();
@@ -203,6 +205,7 @@ absl::StatusOr<LoadedEvaluator> LoadEvaluator(const v1::SearchSpec& spec, const 
     mo.zero_cost.seed = spec.zc_seed();
     mo.zero_cost.repeats = spec.zc_repeats() > 0 ? spec.zc_repeats() : 1;
     mo.reference_seed = spec.zc_seed();
+    mo.archive = archive;
     std::ostringstream log;
     auto model = search::LoadModelEvaluator(text, "evaluator", env.device, mo, log);
     for (absl::string_view line : absl::StrSplit(log.str(), '\n', absl::SkipEmpty())) {
@@ -284,7 +287,39 @@ absl::StatusOr<v1::SearchResult> RunSearchJob(const v1::SearchSpec& spec, const 
   const bool rank0 = dist == nullptr || dist->rank() == 0;
   ProgressSink silent;
   ProgressSink& sink = rank0 ? progress : silent;
-  absl::StatusOr<LoadedEvaluator> loaded = LoadEvaluator(spec, env, sink);
+  // Evaluations (and a combination's item scores) are kept in the archive; not for a
+  // cost-only search.
+  // Opened before the request is fully validated, so an archive this call creates is
+  // removed again if the request fails before the search starts (bad input changes nothing).
+  struct RemoveIfRejected {
+    std::string path;
+    bool keep = true;
+    ~RemoveIfRejected() {
+      if (keep) return;
+      std::error_code ec;
+      for (const char* suffix : {"", "-wal", "-shm", "-journal"}) std::filesystem::remove(path + suffix, ec);
+    }
+  } created_archive;
+  std::unique_ptr<search::EvaluationArchive> archive;  // Closed before created_archive acts.
+  if (spec.evaluator() != "cost" && env.archive != "none") {
+    const std::string path = env.archive.empty() ? DefaultCacheDir() + "/evaluations.sqlite" : env.archive;
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      created_archive.path = path;
+      created_archive.keep = false;
+    }
+    auto opened = search::EvaluationArchive::Open(path);
+    if (opened.ok()) {
+      archive = *std::move(opened);
+    } else if (!env.archive.empty()) {
+      return Field(opened.status(), "archive");
+    } else {
+      sink.Message(absl::StrCat("warning: running without an evaluation archive: ", opened.status().message()));
+    }
+  }
+  // Ranks other than 0 do not write the archive.
+  absl::StatusOr<LoadedEvaluator> loaded =
+      LoadEvaluator(spec, env, sink, dist == nullptr || dist->rank() == 0 ? archive.get() : nullptr);
   if (!loaded.ok()) return loaded.status();
   const supernet::SearchSpace& space = *loaded->space;
   search::AccuracyEvaluator* evaluator = loaded->evaluator.get();
@@ -346,19 +381,9 @@ absl::StatusOr<v1::SearchResult> RunSearchJob(const v1::SearchSpec& spec, const 
   o.rerank_top = spec.rerank_top();
   o.rerank_evaluator = distributed_rerank ? distributed_rerank.get() : loaded->rerank.get();
   if (absl::Status s = search::ValidateSearch(metrics, used_evaluator, o); !s.ok()) return s;
-  std::unique_ptr<search::EvaluationArchive> archive;
-  if (evaluator != nullptr && env.archive != "none") {
-    const std::string path = env.archive.empty() ? DefaultCacheDir() + "/evaluations.sqlite" : env.archive;
-    auto opened = search::EvaluationArchive::Open(path);
-    if (opened.ok()) {
-      archive = *std::move(opened);
-      o.archive = archive.get();
-    } else if (!env.archive.empty()) {
-      return Field(opened.status(), "archive");
-    } else {
-      sink.Message(absl::StrCat("warning: running without an evaluation archive: ", opened.status().message()));
-    }
-  }
+  created_archive.keep = true;
+  if (evaluator != nullptr) o.archive = archive.get();
+  if (evaluator == nullptr) archive.reset();
   const std::string metric = o.objectives.empty() ? "accuracy" : o.objectives.front().metric;
   o.on_generation = [&](const search::GenerationProgress& g) {
     v1::SearchProgress p;
