@@ -151,8 +151,10 @@ void AddSearchCommand(Commands& commands) {
                          "supernet:CHECKPOINT evaluator: label-free signals it is combined with (combo: items "
                          "joined by '+'; a bare 'supernet' or 'supernet_loss' item takes the checkpoint, else the "
                          "inherited accuracy is added; the score is then a weighted mean percentile, "
-                         "docs/search.md); 'none': the inherited accuracy alone")
-      ->capture_default_str();
+                         "docs/search.md); 'none': the inherited accuracy alone. Default: " +
+                             std::string(kDefaultCombination) +
+                             ", and for a cell-based supernet trained with one cell per stage " +
+                             kDefaultCellProxyCombination);
   search_cmd->add_option("--zc-batch", search->zc_batch,
                          "zc:/combo: evaluators: training images per zero-cost proxy evaluation")
       ->capture_default_str();

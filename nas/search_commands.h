@@ -14,6 +14,7 @@
 
 namespace nas::service {
 
+using engine::kDefaultCellProxyCombination;
 using engine::kDefaultCombination;
 
 // `nas search`: an architecture search over a space (the flags; the search itself is the
@@ -41,8 +42,9 @@ struct SearchCommandOptions {
   // weights, of those images and of a combination's reference sample.
   int64_t zc_batch = 64;
   // supernet:CHECKPOINT is combined with these label-free signals (combo: items joined
-  // by '+', docs/search.md); "none": the inherited accuracy alone.
-  std::string combine = kDefaultCombination;
+  // by '+', docs/search.md); "none": the inherited accuracy alone; empty: the default for
+  // the checkpoint's space (engine::DefaultCombinationFor).
+  std::string combine;
   uint64_t zc_seed = 0;
   // zc: and combo: evaluators: independent draws (initialisation and batch, seeds
   // zc_seed, zc_seed + 1, ...) each proxy is averaged over.

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "supernet/checkpoint.h"
+#include "supernet/few_shot.h"
 
 namespace nas::supernet {
 
@@ -52,6 +53,25 @@ absl::StatusOr<TrainedSupernet> LoadTrainedSupernet(const std::string& checkpoin
   if (!loaded.ok()) return loaded.status();
   trained.data = *std::move(loaded);
   return trained;
+}
+
+absl::StatusOr<std::shared_ptr<const SearchSpace>> ReadCheckpointSpace(const std::string& checkpoint) {
+  std::string path = checkpoint;
+  if (IsFewShotPath(checkpoint)) {
+    absl::StatusOr<FewShotManifest> manifest = ReadFewShotManifest(checkpoint);
+    if (!manifest.ok()) return manifest.status();
+    if (manifest->children.empty()) return absl::DataLossError(absl::StrCat(checkpoint, ": no sub-supernets"));
+    path = manifest->children.front().checkpoint;
+  }
+  absl::StatusOr<CheckpointContents> contents = ReadCheckpoint(path);
+  if (!contents.ok()) return contents.status();
+  std::string space_yaml;
+  try {
+    space_yaml = contents->meta.at("space_yaml").get<std::string>();
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat(path, ": bad metadata: ", e.what()));
+  }
+  return ParseSearchSpace(space_yaml, path);
 }
 
 std::vector<int64_t> SpreadSubset(std::vector<int64_t> indices, int64_t max_images) {

@@ -29,6 +29,10 @@ struct TrainedSupernet {
 absl::StatusOr<TrainedSupernet> LoadTrainedSupernet(const std::string& checkpoint,
                                                     torch::Device device, const DataSplits* data = nullptr);
 
+// The search space a checkpoint (or a few-shot folder: its first sub-supernet) was trained
+// on, read from its metadata without building the network or loading data.
+absl::StatusOr<std::shared_ptr<const SearchSpace>> ReadCheckpointSpace(const std::string& checkpoint);
+
 // At most `max_images` of `indices`, evenly spread over them (every (n/max)-th), so that a
 // subset of a class-ordered dataset (CIFAR-10's files are) keeps every class; all when
 // `max_images` <= 0.

@@ -22,6 +22,7 @@
 #include "search/zero_cost_evaluator.h"
 #include "supernet/file_util.h"
 #include "supernet/nb201_space.h"
+#include "supernet/trained_supernet.h"
 
 namespace nas::engine {
 namespace {
@@ -156,6 +157,11 @@ absl::Status Restrict(std::shared_ptr<const supernet::SearchSpace> sub, LoadedEv
 
 }  // namespace
 
+std::string DefaultCombinationFor(const supernet::SearchSpace& space) {
+  const auto* cells = dynamic_cast<const supernet::Nb201Space*>(&space);
+  return cells != nullptr && cells->cells_per_stage() == 1 ? kDefaultCellProxyCombination : kDefaultCombination;
+}
+
 std::string CombineWithSupernet(const std::string& checkpoint, const std::string& combine) {
   std::vector<std::string> items = absl::StrSplit(combine, '+');
   bool placed = false;
@@ -178,7 +184,12 @@ absl::StatusOr<LoadedEvaluator> LoadEvaluator(const v1::SearchSpec& spec, const 
                                               ProgressSink& progress, search::EvaluationArchive* archive) {
   LoadedEvaluator loaded;
   std::string text = spec.evaluator();
-  const std::string combine = spec.combine().empty() ? kDefaultCombination : spec.combine();
+  std::string combine = spec.combine();
+  if (absl::StartsWith(text, "supernet:") && combine.empty()) {
+    absl::StatusOr<std::shared_ptr<const supernet::SearchSpace>> trained = supernet::ReadCheckpointSpace(text.substr(9));
+    if (!trained.ok()) return Field(trained.status(), "evaluator");
+    combine = DefaultCombinationFor(**trained);
+  }
   if (absl::StartsWith(text, "supernet:") && combine != "none") {
     text = CombineWithSupernet(text.substr(9), combine);
     progress.Message(absl::StrCat("evaluator: ", text, " (combine none: the inherited accuracy alone)"));

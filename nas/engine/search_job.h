@@ -11,6 +11,7 @@
 #include "nas/engine/progress.h"
 #include "proto/nas.pb.h"
 #include "supernet/distributed.h"
+#include "supernet/search_space.h"
 
 namespace nas::engine {
 
@@ -20,6 +21,16 @@ namespace nas::engine {
 // weight, as percentiles among 100 random architectures.
 inline constexpr char kDefaultCombination[] =
     "supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5+ref=100";
+// The default for a cell-based supernet trained with one cell per stage (a proxy of a
+// deeper network, e.g. configs/nb201_proxy.yaml): the same plus the loss with the cells
+// repeated to two per stage, which ranks residual cells as the deeper network does
+// (docs/benchmarks.md).
+inline constexpr char kDefaultCellProxyCombination[] =
+    "supernet_loss*2+supernet_loss@2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5+ref=100";
+
+// The default combination for the supernet `space`: kDefaultCellProxyCombination for a
+// cell-based space with one cell per stage, else kDefaultCombination.
+std::string DefaultCombinationFor(const supernet::SearchSpace& space);
 
 // The evaluator a `supernet:CHECKPOINT` search runs on when combined with `combine`
 // (combo: items joined by '+'): a bare `supernet` or `supernet_loss` item (optionally

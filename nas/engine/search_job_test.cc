@@ -32,6 +32,28 @@ TEST(CombineWithSupernetTest, TheDefaultCombinationIsAValidSpecWithOneSupernetSi
   int supernet_items = 0;
   for (const search::EvaluatorItem& item : parsed->items) supernet_items += item.path == "CKPT.nasckpt";
   EXPECT_EQ(supernet_items, 1) << spec;
+  // The cell proxies' default: the loss as trained and with the cells repeated to two.
+  const std::string cells = CombineWithSupernet("CKPT.nasckpt", kDefaultCellProxyCombination);
+  parsed = search::ParseEvaluatorSpec(cells, "--evaluator");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  std::vector<int> repeats;
+  for (const search::EvaluatorItem& item : parsed->items) {
+    if (item.path == "CKPT.nasckpt") repeats.push_back(item.cells_per_stage);
+  }
+  EXPECT_EQ(repeats, (std::vector<int>{0, 2})) << cells;
+}
+
+TEST(CombineWithSupernetTest, OneCellPerStageSupernetsAlsoScoreTheCellsRepeated) {
+  for (const auto& [path, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"configs/nb201_proxy.yaml", kDefaultCellProxyCombination},
+           {"configs/nb201_proxy_deep.yaml", kDefaultCombination},
+           {"configs/nb201.yaml", kDefaultCombination},
+           {"configs/spos_shufflenet_small.yaml", kDefaultCombination},
+           {"configs/mbv2_macro.yaml", kDefaultCombination}}) {
+    absl::StatusOr<std::shared_ptr<const supernet::SearchSpace>> space = supernet::LoadSearchSpace(path);
+    ASSERT_TRUE(space.ok()) << space.status();
+    EXPECT_EQ(DefaultCombinationFor(**space), expected) << path;
+  }
 }
 
 }  // namespace
