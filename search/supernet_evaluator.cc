@@ -86,13 +86,19 @@ void SupernetEvaluator::SetId() {
   if (cells_per_stage_ > 0) absl::StrAppend(&id_, ":cells", cells_per_stage_);
 }
 
-absl::StatusOr<std::unique_ptr<SupernetEvaluator>> SupernetEvaluator::WithCellsPerStage(int cells_per_stage) const {
+absl::StatusOr<std::unique_ptr<SupernetEvaluator>> SupernetEvaluator::Derive(
+    int64_t max_images, int cells_per_stage) const {
   std::unique_ptr<SupernetEvaluator> e(new SupernetEvaluator());
   for (const Part& part : parts_) {
-    Part copy{part.trained, nullptr};  // Shares the loaded images; the network is new.
-    absl::StatusOr<supernet::Supernet> deep = supernet::RepeatCells(*part.trained.net, cells_per_stage);
-    if (!deep.ok()) return absl::Status(deep.status().code(), absl::StrCat(part.trained.checkpoint, ": ", deep.status().message()));
-    copy.trained.net = *std::move(deep);
+    Part copy{part.trained, nullptr};  // Shares the weights and the loaded images.
+    copy.trained.config.evaluation.max_images = max_images;
+    if (cells_per_stage != cells_per_stage_) {  // A new network with the cells repeated.
+      absl::StatusOr<supernet::Supernet> deep = supernet::RepeatCells(*part.trained.net, cells_per_stage);
+      if (!deep.ok()) {
+        return absl::Status(deep.status().code(), absl::StrCat(part.trained.checkpoint, ": ", deep.status().message()));
+      }
+      copy.trained.net = *std::move(deep);
+    }
     copy.evaluator = supernet::MakeEvaluator(copy.trained, supernet::EvalSplit::kValidation, device_);
     e->parts_.push_back(std::move(copy));
   }
@@ -104,20 +110,12 @@ absl::StatusOr<std::unique_ptr<SupernetEvaluator>> SupernetEvaluator::WithCellsP
   return e;
 }
 
+absl::StatusOr<std::unique_ptr<SupernetEvaluator>> SupernetEvaluator::WithCellsPerStage(int cells_per_stage) const {
+  return Derive(trained().config.evaluation.max_images, cells_per_stage);
+}
+
 std::unique_ptr<SupernetEvaluator> SupernetEvaluator::WithImages(int64_t max_images) const {
-  std::unique_ptr<SupernetEvaluator> e(new SupernetEvaluator());
-  for (const Part& part : parts_) {
-    Part copy{part.trained, nullptr};  // Shares the weights and the loaded images.
-    copy.trained.config.evaluation.max_images = max_images;
-    copy.evaluator = supernet::MakeEvaluator(copy.trained, supernet::EvalSplit::kValidation, device_);
-    e->parts_.push_back(std::move(copy));
-  }
-  e->split_gene_ = split_gene_;
-  e->hashes_ = hashes_;
-  e->cells_per_stage_ = cells_per_stage_;
-  e->device_ = device_;
-  e->SetId();
-  return e;
+  return *Derive(max_images, cells_per_stage_);  // Cannot fail: the same networks.
 }
 
 const SupernetEvaluator::Part& SupernetEvaluator::PartFor(const supernet::Architecture& arch) const {

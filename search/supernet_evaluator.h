@@ -55,6 +55,9 @@ class SupernetEvaluator : public AccuracyEvaluator {
   };
   SupernetEvaluator() = default;
   const Part& PartFor(const supernet::Architecture& arch) const;
+  // A copy on `max_images` validation images with the cells repeated to `cells_per_stage`
+  // (a new network only when that differs from this one's).
+  absl::StatusOr<std::unique_ptr<SupernetEvaluator>> Derive(int64_t max_images, int cells_per_stage) const;
   // Sets id_ from the checkpoints' hashes and the evaluation settings.
   void SetId();
   std::vector<Part> parts_;  // One, or one per option of split_gene_.
