@@ -8,16 +8,6 @@
 namespace nas::search {
 namespace {
 
-// FNV-1a over a whole file. (Not CRC-32: a checkpoint ends with its own CRC-32, so the
-// CRC-32 of the whole file is the same constant for every checkpoint.)
-absl::StatusOr<std::string> FileHash(const std::string& path) {
-  absl::StatusOr<std::string> bytes = ReadFileBytes(path);
-  if (!bytes.ok()) return bytes.status();
-  uint64_t hash = 0xcbf29ce484222325ULL;
-  for (const char c : *bytes) hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
-  return absl::StrFormat("%016x-%d", hash, bytes->size());
-}
-
 bool SameData(const supernet::TrainConfig& a, const supernet::TrainConfig& b) {
   return a.data.dataset == b.data.dataset && a.data.path == b.data.path && a.data.test_path == b.data.test_path &&
          a.data.validation_size == b.data.validation_size && a.data.train_limit == b.data.train_limit &&

@@ -220,11 +220,9 @@ absl::StatusOr<LoadedEvaluator> LoadModelEvaluator(const std::string& spec_text,
     if (item.path.empty()) {
       zc_sources[key] = supernets.at(default_config)->id();
     } else {
-      absl::StatusOr<std::string> text = ReadFileBytes(item.path);
-      if (!text.ok()) return absl::Status(text.status().code(), absl::StrCat(field, ": ", text.status().message()));
-      uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a.
-      for (const char ch : *text) hash = (hash ^ static_cast<unsigned char>(ch)) * 0x100000001b3ULL;
-      zc_sources[key] = absl::StrFormat("config:%016x", hash);
+      absl::StatusOr<std::string> hash = FileHash(item.path);
+      if (!hash.ok()) return absl::Status(hash.status().code(), absl::StrCat(field, ": ", hash.status().message()));
+      zc_sources[key] = "config:" + *hash;
     }
   }
   const std::string zc_suffix = options.zero_cost.IdSuffix();

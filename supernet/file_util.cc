@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace nas {
 namespace {
@@ -168,6 +169,14 @@ absl::StatusOr<std::string> ReadFileBytes(const std::string& path) {
   std::ostringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
+}
+
+absl::StatusOr<std::string> FileHash(const std::string& path) {
+  absl::StatusOr<std::string> bytes = ReadFileBytes(path);
+  if (!bytes.ok()) return bytes.status();
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const char c : *bytes) hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  return absl::StrFormat("%016x-%d", hash, bytes->size());
 }
 
 uint32_t Crc32(absl::string_view data) {

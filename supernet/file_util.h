@@ -34,6 +34,11 @@ absl::Status ReplaceDirectoryAtomically(const std::string& staging, const std::s
 // Reads a whole file as bytes.
 absl::StatusOr<std::string> ReadFileBytes(const std::string& path);
 
+// FNV-1a over a whole file, as "<16 hex digits>-<size>": an identity of its contents.
+// (Not CRC-32: a checkpoint ends with its own CRC-32, so the CRC-32 of the whole file is
+// the same constant for every checkpoint.)
+absl::StatusOr<std::string> FileHash(const std::string& path);
+
 // CRC-32 (zlib's) of `data`.
 uint32_t Crc32(absl::string_view data);
 

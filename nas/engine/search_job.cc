@@ -393,8 +393,7 @@ absl::StatusOr<v1::SearchResult> RunSearchJob(const v1::SearchSpec& spec, const 
   o.rerank_evaluator = distributed_rerank ? distributed_rerank.get() : loaded->rerank.get();
   if (absl::Status s = search::ValidateSearch(metrics, used_evaluator, o); !s.ok()) return s;
   created_archive.keep = true;
-  if (evaluator != nullptr) o.archive = archive.get();
-  if (evaluator == nullptr) archive.reset();
+  o.archive = archive.get();  // Null for a cost-only search.
   const std::string metric = o.objectives.empty() ? "accuracy" : o.objectives.front().metric;
   o.on_generation = [&](const search::GenerationProgress& g) {
     v1::SearchProgress p;
