@@ -71,7 +71,8 @@ int Fail(const absl::Status& s) {
 int main(int argc, char** argv) {
   CLI::App app{"Ranking quality of supernet, zero-cost and combined signals on NAS-Bench-201"};
   std::string checkpoint, config_path, out, table_path, combos_text, sets_text = "7,8";
-  int n = 200, workers = 2, reference = 100, deep_cells = 0;
+  int n = 200, workers = 2, reference = 100;
+  std::string deep_cells_text = "0";
   uint64_t reference_seed = 0;
   nas::search::SupernetEvaluator::Options eo;
   eo.max_images = 500;
@@ -87,9 +88,9 @@ int main(int argc, char** argv) {
   app.add_option("--zc-seed", zo.seed, "Seed of the untrained weights and proxy images")->capture_default_str();
   app.add_option("--zc-repeats", zo.repeats, "Independent draws each proxy is averaged over")->capture_default_str();
   std::string proxies_text;
-  app.add_option("--deep-cells", deep_cells,
-                 "Also score the supernet with its cells repeated to this many per stage (signals supernet@K, "
-                 "supernet_loss@K); 0: not")
+  app.add_option("--deep-cells", deep_cells_text,
+                 "Also score the supernet with its cells repeated to K per stage (signals supernet@K, "
+                 "supernet_loss@K); comma-separated Ks, e.g. 2,3; 0: not")
       ->capture_default_str();
   app.add_option("--proxies", proxies_text, "Comma-separated proxies to compute (default: all)");
   app.add_option("--combos", combos_text,
@@ -136,15 +137,21 @@ int main(int argc, char** argv) {
   std::vector<std::string> names;
   if (supernet) names = {"supernet", "supernet_loss"};
   // The same supernet with its cells repeated (supernet_loss@K items of a combination).
-  std::unique_ptr<nas::search::SupernetEvaluator> deep;
-  const std::string deep_suffix = absl::StrCat("@", deep_cells);
-  if (deep_cells > 0) {
+  std::map<std::string, std::unique_ptr<nas::search::SupernetEvaluator>> deep;  // By suffix "@K".
+  for (absl::string_view k_text : absl::StrSplit(deep_cells_text, ',', absl::SkipWhitespace())) {
+    int k = 0;
+    if (!absl::SimpleAtoi(k_text, &k) || k < 0) {
+      return Fail(absl::InvalidArgumentError(absl::StrCat("--deep-cells: not a count: '", k_text, "'")));
+    }
+    if (k == 0) continue;
     if (!supernet) return Fail(absl::InvalidArgumentError("--deep-cells needs --checkpoint"));
-    auto made = supernet->WithCellsPerStage(deep_cells);
+    const std::string suffix = absl::StrCat("@", k);
+    if (deep.count(suffix)) continue;
+    auto made = supernet->WithCellsPerStage(k);
     if (!made.ok()) return Fail(made.status());
-    deep = *std::move(made);
-    names.push_back("supernet" + deep_suffix);
-    names.push_back("supernet_loss" + deep_suffix);
+    deep[suffix] = *std::move(made);
+    names.push_back("supernet" + suffix);
+    names.push_back("supernet_loss" + suffix);
   }
   std::vector<std::string> proxies = nas::supernet::ZeroCostProxyNames();
   if (!proxies_text.empty()) proxies = absl::StrSplit(proxies_text, ',');
@@ -168,8 +175,9 @@ int main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     double v = 0;
     if (absl::StartsWith(name, "supernet")) {  // supernet, supernet_loss (@K: cells repeated).
-      const std::string suffix = absl::EndsWith(name, deep_suffix) ? deep_suffix : "";
-      absl::StatusOr<nas::supernet::EvalResult> r = (suffix.empty() ? supernet : deep)->Evaluate(a);
+      const size_t at = name.find('@');
+      const std::string suffix = at == std::string::npos ? "" : name.substr(at);
+      absl::StatusOr<nas::supernet::EvalResult> r = (suffix.empty() ? supernet : deep.at(suffix))->Evaluate(a);
       if (!r.ok()) return r.status();
       std::lock_guard<std::mutex> lock(mu);
       cache[a]["supernet" + suffix] = 100.0 * r->accuracy;

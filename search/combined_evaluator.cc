@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include <algorithm>
+#include <mutex>
 #include <set>
 
 #include <tbb/parallel_for.h>
@@ -14,7 +15,8 @@ namespace nas::search {
 
 absl::StatusOr<std::unique_ptr<CombinedEvaluator>> CombinedEvaluator::Create(
     std::shared_ptr<const supernet::SearchSpace> space, std::vector<ScoreComponent> components,
-    int reference_size, uint64_t seed, std::string id) {
+    int reference_size, uint64_t seed, std::string id, const std::function<bool()>& should_stop,
+    const std::function<void(int, int)>& on_progress) {
   if (components.empty()) return absl::InvalidArgumentError("a combination needs at least one component");
   if (reference_size < 2 || reference_size > 100000) {
     return absl::InvalidArgumentError(absl::StrCat("reference size must be in [2, 100000], got ", reference_size));
@@ -38,7 +40,13 @@ absl::StatusOr<std::unique_ptr<CombinedEvaluator>> CombinedEvaluator::Create(
   const size_t n = archs.size(), k = e->components_.size();
   std::vector<std::vector<double>> values(k, std::vector<double>(n));
   std::vector<absl::Status> errors(n);
+  std::mutex progress_mu;
+  int scored = 0;
   tbb::parallel_for(size_t{0}, n, [&](size_t i) {
+    if (should_stop && should_stop()) {
+      errors[i] = absl::CancelledError("");
+      return;
+    }
     for (size_t c = 0; c < k; ++c) {
       absl::StatusOr<double> v = e->components_[c].score(archs[i]);
       if (!v.ok()) {
@@ -48,9 +56,18 @@ absl::StatusOr<std::unique_ptr<CombinedEvaluator>> CombinedEvaluator::Create(
       }
       values[c][i] = *v;
     }
+    std::lock_guard<std::mutex> lock(progress_mu);
+    ++scored;
+    if (on_progress) on_progress(scored, static_cast<int>(n));
   });
   for (const absl::Status& s : errors) {
-    if (!s.ok()) return s;
+    if (!s.ok() && s.code() != absl::StatusCode::kCancelled) return s;
+  }
+  for (const absl::Status& s : errors) {
+    if (!s.ok()) {
+      return absl::CancelledError(
+          absl::StrCat("stopped while scoring the reference sample (", scored, " of ", n, " architectures scored)"));
+    }
   }
   for (auto& v : values) std::sort(v.begin(), v.end());
   e->reference_ = std::move(values);

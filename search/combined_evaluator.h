@@ -30,10 +30,14 @@ struct ScoreComponent {
 class CombinedEvaluator : public AccuracyEvaluator {
  public:
   // Scores `reference_size` architectures sampled from `space` with `seed` by every
-  // component (in parallel). Errors name the component and architecture.
+  // component (in parallel). Errors name the component and architecture. `should_stop`
+  // (optional) is polled before each architecture: true ends the scoring with CANCELLED;
+  // `on_progress` (optional, called serially) gets (architectures scored, reference_size)
+  // after each one.
   static absl::StatusOr<std::unique_ptr<CombinedEvaluator>> Create(
       std::shared_ptr<const supernet::SearchSpace> space, std::vector<ScoreComponent> components,
-      int reference_size, uint64_t seed, std::string id);
+      int reference_size, uint64_t seed, std::string id, const std::function<bool()>& should_stop = nullptr,
+      const std::function<void(int, int)>& on_progress = nullptr);
   std::string id() const override { return id_; }
   absl::StatusOr<double> Accuracy(const supernet::Architecture& arch) const override;
   // Each component's raw score of `arch`, in the order of components().

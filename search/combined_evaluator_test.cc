@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -116,6 +117,30 @@ TEST(CombinedEvaluatorTest, ComponentErrorsNameTheComponent) {
   EXPECT_FALSE(CombinedEvaluator::Create(space, {}, 10, 0, "test").ok());
   ScoreComponent zero_weight{"w", 0, [](const supernet::Architecture&) -> absl::StatusOr<double> { return 1.0; }};
   EXPECT_FALSE(CombinedEvaluator::Create(space, {zero_weight}, 10, 0, "test").ok());
+}
+
+TEST(CombinedEvaluatorTest, ReportsProgressAndStopsWhenAsked) {
+  auto space = Nb201();
+  std::atomic<int> calls{0};
+  ScoreComponent flops{"flops", 1, [space, &calls](const supernet::Architecture& a) -> absl::StatusOr<double> {
+                         ++calls;
+                         return static_cast<double>(space->Cost(a).flops);
+                       }};
+  std::vector<int> reported;
+  auto e = CombinedEvaluator::Create(space, {flops}, 12, 3, "test", nullptr, [&](int scored, int total) {
+    EXPECT_EQ(total, 12);
+    reported.push_back(scored);
+  });
+  ASSERT_TRUE(e.ok()) << e.status();
+  ASSERT_EQ(reported.size(), 12u);
+  for (int i = 0; i < 12; ++i) EXPECT_EQ(reported[i], i + 1);
+  // A stop request after 5 architectures: the rest are not scored and Create fails.
+  calls = 0;
+  auto stopped = CombinedEvaluator::Create(space, {flops}, 40, 3, "test", [&calls] { return calls.load() >= 5; });
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_EQ(stopped.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_NE(stopped.status().message().find("reference sample"), std::string::npos);
+  EXPECT_LT(calls.load(), 40);
 }
 
 TEST(EvaluatorSpecTest, ParsesAndFormatsCombinations) {

@@ -304,7 +304,16 @@ absl::StatusOr<LoadedEvaluator> LoadModelEvaluator(const std::string& spec_text,
   if (!components.ok()) return components.status();
   const auto started = std::chrono::steady_clock::now();
   log << "scoring the combination's reference sample (" << spec->reference << " random architectures)...\n";
-  auto combined = CombinedEvaluator::Create(out.space, *std::move(components), spec->reference, options.reference_seed, id);
+  // A progress line about every tenth of the sample: scoring it can take minutes.
+  const int step = std::max(1, spec->reference / 10);
+  auto combined = CombinedEvaluator::Create(
+      out.space, *std::move(components), spec->reference, options.reference_seed, id, options.should_stop,
+      [&](int scored, int total) {
+        if (scored % step != 0 || scored == total) return;
+        log << absl::StrFormat("reference sample: %d/%d architectures scored (%.0f s)\n", scored, total,
+                               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count())
+            << std::flush;
+      });
   if (!combined.ok()) return absl::Status(combined.status().code(), absl::StrCat(field, ": ", combined.status().message()));
   log << absl::StrFormat("reference sample scored in %.1f s", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   if (options.archive != nullptr) {

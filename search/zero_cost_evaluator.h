@@ -1,6 +1,7 @@
 #ifndef NAS_SEARCH_ZERO_COST_EVALUATOR_H_
 #define NAS_SEARCH_ZERO_COST_EVALUATOR_H_
 
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -77,6 +78,9 @@ struct ModelEvaluatorOptions {
   // architecture already scored are not scored again by a later search (another bound,
   // other weights) with the same items. Not owned; must outlive the evaluator.
   EvaluationArchive* archive = nullptr;
+  // combo: polled while the reference sample is scored; true stops it (CANCELLED). The
+  // item scores already paid are in `archive`, so a rerun goes on from there.
+  std::function<bool()> should_stop;
 };
 
 struct LoadedEvaluator {

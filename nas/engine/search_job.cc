@@ -4,7 +4,9 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <ostream>
 #include <sstream>
+#include <streambuf>
 
 #include <nlohmann/json.hpp>
 
@@ -179,6 +181,33 @@ std::string CombineWithSupernet(const std::string& checkpoint, const std::string
 
 namespace {
 
+// An output stream buffer that hands each complete line to `emit` as it is written, so
+// progress written to a std::ostream reaches the sink live, not when the call returns.
+class LineForwarder : public std::streambuf {
+ public:
+  explicit LineForwarder(std::function<void(std::string)> emit) : emit_(std::move(emit)) {}
+  // A last line without its newline.
+  void Finish() {
+    if (!line_.empty()) emit_(std::move(line_));
+    line_.clear();
+  }
+
+ protected:
+  int_type overflow(int_type ch) override {
+    if (traits_type::eq_int_type(ch, traits_type::eof())) return traits_type::not_eof(ch);
+    if (traits_type::to_char_type(ch) == '\n') {
+      Finish();
+    } else {
+      line_.push_back(traits_type::to_char_type(ch));
+    }
+    return ch;
+  }
+
+ private:
+  std::function<void(std::string)> emit_;
+  std::string line_;
+};
+
 // `archive` (may be null): where a combination keeps its items' raw scores.
 absl::StatusOr<LoadedEvaluator> LoadEvaluator(const v1::SearchSpec& spec, const SearchJobEnv& env,
                                               ProgressSink& progress, search::EvaluationArchive* archive) {
@@ -217,11 +246,11 @@ absl::StatusOr<LoadedEvaluator> LoadEvaluator(const v1::SearchSpec& spec, const 
     mo.zero_cost.repeats = spec.zc_repeats() > 0 ? spec.zc_repeats() : 1;
     mo.reference_seed = spec.zc_seed();
     mo.archive = archive;
-    std::ostringstream log;
+    mo.should_stop = env.should_stop;  // Scoring the reference sample can take minutes.
+    LineForwarder lines([&progress](std::string line) { progress.Message(std::move(line)); });
+    std::ostream log(&lines);
     auto model = search::LoadModelEvaluator(text, "evaluator", env.device, mo, log);
-    for (absl::string_view line : absl::StrSplit(log.str(), '\n', absl::SkipEmpty())) {
-      progress.Message(std::string(line));
-    }
+    lines.Finish();
     if (!model.ok()) return model.status();
     loaded.space = model->space;
     loaded.untrained_options = model->untrained_options;
