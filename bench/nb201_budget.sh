@@ -13,7 +13,7 @@
 #   [EVAL_IMAGES=500] [CALIBRATION_BATCHES=2] [SIGNALS=1] [REFERENCE=100] \
 #   [FEWSHOT_STEPS=0] [FEWSHOT_GENE=0] [FEWSHOT_LR=] [SHRINK_AT=0] [SHRINK_DROP=2] \
 #   [SHRINK_SCORE=mean] [SHRINK_ARCHS=100] [SHRINK_CONFIG=] [CONFIG_EXTRA=] [LR=] [SEARCH_ARGS=] [SPACE=] \
-#   [DEEP_CELLS=2] \
+#   [DEEP_CELLS=2,3] \
 #   bash bench/nb201_budget.sh RUNS
 #
 # EVALUATOR is a combo: spec in which CKPT stands for the run's checkpoint; STEPS=0 trains
@@ -36,8 +36,9 @@
 # one cell per stage, 16 stem channels; configs/nb201_proxy_deep.yaml: three cells per
 # stage, 8 stem channels, about the same cost per step). Bounds are mapped to it exactly.
 # LR: the optimizer's learning rate instead of the config's 0.1.
-# DEEP_CELLS: nb201_signals also scores the supernet with its cells repeated to this many
-# per stage (signals supernet@K and supernet_loss@K, which COMBOS may use); 0: not.
+# DEEP_CELLS: nb201_signals also scores the supernet with its cells repeated to K per stage
+# for each K of this comma-separated list (signals supernet@K and supernet_loss@K, which
+# COMBOS may use); 0: not.
 # SEARCH_ARGS: more flags for every search, e.g. "--rerank-top 10 --rerank-images 0".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +47,7 @@ SEEDS=${SEEDS:-0 1 2}
 STEPS=${STEPS:-12000}
 SAMPLER=${SAMPLER:-flops_uniform}
 REFERENCE=${REFERENCE:-100}
-EVALUATOR=${EVALUATOR:-combo:supernet_loss:CKPT*2+supernet_loss@2:CKPT+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5+ref=$REFERENCE}
+EVALUATOR=${EVALUATOR:-combo:supernet_loss:CKPT*2+supernet@3:CKPT+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5+ref=$REFERENCE}
 BUDGET=${BUDGET:-100}
 EVAL_IMAGES=${EVAL_IMAGES:-500}
 CALIBRATION_BATCHES=${CALIBRATION_BATCHES:-2}
@@ -62,9 +63,9 @@ SHRINK_CONFIG=${SHRINK_CONFIG:-}
 CONFIG_EXTRA=${CONFIG_EXTRA:-}
 LR=${LR:-}
 SPACE=${SPACE:-configs/nb201_proxy.yaml}
-DEEP_CELLS=${DEEP_CELLS:-2}  # nb201_signals: also the supernet_loss@K signals (cells repeated to K per stage)
+DEEP_CELLS=${DEEP_CELLS:-2,3}  # nb201_signals: also the supernet@K / supernet_loss@K signals (cells repeated to K per stage)
 read -r -a SEARCH_ARGS <<< "${SEARCH_ARGS:-}"
-COMBOS=${COMBOS:-supernet_loss*2+supernet_loss@2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+supernet_loss@2*1.5+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*1.5+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.25;supernet_loss*3+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+supernet+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss+flops;zc:meco+zc:jacob_cov+zc:synflow+flops*0.5}
+COMBOS=${COMBOS:-supernet_loss*2+supernet@3+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+supernet_loss@3+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+supernet_loss@2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+supernet_loss@2*1.5+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*1.5+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.25;supernet_loss*3+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+supernet+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss+flops;zc:meco+zc:jacob_cov+zc:synflow+flops*0.5}
 BOUNDS="50M 75M 99.87M"
 export NAS_SHARED_DATA="${NAS_SHARED_DATA:-$(cd .. && pwd)/shared/data}"
 export OMP_WAIT_POLICY=PASSIVE

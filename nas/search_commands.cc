@@ -149,7 +149,7 @@ void AddSearchCommand(Commands& commands) {
                          "checkpoint config's evaluation.max_images, 0 = all)");
   search_cmd->add_option("--combine", search->combine,
                          "supernet:CHECKPOINT evaluator: label-free signals it is combined with (combo: items "
-                         "joined by '+'; a bare 'supernet' or 'supernet_loss' item, or 'supernet_loss@K' (its cells "
+                         "joined by '+'; a bare 'supernet' or 'supernet_loss' item, or 'supernet@K' / 'supernet_loss@K' (cells "
                          "repeated to K per stage), takes the checkpoint, else the "
                          "inherited accuracy is added; the score is then a weighted mean percentile, "
                          "docs/search.md); 'none': the inherited accuracy alone. Default: " +

@@ -32,7 +32,8 @@ TEST(CombineWithSupernetTest, TheDefaultCombinationIsAValidSpecWithOneSupernetSi
   int supernet_items = 0;
   for (const search::EvaluatorItem& item : parsed->items) supernet_items += item.path == "CKPT.nasckpt";
   EXPECT_EQ(supernet_items, 1) << spec;
-  // The cell proxies' default: the loss as trained and with the cells repeated to two.
+  // The cell proxies' default: the loss as trained and the accuracy with the cells
+  // repeated to three.
   const std::string cells = CombineWithSupernet("CKPT.nasckpt", kDefaultCellProxyCombination);
   parsed = search::ParseEvaluatorSpec(cells, "--evaluator");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
@@ -40,7 +41,7 @@ TEST(CombineWithSupernetTest, TheDefaultCombinationIsAValidSpecWithOneSupernetSi
   for (const search::EvaluatorItem& item : parsed->items) {
     if (item.path == "CKPT.nasckpt") repeats.push_back(item.cells_per_stage);
   }
-  EXPECT_EQ(repeats, (std::vector<int>{0, 2})) << cells;
+  EXPECT_EQ(repeats, (std::vector<int>{0, 3})) << cells;
 }
 
 TEST(CombineWithSupernetTest, OneCellPerStageSupernetsAlsoScoreTheCellsRepeated) {
