@@ -47,7 +47,7 @@ SEEDS=${SEEDS:-0 1 2}
 STEPS=${STEPS:-12000}
 SAMPLER=${SAMPLER:-flops_uniform}
 REFERENCE=${REFERENCE:-100}
-EVALUATOR=${EVALUATOR:-combo:supernet_loss:CKPT*2+supernet@3:CKPT+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5+ref=$REFERENCE}
+EVALUATOR=${EVALUATOR:-combo:supernet_loss:CKPT*2+supernet@3:CKPT*1.5+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5+ref=$REFERENCE}
 BUDGET=${BUDGET:-100}
 EVAL_IMAGES=${EVAL_IMAGES:-500}
 CALIBRATION_BATCHES=${CALIBRATION_BATCHES:-2}
@@ -65,7 +65,7 @@ LR=${LR:-}
 SPACE=${SPACE:-configs/nb201_proxy.yaml}
 DEEP_CELLS=${DEEP_CELLS:-2,3}  # nb201_signals: also the supernet@K / supernet_loss@K signals (cells repeated to K per stage)
 read -r -a SEARCH_ARGS <<< "${SEARCH_ARGS:-}"
-COMBOS=${COMBOS:-supernet_loss*2+supernet@3+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+supernet_loss@3+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+supernet_loss@2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+supernet_loss@2*1.5+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*1.5+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.25;supernet_loss*3+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+supernet+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss+flops;zc:meco+zc:jacob_cov+zc:synflow+flops*0.5}
+COMBOS=${COMBOS:-supernet_loss*2+supernet@3*1.5+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+supernet@3+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+supernet_loss@3+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+supernet_loss@2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+supernet_loss@2*1.5+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*1.5+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.25;supernet_loss*3+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss*2+supernet+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5;supernet_loss+flops;zc:meco+zc:jacob_cov+zc:synflow+flops*0.5}
 BOUNDS="50M 75M 99.87M"
 export NAS_SHARED_DATA="${NAS_SHARED_DATA:-$(cd .. && pwd)/shared/data}"
 export OMP_WAIT_POLICY=PASSIVE

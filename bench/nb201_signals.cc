@@ -101,6 +101,10 @@ int main(int argc, char** argv) {
   app.add_option("--workers", workers, "Cells evaluated at once (one thread each)")->capture_default_str();
   app.add_option("--table", table_path, "NB201 CSV (default: $NAS_SHARED_DATA or ../shared/data)");
   app.add_option("--out", out, "Directory for signals.json")->required();
+  std::string reuse_path;
+  app.add_option("--reuse", reuse_path,
+                 "signals.json of an earlier run with the same checkpoint and settings: its raw values "
+                 "(cells and reference sample) are used instead of computing them again");
   CLI11_PARSE(app, argc, argv);
   if (table_path.empty()) table_path = nas::supernet::DefaultNb201TablePath();
   torch::set_num_threads(1);
@@ -200,6 +204,39 @@ int main(int argc, char** argv) {
     seconds[name] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return v;
   };
+
+  // Raw values of an earlier run with the same sources and settings.
+  if (!reuse_path.empty()) {
+    absl::StatusOr<std::string> text = nas::ReadFileBytes(reuse_path);
+    if (!text.ok()) return Fail(text.status());
+    const nlohmann::json old = nlohmann::json::parse(*text, nullptr, false);
+    if (old.is_discarded() || !old.is_object()) return Fail(absl::InvalidArgumentError("--reuse: not a JSON object: " + reuse_path));
+    const nlohmann::json now = {{"checkpoint", checkpoint},       {"eval_images", eo.max_images},
+                                {"calibration_batches", eo.calibration_batches}, {"zc_batch", zo.batch_size},
+                                {"zc_seed", zo.seed},             {"zc_repeats", zo.repeats}};
+    for (const auto& [key, value] : now.items()) {
+      if (!old.contains(key) || old.at(key) != value) {
+        return Fail(absl::InvalidArgumentError(absl::StrCat("--reuse: ", reuse_path, " has another ", key, " (",
+                                                            old.contains(key) ? old.at(key).dump() : "none", " against ",
+                                                            value.dump(), ")")));
+      }
+    }
+    int reused = 0;
+    for (const char* list : {"cells", "reference_cells"}) {
+      if (!old.contains(list)) continue;
+      for (const nlohmann::json& c : old.at(list)) {
+        absl::StatusOr<Architecture> a = space->Parse(c.at("arch").get<std::string>());
+        if (!a.ok()) return Fail(absl::InvalidArgumentError("--reuse: " + std::string(a.status().message())));
+        for (const std::string& name : names) {
+          if (c.contains(name)) {
+            cache[*a][name] = c.at(name).get<double>();
+            ++reused;
+          }
+        }
+      }
+    }
+    std::cerr << "reusing " << reused << " raw values from " << reuse_path << "\n";
+  }
 
   // Disjoint cell sets.
   std::vector<std::vector<Architecture>> sets;
@@ -332,6 +369,15 @@ int main(int argc, char** argv) {
     }
   }
   j["cells"] = cells;
+  // The other architectures scored (the combinations' reference samples), for --reuse.
+  nlohmann::json reference_cells = nlohmann::json::array();
+  for (const auto& [a, values] : cache) {
+    if (taken.count(a)) continue;
+    nlohmann::json c = {{"arch", space->Format(a)}};
+    for (const auto& [name, v] : values) c[name] = v;
+    reference_cells.push_back(c);
+  }
+  j["reference_cells"] = reference_cells;
   std::cout << absl::StrFormat("CPU seconds: signals %.1f (zero-cost setup %.1f), with combinations %.1f\n",
                                signals_cpu, zc_setup_cpu, total_cpu);
   for (const auto& [name, s] : per_cell_seconds.items()) {

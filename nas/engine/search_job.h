@@ -23,10 +23,10 @@ inline constexpr char kDefaultCombination[] =
     "supernet_loss*2+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5+ref=100";
 // The default for a cell-based supernet trained with one cell per stage (a proxy of a
 // deeper network, e.g. configs/nb201_proxy.yaml): the same plus the inherited accuracy
-// with the cells repeated to three per stage, which ranks residual cells as the deeper
-// network does (docs/benchmarks.md).
+// with the cells repeated to three per stage at weight 1.5, which ranks residual cells as
+// the deeper network does (docs/benchmarks.md).
 inline constexpr char kDefaultCellProxyCombination[] =
-    "supernet_loss*2+supernet@3+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5+ref=100";
+    "supernet_loss*2+supernet@3*1.5+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5+ref=100";
 
 // The default combination for the supernet `space`: kDefaultCellProxyCombination for a
 // cell-based space with one cell per stage, else kDefaultCombination.
