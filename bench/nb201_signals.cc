@@ -228,7 +228,7 @@ int main(int argc, char** argv) {
         absl::StatusOr<Architecture> a = space->Parse(c.at("arch").get<std::string>());
         if (!a.ok()) return Fail(absl::InvalidArgumentError("--reuse: " + std::string(a.status().message())));
         for (const std::string& name : names) {
-          if (c.contains(name)) {
+          if (c.contains(name) && c.at(name).is_number()) {
             cache[*a][name] = c.at(name).get<double>();
             ++reused;
           }

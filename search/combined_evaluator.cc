@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <set>
 
@@ -42,9 +43,10 @@ absl::StatusOr<std::unique_ptr<CombinedEvaluator>> CombinedEvaluator::Create(
   std::vector<absl::Status> errors(n);
   std::mutex progress_mu;
   int scored = 0;
+  std::atomic<bool> stopped{false};
   tbb::parallel_for(size_t{0}, n, [&](size_t i) {
     if (should_stop && should_stop()) {
-      errors[i] = absl::CancelledError("");
+      stopped = true;
       return;
     }
     for (size_t c = 0; c < k; ++c) {
@@ -61,13 +63,11 @@ absl::StatusOr<std::unique_ptr<CombinedEvaluator>> CombinedEvaluator::Create(
     if (on_progress) on_progress(scored, static_cast<int>(n));
   });
   for (const absl::Status& s : errors) {
-    if (!s.ok() && s.code() != absl::StatusCode::kCancelled) return s;
+    if (!s.ok()) return s;
   }
-  for (const absl::Status& s : errors) {
-    if (!s.ok()) {
-      return absl::CancelledError(
-          absl::StrCat("stopped while scoring the reference sample (", scored, " of ", n, " architectures scored)"));
-    }
+  if (stopped) {
+    return absl::CancelledError(
+        absl::StrCat("stopped while scoring the reference sample (", scored, " of ", n, " architectures scored)"));
   }
   for (auto& v : values) std::sort(v.begin(), v.end());
   e->reference_ = std::move(values);
