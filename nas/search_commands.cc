@@ -42,6 +42,7 @@ v1::SearchSpec ToSearchSpec(const SearchCommandOptions& o) {
   for (const std::string& a : o.initial_archs) spec.add_initial_archs(a);
   spec.set_rerank_top(o.rerank_top);
   spec.set_rerank_images(o.rerank_images);
+  if (o.no_reference_start) spec.set_reference_start(false);
   return spec;
 }
 
@@ -68,9 +69,13 @@ absl::Status RunSearchCommand(const SearchCommandOptions& options, std::ostream&
     if (first.ok()) metric = first->metric;
   }
   out << absl::StrFormat(
-      "%s search on %s with %s: %d evaluations (%d paid, %d from the archive) in %.1f s\nbest: %s\n  %s\n",
+      "%s search on %s with %s: %d evaluations (%d paid, %d from the archive%s) in %.1f s\nbest: %s\n  %s\n",
       result->algorithm(), result->space(), result->evaluator(), result->evaluations(), result->paid_evaluations(),
-      result->archive_hits(), result->seconds(), engine::DescribeEvaluation(result->best(), metric),
+      result->archive_hits(),
+      result->prescored_evaluations() > 0
+          ? absl::StrCat(", ", result->prescored_evaluations(), " free from the reference sample")
+          : "",
+      result->seconds(), engine::DescribeEvaluation(result->best(), metric),
       result->best().arch());
   if (!options.out.empty()) out << "wrote " << options.out << "/result.json and " << options.out << "/plot.svg\n";
   return absl::OkStatus();
@@ -178,6 +183,10 @@ void AddSearchCommand(Commands& commands) {
   search_cmd->add_option("--rerank-images", search->rerank_images,
                          "Validation images per re-ranking evaluation (0: the whole validation split)")
       ->capture_default_str();
+  search_cmd->add_flag("--no-reference-start", search->no_reference_start,
+                       "combo: evaluators (and supernet: with its default combination): do not start from the "
+                       "reference sample's feasible architectures (by default they join the first generation "
+                       "free, outside the budget, since the combination has already scored them)");
   search_cmd->add_option("--threads", search->threads, "Intra-op threads (default: one per core)");
   search_cmd->add_option("--out", search->out,
                          "Directory for result.json (best, Pareto front, full history) and plot.svg");

@@ -52,6 +52,7 @@ struct SearchCommandOptions {
   std::vector<std::string> initial_archs;
   int rerank_top = 0;
   int64_t rerank_images = 0;
+  bool no_reference_start = false;
   int threads = 0;  // Intra-op threads (0: one per core).
   std::string out;  // When set, result.json and plot.svg are written here.
   bool json = false;

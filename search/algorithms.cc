@@ -66,7 +66,25 @@ class Book {
   bool Seen(const Architecture& a) const { return seen_.count(a) > 0; }
   // 0 once stopped: every algorithm loops while something remains.
   int64_t remaining() const {
-    return result_.stopped ? 0 : options_.budget - static_cast<int64_t>(result_.history.size());
+    return result_.stopped ? 0 : options_.budget - static_cast<int64_t>(result_.history.size()) + result_.prescored;
+  }
+  // Puts the feasible, distinct SearchOptions::prescored evaluations into the history.
+  void AddPrescored() {
+    const supernet::SearchSpace& space = metrics_.space();
+    const Objective& primary = options_.objectives.front();
+    for (const ScoredArchitecture& p : options_.prescored) {
+      if (Seen(p.arch) || Violation(metrics_, p.arch, options_.constraints) != 0) continue;
+      Evaluation e;
+      e.arch = p.arch;
+      e.cost = space.Cost(p.arch);
+      e.latency_ms = metrics_.Latencies(p.arch);
+      e.accuracy = evaluator_ != nullptr ? p.accuracy : NAN;
+      e.prescored = true;
+      seen_.insert(e.arch);
+      ++result_.prescored;
+      if (result_.history.empty() || Score(e, primary) > Score(result_.best, primary)) result_.best = e;
+      result_.history.push_back(std::move(e));
+    }
   }
   // Evaluates `batch` (distinct, unseen; trimmed to the budget): archived accuracies are
   // reused, the rest are evaluated in parallel and archived in one transaction.
@@ -228,7 +246,11 @@ absl::Status AgingEvolution(const MetricModel& metrics, const SearchOptions& o, 
                             Rng& rng) {
   const supernet::SearchSpace& space = metrics.space();
   if (absl::Status s = EvaluateRandomStart(metrics, o, book, o.aging_population, rng); !s.ok()) return s;
-  std::deque<Evaluation> population(book.result().history.begin(), book.result().history.end());
+  // The random start (prescored evaluations count for the best, not as members).
+  std::deque<Evaluation> population;
+  for (const Evaluation& e : book.result().history) {
+    if (!e.prescored) population.push_back(e);
+  }
   for (int64_t cycle = 1; book.remaining() > 0 && !population.empty(); ++cycle) {
     const Evaluation* parent = nullptr;
     for (int t = 0; t < o.tournament; ++t) {
@@ -508,6 +530,11 @@ absl::Status ValidateSearch(const MetricModel& metrics, const AccuracyEvaluator*
       return absl::InvalidArgumentError(absl::StrCat(field, ": violates the constraints"));
     }
   }
+  for (size_t i = 0; i < options.prescored.size(); ++i) {
+    if (absl::Status s = space.Validate(options.prescored[i].arch); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("prescored[", i, "]: ", s.message()));
+    }
+  }
   if (options.rerank_top < 0 || options.rerank_top > 10000) {
     return absl::InvalidArgumentError(absl::StrCat("rerank_top: must be in [0, 10000], got ", options.rerank_top));
   }
@@ -540,6 +567,7 @@ absl::StatusOr<SearchResult> RunSearch(const MetricModel& metrics, const Accurac
   options.constraints = MergeConstraints(requested.constraints);
   if (absl::Status s = ValidateSearch(metrics, evaluator, options); !s.ok()) return s;
   Book book(metrics, evaluator, options);
+  book.AddPrescored();
   Rng rng(options.seed);
   absl::Status status;
   if (options.algorithm == "random") {

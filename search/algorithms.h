@@ -76,6 +76,11 @@ struct SearchOptions {
   // Evaluated first, in generation 0 (before the random start; they count towards the
   // budget). Each must be feasible and distinct.
   std::vector<supernet::Architecture> initial_archs;
+  // Evaluations already paid for outside the search, by this search's evaluator (its
+  // Prescored(): a combination's reference sample). The feasible ones are in the history
+  // from the start, as generation 0, at no cost: they do not count towards the budget,
+  // and evolution, nsga2 and the predictor choose parents and fit among them too.
+  std::vector<ScoredArchitecture> prescored;
   // After the search: the `rerank_top` best evaluations by the first objective (which
   // must be accuracy, maximized) are evaluated again by `rerank_evaluator` (the same signal
   // measured more precisely, e.g. on more validation images; archived under its own id),
@@ -92,6 +97,7 @@ struct Evaluation {
   int64_t generation = 0;
   double seconds = 0;         // Time the accuracy evaluation took (0 when archived).
   bool from_archive = false;  // The accuracy came from the archive, not paid for now.
+  bool prescored = false;     // From SearchOptions::prescored: free, outside the budget.
   double rerank_accuracy = NAN;  // SearchOptions::rerank_evaluator's value, when re-ranked.
 
   // accuracy, flops, params or latency@DEVICE; NaN when unknown.
@@ -119,6 +125,7 @@ struct SearchResult {
   std::vector<double> hypervolume;
   int64_t paid = 0;           // Evaluations paid for in this run.
   int64_t archive_hits = 0;   // Evaluations taken from the archive.
+  int64_t prescored = 0;      // Taken from SearchOptions::prescored (outside the budget).
   bool stopped = false;       // should_stop ended the search early.
 };
 

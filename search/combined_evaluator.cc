@@ -69,8 +69,16 @@ absl::StatusOr<std::unique_ptr<CombinedEvaluator>> CombinedEvaluator::Create(
     return absl::CancelledError(
         absl::StrCat("stopped while scoring the reference sample (", scored, " of ", n, " architectures scored)"));
   }
-  for (auto& v : values) std::sort(v.begin(), v.end());
-  e->reference_ = std::move(values);
+  std::vector<std::vector<double>> sorted = values;
+  for (auto& v : sorted) std::sort(v.begin(), v.end());
+  e->reference_ = std::move(sorted);
+  std::set<supernet::Architecture> listed;
+  for (size_t i = 0; i < n; ++i) {
+    if (!listed.insert(archs[i]).second) continue;  // A small space repeats architectures.
+    std::vector<double> raw(k);
+    for (size_t c = 0; c < k; ++c) raw[c] = values[c][i];
+    e->prescored_.push_back({archs[i], e->Combine(raw)});
+  }
   return e;
 }
 

@@ -45,6 +45,9 @@ class CombinedEvaluator : public AccuracyEvaluator {
   // Combines raw scores (as RawScores returns them) into the evaluator's value.
   double Combine(const std::vector<double>& raw) const;
   const std::vector<ScoreComponent>& components() const { return components_; }
+  // The distinct architectures of the reference sample, each with its value (what
+  // Accuracy returns for it, computed from the scores Create already paid for).
+  std::vector<ScoredArchitecture> Prescored() const override { return prescored_; }
   // The same combination with `components` (one per component, in order) in place of
   // these, percentiles still taken among this evaluator's reference scores: the same
   // signals measured more precisely (e.g. a supernet's accuracy on more validation
@@ -64,6 +67,7 @@ class CombinedEvaluator : public AccuracyEvaluator {
   std::shared_ptr<const supernet::SearchSpace> space_;
   std::vector<ScoreComponent> components_;
   std::vector<std::vector<double>> reference_;  // [component] sorted raw scores.
+  std::vector<ScoredArchitecture> prescored_;   // Empty for WithComponents' evaluators.
   std::string id_;
 };
 

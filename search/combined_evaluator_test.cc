@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <set>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -75,6 +76,37 @@ TEST(CombinedEvaluatorTest, WeightedMeanPercentileOfTheComponents) {
     const supernet::Architecture a = space->Sample(rng);
     EXPECT_EQ(*(*e)->Accuracy(a), *(*again)->Accuracy(a));
   }
+}
+
+TEST(CombinedEvaluatorTest, PrescoredIsTheReferenceSampleWithItsValues) {
+  auto space = Nb201();
+  std::atomic<int> calls{0};
+  ScoreComponent flops{"flops", 2, [space, &calls](const supernet::Architecture& a) -> absl::StatusOr<double> {
+                         ++calls;
+                         return static_cast<double>(space->Cost(a).flops);
+                       }};
+  ScoreComponent params{"params", 1, [space](const supernet::Architecture& a) -> absl::StatusOr<double> {
+                          return -static_cast<double>(space->Cost(a).params);
+                        }};
+  auto e = CombinedEvaluator::Create(space, {flops, params}, 30, 6, "test");
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(calls.load(), 30);
+  const std::vector<ScoredArchitecture> pre = (*e)->Prescored();
+  ASSERT_EQ(pre.size(), 30u);  // 15,625 cells: 30 distinct draws.
+  std::set<supernet::Architecture> distinct;
+  for (const ScoredArchitecture& p : pre) {
+    distinct.insert(p.arch);
+    EXPECT_DOUBLE_EQ(p.accuracy, *(*e)->Accuracy(p.arch)) << space->Format(p.arch);
+  }
+  EXPECT_EQ(distinct.size(), pre.size());
+  // Over the reference sample the value is the weighted rank average: its mean is 50.
+  double sum = 0;
+  for (const ScoredArchitecture& p : pre) sum += p.accuracy;
+  EXPECT_NEAR(sum / pre.size(), 50.0, 1e-9);
+  // A refined evaluator has scored nothing itself.
+  auto refined = (*e)->WithComponents({flops, params}, "refined");
+  ASSERT_TRUE(refined.ok());
+  EXPECT_TRUE((*refined)->Prescored().empty());
 }
 
 TEST(CombinedEvaluatorTest, RefinedComponentsKeepTheReferenceScores) {

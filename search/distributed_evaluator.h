@@ -21,6 +21,7 @@ class DistributedEvaluator : public AccuracyEvaluator {
   absl::StatusOr<double> Accuracy(const supernet::Architecture& arch) const override { return inner_->Accuracy(arch); }
   absl::Status AccuracyBatch(const supernet::SearchSpace& space, const std::vector<supernet::Architecture>& archs,
                              std::vector<double>* accuracies, std::vector<double>* seconds) const override;
+  std::vector<ScoredArchitecture> Prescored() const override { return inner_->Prescored(); }
 
  private:
   const AccuracyEvaluator* inner_;

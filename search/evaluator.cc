@@ -160,6 +160,21 @@ supernet::Architecture SubspaceEvaluator::ToFull(const supernet::Architecture& a
   return full;
 }
 
+std::vector<ScoredArchitecture> SubspaceEvaluator::Prescored() const {
+  std::vector<ScoredArchitecture> out;
+  for (ScoredArchitecture& s : inner_->Prescored()) {
+    supernet::Architecture sub = s.arch;
+    bool inside = sub.genes.size() == option_map_.size();
+    for (size_t g = 0; inside && g < option_map_.size(); ++g) {
+      const auto it = std::find(option_map_[g].begin(), option_map_[g].end(), s.arch.genes[g]);
+      inside = it != option_map_[g].end();
+      if (inside) sub.genes[g] = static_cast<int>(it - option_map_[g].begin());
+    }
+    if (inside) out.push_back({std::move(sub), s.accuracy});
+  }
+  return out;
+}
+
 absl::StatusOr<double> SubspaceEvaluator::Accuracy(const supernet::Architecture& arch) const {
   return inner_->Accuracy(ToFull(arch));
 }

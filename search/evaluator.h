@@ -13,6 +13,12 @@
 
 namespace nas::search {
 
+// An architecture with the value an evaluator gives it.
+struct ScoredArchitecture {
+  supernet::Architecture arch;
+  double accuracy = 0;
+};
+
 // The expensive part of a search: the accuracy (percent) of an architecture. FLOPs and
 // params come from the space's cost model, never from here. Implementations must be
 // thread-safe: a generation is evaluated in parallel.
@@ -28,6 +34,10 @@ class AccuracyEvaluator {
   virtual absl::Status AccuracyBatch(const supernet::SearchSpace& space,
                                      const std::vector<supernet::Architecture>& archs,
                                      std::vector<double>* accuracies, std::vector<double>* seconds) const;
+  // Architectures this evaluator already scored while it was built, each with the value
+  // Accuracy would return (a combination's reference sample): a search can take them as
+  // evaluations that cost nothing. Default: none.
+  virtual std::vector<ScoredArchitecture> Prescored() const { return {}; }
 };
 
 // Looks accuracies up in NAS-Bench-201's table. `column`: cifar10, cifar100 or
@@ -79,6 +89,8 @@ class SubspaceEvaluator : public AccuracyEvaluator {
   absl::StatusOr<double> Accuracy(const supernet::Architecture& arch) const override;
   absl::Status AccuracyBatch(const supernet::SearchSpace& space, const std::vector<supernet::Architecture>& archs,
                              std::vector<double>* accuracies, std::vector<double>* seconds) const override;
+  // The inner evaluator's, those that are architectures of the sub-space.
+  std::vector<ScoredArchitecture> Prescored() const override;
   // `arch` of the sub-space as an architecture of the full space.
   supernet::Architecture ToFull(const supernet::Architecture& arch) const;
 

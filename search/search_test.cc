@@ -384,6 +384,87 @@ TEST_F(SearchTest, ArchiveMakesARepeatedSearchFree) {
   EXPECT_FALSE(EvaluationArchive::Open(dir + "/garbage.sqlite").ok());
 }
 
+// An evaluator that has already scored some architectures (as a combination has its
+// reference sample): the table's values, and how many it was asked for.
+class PrescoringEvaluator : public AccuracyEvaluator {
+ public:
+  PrescoringEvaluator(const AccuracyEvaluator* table, std::vector<ScoredArchitecture> pre)
+      : table_(table), pre_(std::move(pre)) {}
+  std::string id() const override { return "prescoring"; }
+  absl::StatusOr<double> Accuracy(const supernet::Architecture& arch) const override {
+    ++calls;
+    return table_->Accuracy(arch);
+  }
+  std::vector<ScoredArchitecture> Prescored() const override { return pre_; }
+  mutable std::atomic<int> calls{0};
+
+ private:
+  const AccuracyEvaluator* table_;
+  std::vector<ScoredArchitecture> pre_;
+};
+
+TEST_F(SearchTest, PrescoredEvaluationsAreFreeAndOutsideTheBudget) {
+  const supernet::Architecture best_cell =
+      *space().Parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|");
+  const supernet::Architecture small_cell =
+      *space().Parse("|skip_connect~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|skip_connect~2|");
+  Rng rng(3);
+  std::vector<ScoredArchitecture> pre = {{best_cell, *evaluator_->Accuracy(best_cell)},
+                                         {small_cell, *evaluator_->Accuracy(small_cell)}};
+  for (int i = 0; i < 18; ++i) {
+    const supernet::Architecture a = space().Sample(rng);
+    pre.push_back({a, *evaluator_->Accuracy(a)});
+  }
+  for (const std::string algorithm : {"random", "evolution", "aging", "nsga2", "predictor"}) {
+    PrescoringEvaluator evaluator(evaluator_, pre);
+    SearchOptions o;
+    o.make_surrogate = TorchSurrogates();
+    o.algorithm = algorithm;
+    o.budget = 25;
+    o.population = 10;
+    o.candidates = 500;
+    o.seed = 5;
+    o.archive = nullptr;
+    o.prescored = evaluator.Prescored();
+    auto r = RunSearch(space(), evaluator, o);
+    ASSERT_TRUE(r.ok()) << algorithm << ": " << r.status();
+    std::set<supernet::Architecture> distinct;
+    for (const auto& e : r->history) distinct.insert(e.arch);
+    EXPECT_EQ(distinct.size(), r->history.size()) << algorithm;
+    // The 20 prescored first, in generation 0, then the 25 paid ones.
+    EXPECT_EQ(r->prescored, 20) << algorithm;
+    ASSERT_EQ(r->history.size(), 45u) << algorithm;
+    EXPECT_EQ(evaluator.calls.load(), 25) << algorithm << ": a prescored architecture was evaluated again";
+    EXPECT_EQ(r->paid, 25) << algorithm;
+    for (int i = 0; i < 20; ++i) {
+      EXPECT_TRUE(r->history[i].prescored) << algorithm << " " << i;
+      EXPECT_EQ(r->history[i].generation, 0) << algorithm;
+      EXPECT_EQ(r->history[i].arch, pre[i].arch) << algorithm;
+      EXPECT_EQ(r->history[i].accuracy, pre[i].accuracy) << algorithm;
+      EXPECT_EQ(r->history[i].seconds, 0) << algorithm;
+    }
+    EXPECT_FALSE(r->history[20].prescored) << algorithm;
+    EXPECT_GE(r->best.accuracy, pre[0].accuracy) << algorithm;  // A prescored cell of 94.37 %.
+  }
+  // Infeasible prescored architectures are left out; an invalid one is an error.
+  PrescoringEvaluator evaluator(evaluator_, pre);
+  SearchOptions o;
+  o.budget = 5;
+  o.population = 5;
+  o.constraints = {*ParseConstraint("flops<=50M")};
+  o.prescored = pre;
+  auto r = RunSearch(space(), evaluator, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GT(r->prescored, 0);
+  EXPECT_LT(r->prescored, 20);
+  for (const auto& e : r->history) EXPECT_LE(e.cost.flops, 50'000'000) << space().Format(e.arch);
+  EXPECT_EQ(static_cast<int64_t>(r->history.size()), r->prescored + 5);
+  o.prescored = {{supernet::Architecture{{0, 1}}, 50}};
+  auto invalid = RunSearch(space(), evaluator, o);
+  EXPECT_EQ(invalid.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(invalid.status().message()), HasSubstr("prescored[0]"));
+}
+
 TEST_F(SearchTest, InitialArchitecturesAreEvaluatedFirstAndCount) {
   const supernet::Architecture best_cell =
       *space().Parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|");

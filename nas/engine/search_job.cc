@@ -79,6 +79,7 @@ v1::Evaluation ToProto(const supernet::SearchSpace& space, const search::Evaluat
     p.set_accuracy(e.accuracy);
     p.set_seconds(e.seconds);
     p.set_from_archive(e.from_archive);
+    p.set_prescored(e.prescored);
   }
   for (const auto& [device, ms] : e.latency_ms) (*p.mutable_latency_ms())[device] = ms;
   if (!std::isnan(e.rerank_accuracy)) {
@@ -99,6 +100,7 @@ nlohmann::json EvaluationJson(const supernet::SearchSpace& space, const search::
     j["accuracy"] = e.accuracy;
     j["seconds"] = e.seconds;
     j["from_archive"] = e.from_archive;
+    if (e.prescored) j["prescored"] = true;
   }
   if (!e.latency_ms.empty()) j["latency_ms"] = e.latency_ms;
   if (!std::isnan(e.rerank_accuracy)) j["rerank_accuracy"] = e.rerank_accuracy;
@@ -418,6 +420,9 @@ absl::StatusOr<v1::SearchResult> RunSearchJob(const v1::SearchSpec& spec, const 
     if (!a.ok()) return Field(a.status(), absl::StrCat("initial_archs[", i, "]").c_str());
     o.initial_archs.push_back(*std::move(a));
   }
+  if (used_evaluator != nullptr && (!spec.has_reference_start() || spec.reference_start())) {
+    o.prescored = used_evaluator->Prescored();
+  }
   o.rerank_top = spec.rerank_top();
   o.rerank_evaluator = distributed_rerank ? distributed_rerank.get() : loaded->rerank.get();
   if (absl::Status s = search::ValidateSearch(metrics, used_evaluator, o); !s.ok()) return s;
@@ -453,6 +458,7 @@ absl::StatusOr<v1::SearchResult> RunSearchJob(const v1::SearchSpec& spec, const 
   typed.set_evaluations(static_cast<int64_t>(result->history.size()));
   typed.set_paid_evaluations(result->paid);
   typed.set_archive_hits(result->archive_hits);
+  typed.set_prescored_evaluations(result->prescored);
   typed.set_finished(!result->stopped);
   typed.set_seconds(seconds);
   *typed.mutable_best() = ToProto(space, result->best);
@@ -489,6 +495,7 @@ absl::StatusOr<v1::SearchResult> RunSearchJob(const v1::SearchSpec& spec, const 
                       {"evaluations", result->history.size()},
                       {"paid_evaluations", result->paid},
                       {"archive_hits", result->archive_hits},
+                      {"prescored_evaluations", result->prescored},
                       {"finished", !result->stopped},
                       {"seconds", seconds},
                       {"best", EvaluationJson(space, result->best)},
