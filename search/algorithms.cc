@@ -127,7 +127,8 @@ class Book {
     if (!options_.on_generation) return;
     GenerationProgress p;
     p.generation = generation;
-    p.evaluated = static_cast<int64_t>(result_.history.size());
+    p.evaluated = static_cast<int64_t>(result_.history.size()) - result_.prescored;
+    p.prescored = result_.prescored;
     p.paid = result_.paid;
     p.best = &result_.best;
     p.has_hypervolume = !result_.hypervolume.empty();

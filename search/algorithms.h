@@ -24,7 +24,8 @@ struct Evaluation;
 // Where a search stands after one generation (SearchOptions::on_generation).
 struct GenerationProgress {
   int64_t generation = 0;
-  int64_t evaluated = 0;  // Distinct architectures so far.
+  int64_t evaluated = 0;  // Distinct architectures so far, within the budget.
+  int64_t prescored = 0;  // Besides those: SearchOptions::prescored ones taken.
   int64_t paid = 0;       // Of those, evaluated now (the rest came from the archive).
   const Evaluation* best = nullptr;
   double hypervolume = 0;  // Of the front so far (nsga2), when has_hypervolume.

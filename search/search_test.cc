@@ -426,6 +426,8 @@ TEST_F(SearchTest, PrescoredEvaluationsAreFreeAndOutsideTheBudget) {
     o.seed = 5;
     o.archive = nullptr;
     o.prescored = evaluator.Prescored();
+    GenerationProgress last;
+    o.on_generation = [&last](const GenerationProgress& g) { last = g; };
     auto r = RunSearch(space(), evaluator, o);
     ASSERT_TRUE(r.ok()) << algorithm << ": " << r.status();
     std::set<supernet::Architecture> distinct;
@@ -436,6 +438,8 @@ TEST_F(SearchTest, PrescoredEvaluationsAreFreeAndOutsideTheBudget) {
     ASSERT_EQ(r->history.size(), 45u) << algorithm;
     EXPECT_EQ(evaluator.calls.load(), 25) << algorithm << ": a prescored architecture was evaluated again";
     EXPECT_EQ(r->paid, 25) << algorithm;
+    EXPECT_EQ(last.evaluated, 25) << algorithm;  // Progress counts the budget's evaluations,
+    EXPECT_EQ(last.prescored, 20) << algorithm;  // and the free ones apart.
     for (int i = 0; i < 20; ++i) {
       EXPECT_TRUE(r->history[i].prescored) << algorithm << " " << i;
       EXPECT_EQ(r->history[i].generation, 0) << algorithm;

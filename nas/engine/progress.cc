@@ -61,7 +61,9 @@ std::string DescribeEvaluation(const v1::Evaluation& e, const std::string& prima
 }
 
 std::string FormatSearchProgress(const v1::SearchProgress& p) {
-  return absl::StrFormat("generation %d: %d/%d evaluated, best %s", p.generation(), p.evaluated(), p.budget(),
+  return absl::StrFormat("generation %d: %d/%d evaluated%s, best %s", p.generation(), p.evaluated(), p.budget(),
+                         p.prescored() > 0 ? absl::StrCat(" (and ", p.prescored(), " free from the reference sample)")
+                                           : "",
                          DescribeEvaluation(p.best(), p.metric()));
 }
 

@@ -23,6 +23,11 @@ v1::SearchProgress Generation(int64_t generation, int64_t evaluated) {
 TEST(ProgressTest, SearchLinesSayWhatIsKnownOfTheBest) {
   EXPECT_EQ(FormatSearchProgress(Generation(2, 20)),
             "generation 2: 20/30 evaluated, best 93.50 % at 12.345 MFLOPs, 1.2345 M params");
+  v1::SearchProgress with_free = Generation(0, 10);
+  with_free.set_prescored(64);
+  EXPECT_EQ(FormatSearchProgress(with_free),
+            "generation 0: 10/30 evaluated (and 64 free from the reference sample), best 93.50 % at 12.345 MFLOPs, "
+            "1.2345 M params");
   v1::Evaluation cost_only;
   cost_only.set_flops(2'000'000);
   cost_only.set_params(100'000);

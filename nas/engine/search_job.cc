@@ -433,6 +433,7 @@ absl::StatusOr<v1::SearchResult> RunSearchJob(const v1::SearchSpec& spec, const 
     v1::SearchProgress p;
     p.set_generation(g.generation);
     p.set_evaluated(g.evaluated);
+    p.set_prescored(g.prescored);
     p.set_budget(o.budget);
     p.set_paid(g.paid);
     *p.mutable_best() = ToProto(space, *g.best);
