@@ -119,8 +119,10 @@ void AddSearchCommand(Commands& commands) {
                          "weights, BN recalibrated, validation accuracy (CHECKPOINT may be a few-shot folder of `nas "
                          "fewshot`: each architecture uses its sub-supernet); cost: FLOPs/params/BitOPs/size/latency only")
       ->required();
-  search_cmd->add_option("--algorithm", search->algorithm, "random, evolution (SPOS), aging, nsga2 or predictor")
-      ->capture_default_str();
+  search_cmd->add_option("--algorithm", search->algorithm,
+                         "random, evolution (SPOS), aging, nsga2 or predictor. Default: predictor when the evaluator "
+                         "has scored a reference sample (combo:, and supernet: with its default combination; see "
+                         "--no-reference-start), which is then its free training set; evolution otherwise");
   search_cmd->add_option("--objective", search->objectives,
                          "accuracy (maximized), flops, params, bitops, size, latency@DEVICE (minimized); max:/min: in front "
                          "overrides; repeatable or comma-separated; the first drives single-objective "

@@ -23,7 +23,7 @@ struct SearchCommandOptions {
   std::string space;      // Search space YAML; optional with a supernet evaluator.
   // table:PATH[:COLUMN] (NAS-Bench-201 CSV or a general table), supernet:CHECKPOINT, cost.
   std::string evaluator;
-  std::string algorithm = "evolution";
+  std::string algorithm;  // Empty: the engine's default.
   std::vector<std::string> objectives;  // Default: accuracy (cost evaluator: none; required).
   std::vector<std::string> constraints;
   std::string latency;  // table:PATH: per-architecture latency CSV (arch,DEVICE,...).

@@ -384,7 +384,11 @@ absl::StatusOr<v1::SearchResult> RunSearchJob(const v1::SearchSpec& spec, const 
   }
 
   search::SearchOptions o;
-  if (!spec.algorithm().empty()) o.algorithm = spec.algorithm();
+  if (used_evaluator != nullptr && (!spec.has_reference_start() || spec.reference_start())) {
+    o.prescored = used_evaluator->Prescored();
+  }
+  // Default: the predictor when the reference start gives it a free training set.
+  o.algorithm = spec.algorithm().empty() ? (o.prescored.empty() ? "evolution" : "predictor") : spec.algorithm();
   if (spec.budget() > 0) o.budget = spec.budget();
   o.seed = spec.seed();
   if (spec.population() > 0) o.population = spec.population();
@@ -419,9 +423,6 @@ absl::StatusOr<v1::SearchResult> RunSearchJob(const v1::SearchSpec& spec, const 
     absl::StatusOr<supernet::Architecture> a = space.Parse(spec.initial_archs(i));
     if (!a.ok()) return Field(a.status(), absl::StrCat("initial_archs[", i, "]").c_str());
     o.initial_archs.push_back(*std::move(a));
-  }
-  if (used_evaluator != nullptr && (!spec.has_reference_start() || spec.reference_start())) {
-    o.prescored = used_evaluator->Prescored();
   }
   o.rerank_top = spec.rerank_top();
   o.rerank_evaluator = distributed_rerank ? distributed_rerank.get() : loaded->rerank.get();
