@@ -13,7 +13,7 @@
 #   [EVAL_IMAGES=500] [CALIBRATION_BATCHES=2] [SIGNALS=1] [REFERENCE=100] \
 #   [FEWSHOT_STEPS=0] [FEWSHOT_GENE=0] [FEWSHOT_LR=] [SHRINK_AT=0] [SHRINK_DROP=2] \
 #   [SHRINK_SCORE=mean] [SHRINK_ARCHS=100] [SHRINK_CONFIG=] [CONFIG_EXTRA=] [LR=] [SEARCH_ARGS=] [SPACE=] \
-#   [DEEP_CELLS=2,3] [ALGORITHM=evolution] [POPULATION=20] [PARENTS=5] \
+#   [DEEP_CELLS=2,3] [ALGORITHM=predictor] [POPULATION=20] [PARENTS=5] \
 #   bash bench/nb201_budget.sh RUNS
 #
 # EVALUATOR is a combo: spec in which CKPT stands for the run's checkpoint; STEPS=0 trains
@@ -40,7 +40,7 @@
 # for each K of this comma-separated list (signals supernet@K and supernet_loss@K, which
 # COMBOS may use); 0: not.
 # SEARCH_ARGS: more flags for every search, e.g. "--rerank-top 10 --rerank-images 0".
-# ALGORITHM: the search algorithm (evolution); POPULATION, PARENTS: evolution's population and top-k parents (20, 5).
+# ALGORITHM: the search algorithm (predictor, the engine's default with a combination); POPULATION, PARENTS: evolution's population and top-k parents (20, 5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-runs/nb201_budget}
@@ -50,7 +50,7 @@ SAMPLER=${SAMPLER:-flops_uniform}
 REFERENCE=${REFERENCE:-100}
 EVALUATOR=${EVALUATOR:-combo:supernet_loss:CKPT*2+supernet@3:CKPT*1.5+zc:meco+zc:jacob_cov+zc:synflow+flops*0.5+ref=$REFERENCE}
 BUDGET=${BUDGET:-100}
-ALGORITHM=${ALGORITHM:-evolution}
+ALGORITHM=${ALGORITHM:-predictor}
 POPULATION=${POPULATION:-20}
 PARENTS=${PARENTS:-5}
 EVAL_IMAGES=${EVAL_IMAGES:-500}
