@@ -135,6 +135,7 @@ grep -q "rerank_top: the table evaluator has nothing to evaluate on more images"
 out=$($NAS search --evaluator "supernet:$T/run/checkpoint.nasckpt" --algorithm random --budget 2 --zc-batch 8 \
   --archive none --threads 1 --json 2>"$ERR") || fail "default supernet search failed: $(cat "$ERR")"
 grep -q '"evaluator": "combo:supernet_loss\[supernet:.*zc:meco' <<<"$out" || fail "default combination: $out"
+grep -q '"rerank_top": 5,' <<<"$out" || fail "default re-ranking of a supernet: search: $out"
 $NAS search --evaluator "supernet:$T/run/checkpoint.nasckpt" --space configs/nb201.yaml >/dev/null 2>"$ERR"
 [ $? -eq 2 ] || fail "a space that differs from the checkpoint's should exit 2"
 grep -q "is not a restriction of the space the checkpoint was trained on, 'tiny': " "$ERR" \

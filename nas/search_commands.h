@@ -50,8 +50,8 @@ struct SearchCommandOptions {
   // zc_seed, zc_seed + 1, ...) each proxy is averaged over.
   int zc_repeats = 1;
   std::vector<std::string> initial_archs;
-  int rerank_top = 0;
-  int64_t rerank_images = 0;
+  int rerank_top = -1;         // -1: unset (the engine's default).
+  int64_t rerank_images = -1;  // -1: unset.
   bool no_reference_start = false;
   int threads = 0;  // Intra-op threads (0: one per core).
   std::string out;  // When set, result.json and plot.svg are written here.

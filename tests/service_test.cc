@@ -313,7 +313,11 @@ TEST_F(ServiceTest, TrainThenSearchTheSupernetThenEvaluateWithIt) {
   ASSERT_TRUE(Search(spec, &job).ok());
   const v1::Job searched = Watch(job.id());
   EXPECT_EQ(searched.state(), v1::Job::SUCCEEDED) << searched.error();
-  EXPECT_THAT(searched.result_json(), HasSubstr("\"paid_evaluations\": 3"));
+  // The tiny space's 16 architectures are all in the combination's reference sample: the
+  // reference start covers them for free, and the 5 best are re-ranked (the default).
+  EXPECT_THAT(searched.result_json(), HasSubstr("\"prescored_evaluations\": 16"));
+  EXPECT_THAT(searched.result_json(), HasSubstr("\"rerank_top\": 5"));
+  EXPECT_EQ(searched.search_result().rerank_top(), 5);
   // By default the supernet is combined with label-free signals; spec.combine is checked.
   EXPECT_THAT(searched.result_json(), HasSubstr("\"evaluator\": \"combo:supernet_loss["));
   spec.set_combine("zc:fisher");

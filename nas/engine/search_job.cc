@@ -322,8 +322,13 @@ absl::StatusOr<LoadedEvaluator> LoadEvaluator(const v1::SearchSpec& spec, const 
 
 }  // namespace
 
-absl::StatusOr<v1::SearchResult> RunSearchJob(const v1::SearchSpec& spec, const SearchJobEnv& env,
+absl::StatusOr<v1::SearchResult> RunSearchJob(const v1::SearchSpec& given, const SearchJobEnv& env,
                                               ProgressSink& progress) {
+  v1::SearchSpec spec = given;
+  if (!spec.has_rerank_top() && !spec.has_rerank_images() && absl::StartsWith(spec.evaluator(), "supernet:")) {
+    spec.set_rerank_top(kDefaultSupernetRerankTop);
+    spec.set_rerank_images(kDefaultSupernetRerankImages);
+  }
   supernet::Distributed* dist = env.distributed;
   // Only rank 0 reports and writes files; every rank runs the same search.
   const bool rank0 = dist == nullptr || dist->rank() == 0;
