@@ -70,20 +70,13 @@ class Book {
   }
   // Puts the feasible, distinct SearchOptions::prescored evaluations into the history.
   void AddPrescored() {
-    const supernet::SearchSpace& space = metrics_.space();
-    const Objective& primary = options_.objectives.front();
     for (const ScoredArchitecture& p : options_.prescored) {
       if (Seen(p.arch) || Violation(metrics_, p.arch, options_.constraints) != 0) continue;
-      Evaluation e;
-      e.arch = p.arch;
-      e.cost = space.Cost(p.arch);
-      e.latency_ms = metrics_.Latencies(p.arch);
+      Evaluation e = Costed(p.arch, 0);
       e.accuracy = evaluator_ != nullptr ? p.accuracy : NAN;
       e.prescored = true;
-      seen_.insert(e.arch);
       ++result_.prescored;
-      if (result_.history.empty() || Score(e, primary) > Score(result_.best, primary)) result_.best = e;
-      result_.history.push_back(std::move(e));
+      Record(std::move(e));
     }
   }
   // Evaluates `batch` (distinct, unseen; trimmed to the budget): archived accuracies are
@@ -99,28 +92,34 @@ class Book {
         return s;
       }
     }
-    std::vector<Evaluation> done(batch.size());
     for (size_t i = 0; i < batch.size(); ++i) {
-      Evaluation& e = done[i];
-      e.arch = batch[i];
-      e.cost = space.Cost(batch[i]);
-      e.latency_ms = metrics_.Latencies(batch[i]);
-      e.generation = generation;
+      Evaluation e = Costed(batch[i], generation);
       e.accuracy = accuracies[i];
       e.seconds = seconds[i];
       e.from_archive = from_archive[i];
       if (evaluator_ != nullptr && !e.from_archive) ++result_.paid;
-    }
-    const Objective& primary = options_.objectives.front();
-    for (Evaluation& e : done) {
-      seen_.insert(e.arch);
       if (e.from_archive) ++result_.archive_hits;
-      if (result_.history.empty() || Score(e, primary) > Score(result_.best, primary)) result_.best = e;
-      result_.history.push_back(std::move(e));
+      Record(std::move(e));
     }
-    if (!done.empty() && !defer_reports_) Report(generation);
+    if (!batch.empty() && !defer_reports_) Report(generation);
     if (options_.should_stop && options_.should_stop()) result_.stopped = true;
     return absl::OkStatus();
+  }
+  // `arch` with its costs and latencies, in `generation`; no accuracy yet.
+  Evaluation Costed(const Architecture& arch, int64_t generation) const {
+    Evaluation e;
+    e.arch = arch;
+    e.cost = metrics_.space().Cost(arch);
+    e.latency_ms = metrics_.Latencies(arch);
+    e.generation = generation;
+    return e;
+  }
+  // Appends `e` to the history, keeping `best` and the seen set.
+  void Record(Evaluation e) {
+    seen_.insert(e.arch);
+    const Objective& primary = options_.objectives.front();
+    if (result_.history.empty() || Score(e, primary) > Score(result_.best, primary)) result_.best = e;
+    result_.history.push_back(std::move(e));
   }
   // Tells on_generation where the search stands.
   void Report(int64_t generation) const {
