@@ -159,6 +159,35 @@ TEST(SupernetTest, CalibrationLeavesSharedRunningStatisticsUntouched) {
   for (size_t i = 0; i < before.size(); ++i) EXPECT_TRUE(torch::equal(before[i], after[i]));
 }
 
+TEST(SupernetTest, CalibrationAccumulatesEachBatchsMeanAndUnbiasedVariance) {
+  // Per channel, over N, H and W: the mean of the batches' means and of their unbiased
+  // variances, computed here by hand in double precision; the output stays differentiable.
+  torch::manual_seed(3);
+  ContextBatchNorm bn(3, /*affine=*/true, 0.1, 1e-5);
+  BnStatistics stats;
+  ForwardContext ctx{BnMode::kCalibrate, &stats};
+  const torch::Tensor a = torch::randn({4, 3, 5, 5}) * 2 + 1;
+  const torch::Tensor b = torch::randn({4, 3, 5, 5}).contiguous(torch::MemoryFormat::ChannelsLast);
+  for (const torch::Tensor& x : {a, b}) {
+    const torch::Tensor leaf = x.clone().requires_grad_(true);
+    bn->forward(leaf, ctx).square().sum().backward();
+    EXPECT_TRUE(leaf.grad().defined());
+  }
+  torch::Tensor mean, var;
+  ASSERT_TRUE(stats.Get(bn.get(), &mean, &var));
+  for (int64_t c = 0; c < 3; ++c) {
+    double mean_sum = 0, var_sum = 0;
+    for (const torch::Tensor& x : {a, b}) {
+      const torch::Tensor v = x.select(1, c).to(torch::kDouble).flatten();
+      const double m = v.mean().item<double>();
+      mean_sum += m;
+      var_sum += (v - m).square().sum().item<double>() / (v.numel() - 1);
+    }
+    EXPECT_NEAR(mean[c].item<double>(), mean_sum / 2, 1e-5) << c;
+    EXPECT_NEAR(var[c].item<double>(), var_sum / 2, 1e-5 * var_sum) << c;
+  }
+}
+
 TEST(SupernetTest, ExtractedSubnetEqualsTheSupernetPath) {
   for (const char* path : kSmallSpaces) {
     auto space = Load(path);
