@@ -43,6 +43,7 @@ v1::SearchSpec ToSearchSpec(const SearchCommandOptions& o) {
   if (o.rerank_top >= 0) spec.set_rerank_top(o.rerank_top);
   if (o.rerank_images >= 0) spec.set_rerank_images(o.rerank_images);
   if (o.no_reference_start) spec.set_reference_start(false);
+  if (o.evaluate_equivalent) spec.set_skip_equivalent(false);
   return spec;
 }
 
@@ -192,6 +193,10 @@ void AddSearchCommand(Commands& commands) {
                        "combo: evaluators (and supernet: with its default combination): do not start from the "
                        "reference sample's feasible architectures (by default they join the first generation "
                        "free, outside the budget, since the combination has already scored them)");
+  search_cmd->add_flag("--evaluate-equivalent", search->evaluate_equivalent,
+                       "Also evaluate architectures whose networks compute the same function as one already "
+                       "evaluated (by default they count as one: NB201 cells that differ only on edges no path to "
+                       "the output uses are evaluated once)");
   search_cmd->add_option("--threads", search->threads, "Intra-op threads (default: one per core)");
   search_cmd->add_option("--out", search->out,
                          "Directory for result.json (best, Pareto front, full history) and plot.svg");

@@ -53,6 +53,7 @@ struct SearchCommandOptions {
   int rerank_top = -1;         // -1: unset (the engine's default).
   int64_t rerank_images = -1;  // -1: unset.
   bool no_reference_start = false;
+  bool evaluate_equivalent = false;
   int threads = 0;  // Intra-op threads (0: one per core).
   std::string out;  // When set, result.json and plot.svg are written here.
   bool json = false;

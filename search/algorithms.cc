@@ -63,7 +63,11 @@ class Book {
   Book(const MetricModel& metrics, const AccuracyEvaluator* evaluator, const SearchOptions& options)
       : metrics_(metrics), evaluator_(evaluator), options_(options) {}
 
-  bool Seen(const Architecture& a) const { return seen_.count(a) > 0; }
+  // What the search deduplicates by: the architecture, or its network's function.
+  Architecture Key(const Architecture& a) const {
+    return options_.skip_equivalent ? metrics_.space().FunctionKey(a) : a;
+  }
+  bool Seen(const Architecture& a) const { return seen_.count(Key(a)) > 0; }
   // 0 once stopped: every algorithm loops while something remains.
   int64_t remaining() const {
     return result_.stopped ? 0 : options_.budget - static_cast<int64_t>(result_.history.size()) + result_.prescored;
@@ -116,7 +120,7 @@ class Book {
   }
   // Appends `e` to the history, keeping `best` and the seen set.
   void Record(Evaluation e) {
-    seen_.insert(e.arch);
+    seen_.insert(Key(e.arch));
     const Objective& primary = options_.objectives.front();
     if (result_.history.empty() || Score(e, primary) > Score(result_.best, primary)) result_.best = e;
     result_.history.push_back(std::move(e));
@@ -150,7 +154,11 @@ class Book {
 
 // Adds `a` to `batch` when new; returns whether it was added.
 bool AddNew(const Book& book, std::vector<Architecture>& batch, Architecture a) {
-  if (book.Seen(a) || std::find(batch.begin(), batch.end(), a) != batch.end()) return false;
+  if (book.Seen(a)) return false;
+  const Architecture key = book.Key(a);
+  for (const Architecture& b : batch) {
+    if (book.Key(b) == key) return false;
+  }
   batch.push_back(std::move(a));
   return true;
 }
@@ -174,7 +182,14 @@ bool Feasible(const MetricModel& metrics, const SearchOptions& o, const Architec
 absl::Status EvaluateRandomStart(const MetricModel& metrics, const SearchOptions& o,
                                  Book& book, int64_t size, Rng& rng) {
   std::vector<Architecture> first;
-  for (const Architecture& a : o.initial_archs) AddNew(book, first, a);
+  // Exactly what the caller listed (an equivalent of one may be in the history already).
+  const std::vector<Evaluation>& history = book.result().history;
+  for (const Architecture& a : o.initial_archs) {
+    if (std::find(first.begin(), first.end(), a) == first.end() &&
+        std::none_of(history.begin(), history.end(), [&](const Evaluation& e) { return e.arch == a; })) {
+      first.push_back(a);
+    }
+  }
   size = std::max<int64_t>(size, static_cast<int64_t>(first.size()));
   if (absl::Status s = FillRandom(metrics, o, book, first, std::min<int64_t>(size, book.remaining()), rng);
       !s.ok()) {
@@ -391,7 +406,7 @@ absl::Status PredictorGuided(const MetricModel& metrics, const SearchOptions& o,
         default:
           c = space.Sample(rng);
       }
-      if (book.Seen(c) || !Feasible(metrics, o, c) || !pool_set.insert(c).second) continue;
+      if (book.Seen(c) || !Feasible(metrics, o, c) || !pool_set.insert(book.Key(c)).second) continue;
       pool.push_back(std::move(c));
     }
     std::vector<Architecture> batch;

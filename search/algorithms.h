@@ -82,6 +82,11 @@ struct SearchOptions {
   // from the start, as generation 0, at no cost: they do not count towards the budget,
   // and evolution, nsga2 and the predictor choose parents and fit among them too.
   std::vector<ScoredArchitecture> prescored;
+  // True: architectures whose networks compute the same function (equal
+  // SearchSpace::FunctionKey, e.g. NB201 cells that differ only on edges no path uses)
+  // count as one: once one is in the history, the others are never evaluated. The search
+  // then spends its budget on distinct networks. False: every distinct string is new.
+  bool skip_equivalent = true;
   // After the search: the `rerank_top` best evaluations by the first objective (which
   // must be accuracy, maximized) are evaluated again by `rerank_evaluator` (the same signal
   // measured more precisely, e.g. on more validation images; archived under its own id),

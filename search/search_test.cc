@@ -234,9 +234,55 @@ TEST_F(SearchTest, StopsWhenTheFeasibleSpaceIsExhausted) {
   o.algorithm = "random";
   o.budget = 2000;
   o.constraints = {*ParseConstraint("flops<=8M")};
+  o.skip_equivalent = false;
   auto r = RunSearch(space(), *evaluator_, o);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->history.size(), 729u);
+  // By default one per function: 291 classes of those 729 (counted independently, by
+  // enumeration in Python).
+  o.skip_equivalent = true;
+  r = RunSearch(space(), *evaluator_, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->history.size(), 291u);
+}
+
+TEST_F(SearchTest, EquivalentArchitecturesAreEvaluatedOnce) {
+  // Under 30 MFLOPs many random cells differ only on edges no path uses. Every algorithm,
+  // prescored entries included, evaluates one architecture per FunctionKey by default,
+  // and spends the same budget; with skip_equivalent false equivalents do come back.
+  Rng rng(5);
+  std::vector<ScoredArchitecture> prescored;
+  for (int i = 0; i < 40; ++i) {
+    const supernet::Architecture a = space().Sample(rng);
+    prescored.push_back({a, *evaluator_->Accuracy(a)});
+  }
+  for (const std::string algorithm : {"random", "evolution", "aging", "nsga2", "predictor"}) {
+    SearchOptions o;
+    o.make_surrogate = TorchSurrogates();
+    o.algorithm = algorithm;
+    o.budget = 120;
+    o.population = 20;
+    o.parents = 5;
+    o.batch = 20;
+    o.candidates = 2000;
+    o.seed = 3;
+    o.constraints = {*ParseConstraint("flops<=30M")};
+    o.prescored = prescored;
+    auto distinct = RunSearch(space(), *evaluator_, o);
+    ASSERT_TRUE(distinct.ok()) << distinct.status();
+    std::set<supernet::Architecture> keys;
+    for (const Evaluation& e : distinct->history) {
+      EXPECT_TRUE(keys.insert(space().FunctionKey(e.arch)).second) << algorithm << ": " << space().Format(e.arch);
+    }
+    EXPECT_EQ(static_cast<int64_t>(distinct->history.size()) - distinct->prescored, 120) << algorithm;
+    o.skip_equivalent = false;
+    auto all = RunSearch(space(), *evaluator_, o);
+    ASSERT_TRUE(all.ok()) << all.status();
+    keys.clear();
+    int repeats = 0;
+    for (const Evaluation& e : all->history) repeats += keys.insert(space().FunctionKey(e.arch)).second ? 0 : 1;
+    EXPECT_GT(repeats, 0) << algorithm;
+  }
 }
 
 TEST_F(SearchTest, EvolutionBeatsRandomOnAverage) {

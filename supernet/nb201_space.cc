@@ -1,5 +1,7 @@
 #include "supernet/nb201_space.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -116,6 +118,36 @@ absl::StatusOr<std::shared_ptr<const Nb201Space>> Nb201Space::WithCellsPerStage(
   space->genes_ = genes_;
   if (absl::Status s = space->Finish(); !s.ok()) return s;
   return std::shared_ptr<const Nb201Space>(std::move(space));
+}
+
+Architecture Nb201Space::FunctionKey(const Architecture& arch) const {
+  const auto none_it = std::find(ops_.begin(), ops_.end(), Nb201Op::kNone);
+  if (none_it == ops_.end() || static_cast<int>(arch.genes.size()) < kNumEdges) return arch;
+  const int none = static_cast<int>(none_it - ops_.begin());
+  Architecture key = arch;
+  auto op = [&](int e) { return ops_[key.genes[e]]; };
+  auto weightless = [&](int e) { return op(e) == Nb201Op::kSkipConnect || op(e) == Nb201Op::kAvgPool3x3; };
+  for (bool changed = true; changed;) {
+    changed = false;
+    // All zeros: no input adds anything but zeros (edges are ordered by their target).
+    bool zero[kNumNodes] = {false, true, true, true};
+    for (int e = 0; e < kNumEdges; ++e) {
+      if (op(e) != Nb201Op::kNone && !(zero[kEdgeFrom[e]] && weightless(e))) zero[kEdgeTo[e]] = false;
+    }
+    // Used: some non-`none` edge leads on from it to a used node (the output is used).
+    bool used[kNumNodes] = {true, false, false, true};
+    for (int e = kNumEdges - 1; e >= 0; --e) {
+      if (op(e) != Nb201Op::kNone && used[kEdgeTo[e]]) used[kEdgeFrom[e]] = true;
+    }
+    for (int e = 0; e < kNumEdges; ++e) {
+      const bool adds_nothing = zero[kEdgeFrom[e]] && weightless(e);
+      if (op(e) != Nb201Op::kNone && (adds_nothing || !used[kEdgeTo[e]])) {
+        key.genes[e] = none;
+        changed = true;
+      }
+    }
+  }
+  return key;
 }
 
 bool Nb201Space::IsConnected(const Architecture& arch) const {

@@ -47,6 +47,11 @@ class Nb201Space : public SearchSpace {
 
   std::string Format(const Architecture& arch) const override;
   absl::StatusOr<Architecture> Parse(absl::string_view text) const override;
+  // `arch` with `none` on every edge that cannot change the cell's output: the edges into
+  // a node no non-`none` edge leads on from (towards the output), and skip/pool edges out
+  // of a node that is all zeros (its inputs all `none`, or such edges themselves), repeated
+  // until nothing changes. `arch` itself when the space has no `none` option.
+  Architecture FunctionKey(const Architecture& arch) const override;
   NetworkPlan BuildPlan(const Architecture& arch) const override;
 
  private:

@@ -73,6 +73,11 @@ class SearchSpace {
   virtual std::string Format(const Architecture& arch) const = 0;
   // Parses an architecture string; errors name the offending layer/edge and field.
   virtual absl::StatusOr<Architecture> Parse(absl::string_view text) const = 0;
+  // Architectures with equal keys build networks that compute the same function with the
+  // same weights (the supernet's forward, so inherited-weight evaluations agree exactly),
+  // e.g. NB201 cells that differ only on edges no path to the output uses. The key need
+  // not be an architecture of this space. Default: `arch` itself.
+  virtual Architecture FunctionKey(const Architecture& arch) const { return arch; }
 
   // Number of architectures, when it fits in 64 bits.
   std::optional<uint64_t> ExactSize() const;
@@ -172,6 +177,8 @@ class RestrictedSpace : public SearchSpace {
   const SearchSpace& full() const { return *full_; }
   std::string Format(const Architecture& arch) const override;
   absl::StatusOr<Architecture> Parse(absl::string_view text) const override;
+  // The full space's key of ToFull(arch).
+  Architecture FunctionKey(const Architecture& arch) const override { return full_->FunctionKey(ToFull(arch)); }
   NetworkPlan BuildPlan(const Architecture& arch) const override;
 
  private:

@@ -188,6 +188,60 @@ TEST(SupernetTest, CalibrationAccumulatesEachBatchsMeanAndUnbiasedVariance) {
   }
 }
 
+TEST(SupernetTest, Nb201ArchitecturesWithOneFunctionKeyComputeTheSameOutputs) {
+  auto space = Load("configs/nb201_proxy.yaml");
+  auto key = [&](const char* text) { return space->Format(space->FunctionKey(*space->Parse(text))); };
+  // Node 2 feeds nothing (edge 3<-2 is none): the edges into it do not matter.
+  EXPECT_EQ(key("|nor_conv_1x1~0|+|avg_pool_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"),
+            "|nor_conv_1x1~0|+|none~0|none~1|+|skip_connect~0|nor_conv_3x3~1|none~2|");
+  // Node 2 is all zeros: pooling or skipping it adds nothing; a convolution of it does (its BN).
+  EXPECT_EQ(key("|nor_conv_1x1~0|+|none~0|none~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|"),
+            "|nor_conv_1x1~0|+|none~0|none~1|+|skip_connect~0|nor_conv_3x3~1|none~2|");
+  EXPECT_EQ(key("|none~0|+|none~0|skip_connect~1|+|skip_connect~0|none~1|nor_conv_1x1~2|"),
+            "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|nor_conv_1x1~2|");
+  // Nothing reaches the output: every cell like that is one function.
+  EXPECT_EQ(key("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|none~1|none~2|"),
+            "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|");
+  EXPECT_EQ(key("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"),
+            "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|");
+
+  // Every class of many sampled cells: calibrated, evaluated outputs equal bit for bit.
+  torch::manual_seed(6);
+  Supernet net = CreateSupernet(space, {});
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : net->parameters()) p.add_(torch::randn_like(p) * 0.05);
+  }
+  const torch::Tensor x = Input(*space, 8, 30);
+  auto output = [&](const Architecture& arch) {
+    torch::NoGradGuard no_grad;
+    BnStatistics stats;
+    ForwardContext calibrate{BnMode::kCalibrate, &stats};
+    net->Forward(x, arch, calibrate);
+    ForwardContext eval{BnMode::kEval, &stats};
+    return net->Forward(x, arch, eval);
+  };
+  std::map<Architecture, torch::Tensor> first;
+  Rng rng(9);
+  int shared = 0, differ = 0;
+  for (int i = 0; i < 300; ++i) {
+    const Architecture arch = space->Sample(rng);
+    const Architecture k = space->FunctionKey(arch);
+    auto [it, inserted] = first.emplace(k, torch::Tensor());
+    if (inserted) {
+      it->second = output(arch);
+      continue;
+    }
+    ++shared;
+    EXPECT_TRUE(torch::equal(output(arch), it->second)) << space->Format(arch) << " vs key " << space->Format(k);
+  }
+  for (auto a = first.begin(), b = std::next(a); b != first.end() && differ < 20; ++a, ++b) {
+    differ += torch::equal(a->second, b->second) ? 0 : 1;
+  }
+  EXPECT_GT(shared, 10);
+  EXPECT_EQ(differ, 20);
+}
+
 TEST(SupernetTest, ExtractedSubnetEqualsTheSupernetPath) {
   for (const char* path : kSmallSpaces) {
     auto space = Load(path);

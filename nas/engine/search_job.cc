@@ -392,6 +392,7 @@ absl::StatusOr<v1::SearchResult> RunSearchJob(const v1::SearchSpec& given, const
   if (used_evaluator != nullptr && (!spec.has_reference_start() || spec.reference_start())) {
     o.prescored = used_evaluator->Prescored();
   }
+  o.skip_equivalent = !spec.has_skip_equivalent() || spec.skip_equivalent();
   // Default: the predictor when the reference start gives it a free training set.
   o.algorithm = spec.algorithm().empty() ? (o.prescored.empty() ? "evolution" : "predictor") : spec.algorithm();
   if (spec.budget() > 0) o.budget = spec.budget();
