@@ -94,6 +94,16 @@ grep -q "smallest flops in space 'nb201' is 7.783M" "$ERR" || fail "impossible c
 ls "$T"/rejected.sqlite* >/dev/null 2>&1 && fail "a rejected search left an archive behind"
 
 
+# Under 8 MFLOPs: 729 cells, 291 functions; by default one cell per function is evaluated,
+# --evaluate-equivalent evaluates them all.
+for flag in "" --evaluate-equivalent; do
+  out=$($NAS search --space configs/nb201.yaml --evaluator "table:$SHARED/nb201_test_acc_200ep.csv" \
+    --algorithm random --budget 1000 --constraint 'flops<=8M' --archive none --json $flag 2>"$ERR") \
+    || fail "search $flag failed: $(cat "$ERR")"
+  want=291; [ -n "$flag" ] && want=729
+  grep -q "\"evaluations\": $want," <<<"$out" || fail "search $flag: $(echo "$out" | grep '"evaluations"')"
+done
+
 # The same search again pays nothing: every evaluation comes from the archive.
 out=$($NAS search --space configs/nb201.yaml --evaluator "table:$SHARED/nb201_test_acc_200ep.csv" \
   --algorithm aging --budget 30 --constraint 'flops<=100M' --seed 2 --archive "$T/archive.sqlite" --json 2>/dev/null) \
