@@ -31,7 +31,7 @@ inline constexpr char kDefaultCellProxyCombination[] =
 // A supernet: search that sets neither rerank_top nor rerank_images re-evaluates its 5
 // best on 2,000 validation images after the search and returns the best of those (on
 // NAS-Bench-201 it turned the one pick of twelve outside the top 1 % into one inside, for
-// about 1.3 CPU-minutes over three searches; docs/benchmarks.md).
+// well under a CPU-minute per search; docs/benchmarks.md).
 inline constexpr int kDefaultSupernetRerankTop = 5;
 inline constexpr int64_t kDefaultSupernetRerankImages = 2000;
 
